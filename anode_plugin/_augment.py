@@ -1,0 +1,139 @@
+"""State augmentation: a drop-in replacement for ``torchdyn.nn.Augmenter``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from ._validation import check_choice, check_non_negative_int
+
+__all__ = ["Augmenter"]
+
+_ORDERS = ("first", "last")
+
+
+class Augmenter(nn.Module):
+    """Concatenates augmented dimensions to a state, along one dimension.
+
+    Same constructor, defaults and output as ``torchdyn.nn.Augmenter``, so
+    ``from anode_plugin import Augmenter`` replaces ``from torchdyn.nn import Augmenter``.
+    In addition, :meth:`strip` undoes the augmentation, zeros are created directly on
+    the input's dtype and device, any ``augment_func`` module is honoured (an empty
+    ``nn.Sequential`` is not mistaken for "no function"), and bad arguments raise
+    ``ValueError``.
+
+    Args:
+        augment_idx: dimension along which to augment: 1 for the features of a
+            ``[batch, d]`` vector or the channels of a ``[batch, c, h, w]`` image.
+            Negative values count from the end, as in PyTorch.
+        augment_dims: number of zero entries to add along ``augment_idx`` (the
+            paper's ``p``). Ignored when ``augment_func`` is given.
+        augment_func: optional module or callable mapping the input to the augmented
+            part, which is then concatenated with the input (as torchdyn does: the
+            augmented size is the size of ``augment_func``'s output).
+        order: ``'first'`` gives ``[augmentation, x]``, ``'last'`` gives ``[x, augmentation]``
+            (the paper's convention).
+
+    Shape:
+        - Input: ``[batch, d, ...]``.
+        - Output: ``[batch, d + augment_dims, ...]`` (sizes along ``augment_idx``).
+
+    Example:
+        >>> aug = Augmenter(augment_dims=3, order="last")
+        >>> z = aug(torch.ones(4, 2))
+        >>> z.shape
+        torch.Size([4, 5])
+        >>> torch.equal(aug.strip(z), torch.ones(4, 2))
+        True
+    """
+
+    def __init__(
+        self,
+        augment_idx: int = 1,
+        augment_dims: int = 5,
+        augment_func: Callable[[Tensor], Tensor] | None = None,
+        order: str = "first",
+    ) -> None:
+        super().__init__()
+        if isinstance(augment_idx, bool) or not isinstance(augment_idx, int):
+            raise ValueError(f"`augment_idx` must be an integer, got {augment_idx!r}.")
+        if augment_func is not None and not callable(augment_func):
+            raise ValueError(
+                f"`augment_func` must be a module or callable, or None, got {augment_func!r}."
+            )
+        self.augment_idx = augment_idx
+        self.augment_dims = check_non_negative_int("augment_dims", augment_dims)
+        self.augment_func = augment_func
+        self.order = check_choice("order", order, _ORDERS)
+        # Size of the augmented part produced by `augment_func` on the last call:
+        # what `strip` removes when no `original_size` is given.
+        self._last_func_dims: int | None = None
+
+    def _dim(self, x: Tensor) -> int:
+        idx = self.augment_idx
+        if not -x.ndim <= idx < x.ndim:
+            raise ValueError(
+                f"`augment_idx`={idx} is outside the dimensions of an input of shape "
+                f"{tuple(x.shape)}; allowed: {-x.ndim} to {x.ndim - 1}."
+            )
+        return idx % x.ndim
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Augment ``x``.
+
+        Args:
+            x: state of shape ``[batch, d, ...]``.
+
+        Returns:
+            The augmented state, ``augment_dims`` larger along ``augment_idx``.
+        """
+        dim = self._dim(x)
+        if self.augment_func is None:
+            shape = list(x.shape)
+            shape[dim] = self.augment_dims
+            extra = x.new_zeros(shape)
+        else:
+            extra = self.augment_func(x).to(x)
+            self._last_func_dims = extra.shape[dim]
+        parts = (extra, x) if self.order == "first" else (x, extra)
+        return torch.cat(parts, dim)
+
+    def strip(self, z: Tensor, *, original_size: int | None = None) -> Tensor:
+        """Return the original part of an augmented state: ``strip(aug(x))`` equals ``x``.
+
+        Args:
+            z: augmented state, ``[batch, d + p, ...]``.
+            original_size: size ``d`` of the original part along ``augment_idx``. Needed
+                only with an ``augment_func`` whose output size is not yet known.
+
+        Returns:
+            A view of ``z`` of shape ``[batch, d, ...]``.
+        """
+        dim = self._dim(z)
+        if original_size is not None:
+            extra = z.shape[dim] - check_non_negative_int("original_size", original_size)
+        elif self.augment_func is None:
+            extra = self.augment_dims
+        elif self._last_func_dims is not None:
+            extra = self._last_func_dims
+        else:
+            raise ValueError(
+                "`strip` cannot tell the augmented size of an `augment_func` it has not run "
+                "yet; call the augmenter first or pass `original_size`."
+            )
+        if not 0 <= extra <= z.shape[dim]:
+            raise ValueError(
+                f"Cannot strip {extra} augmented entries from dimension {dim} of size "
+                f"{z.shape[dim]} (input shape {tuple(z.shape)})."
+            )
+        keep = z.shape[dim] - extra
+        start = extra if self.order == "first" else 0
+        return z.narrow(dim, start, keep)
+
+    def extra_repr(self) -> str:
+        return (
+            f"augment_idx={self.augment_idx}, augment_dims={self.augment_dims}, "
+            f"order={self.order!r}"
+        )

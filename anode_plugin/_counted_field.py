@@ -1,0 +1,112 @@
+"""Adapting any vector field to the solvers' ``(t, x)`` call, with exact NFE counting."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from torch import Tensor, nn
+
+from ._errors import NFEBudgetExceeded, StateShapeError
+from ._nfe import NFETally
+
+__all__ = ["CountedField", "call_style"]
+
+# How a user's field is called: f(x), f(t, x), f(t, x, args) or f(t, x, args=args).
+_X, _TX, _TX_ARGS, _TX_ARGS_KW = "x", "t, x", "t, x, args", "t, x, args=args"
+
+
+def call_style(field: Callable[..., Tensor]) -> str:
+    """Tell how ``field`` wants to be called, from its signature.
+
+    One required positional parameter means ``f(x)``; two mean ``f(t, x)``; three mean
+    ``f(t, x, args)``. A parameter named ``args`` (torchdyn's convention) is passed by
+    keyword. Callables without an inspectable signature (builtins such as
+    ``torch.tanh``) are called as ``f(x)``.
+    """
+    target = field.forward if isinstance(field, nn.Module) else field
+    try:
+        parameters = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return _X
+    positional = [
+        p
+        for p in parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "args"
+    ]
+    required = [p for p in positional if p.default is p.empty]
+    varargs = any(p.kind is p.VAR_POSITIONAL for p in parameters.values())
+    if "args" in parameters and parameters["args"].kind is not inspect.Parameter.VAR_POSITIONAL:
+        if len(positional) < 2:
+            raise TypeError(
+                f"Vector field {field!r} takes `args` but not both `t` and `x`; write it "
+                "as f(x), f(t, x) or f(t, x, args)."
+            )
+        return _TX_ARGS_KW
+    if len(required) >= 3:
+        return _TX_ARGS
+    if len(required) == 2 or (varargs and len(required) < 2):
+        return _TX
+    if len(required) == 1 or (len(required) == 0 and len(positional) >= 1):
+        return _TX if len(positional) >= 2 else _X
+    raise TypeError(
+        f"Vector field {field!r} takes no state argument; write it as f(x), f(t, x) or "
+        "f(t, x, args)."
+    )
+
+
+class CountedField(nn.Module):
+    """Calls a user's vector field as ``(t, x, args)`` and counts every evaluation.
+
+    It is the only place where evaluations happen, so the count is exact whatever the
+    solver library does (initial step selection, rejected steps, adjoint solves).
+
+    Args:
+        field: the user's vector field, written as ``f(x)``, ``f(t, x)`` or
+            ``f(t, x, args)``.
+        tally: where evaluations are counted.
+    """
+
+    def __init__(self, field: Callable[..., Tensor], tally: NFETally) -> None:
+        super().__init__()
+        if not callable(field):
+            raise TypeError(
+                f"`vector_field` must be a module or callable, got {type(field).__name__}."
+            )
+        self.field = field
+        self.style = call_style(field)
+        self.tally = tally
+
+    def forward(self, t: Tensor, x: Tensor, args: Any = None) -> Tensor:
+        self.tally.count()
+        style = self.style
+        try:
+            if style == _TX:
+                dx = self.field(t, x)
+            elif style == _X:
+                dx = self.field(x)
+            elif style == _TX_ARGS_KW:
+                dx = self.field(t, x, args=args)
+            else:
+                dx = self.field(t, x, args)
+        except NFEBudgetExceeded:
+            raise  # a nested model's budget: not a shape problem
+        except RuntimeError as error:
+            if "shape" in str(error) or "size" in str(error):
+                raise StateShapeError(
+                    f"The vector field {type(self.field).__name__} failed on a state of shape "
+                    f"{tuple(x.shape)} (augmented dimensions included): {error}. Check that "
+                    "its size matches the input size plus `augment_dims`."
+                ) from error
+            raise
+        if dx.shape != x.shape:
+            raise StateShapeError(
+                f"The vector field {type(self.field).__name__} returned shape "
+                f"{tuple(dx.shape)} for a state of shape {tuple(x.shape)}; dx/dt must have the "
+                "state's shape (augmented dimensions included)."
+            )
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"call={self.style!r}"

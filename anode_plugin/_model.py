@@ -1,0 +1,319 @@
+"""``AugmentedNeuralODE``: a torchdyn ``NeuralODE`` that augments its state."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+import torchdiffeq
+from torch import Tensor, nn
+from torchdyn.core import NeuralODE
+from torchdyn.numerics.solvers.ode import SOLVER_DICT, str_to_solver
+
+from ._augment import Augmenter
+from ._counted_field import CountedField
+from ._nfe import NFERecord, NFETally
+from ._validation import (
+    check_choice,
+    check_floating_tensor,
+    check_non_negative_int,
+    check_positive_float,
+    check_positive_int,
+    check_t_span,
+)
+
+__all__ = ["BACKENDS", "SENSITIVITIES", "SOLVERS", "AugmentedNeuralODE"]
+
+BACKENDS = ("torchdyn", "torchdiffeq")
+# The asynchronous leapfrog needs a second-order system, which this model is not.
+SOLVERS: dict[str, tuple[str, ...]] = {
+    "torchdyn": tuple(name for name in SOLVER_DICT if name not in ("alf", "AsynchronousLeapfrog")),
+    "torchdiffeq": (
+        "dopri8",
+        "dopri5",
+        "bosh3",
+        "fehlberg2",
+        "adaptive_heun",
+        "euler",
+        "midpoint",
+        "heun2",
+        "heun3",
+        "rk4",
+        "explicit_adams",
+        "implicit_adams",
+        "fixed_adams",
+        "scipy_solver",
+    ),
+}
+SENSITIVITIES: dict[str, tuple[str, ...]] = {
+    "torchdyn": ("autograd", "adjoint", "interpolated_adjoint"),
+    "torchdiffeq": ("autograd", "adjoint"),
+}
+
+
+class AugmentedNeuralODE(NeuralODE):
+    """Augmented Neural ODE (Dupont, Doucet & Teh, 2019).
+
+    The input ``x`` is augmented with ``augment_dims`` zero dimensions (zero channels
+    for images), then ``dz/dt = f(t, z)`` is solved over ``t_span``. With
+    ``augment_dims=0`` this is a plain Neural ODE through the same code path. It is a
+    ``torchdyn.core.NeuralODE`` and keeps its call contract.
+
+    Args:
+        vector_field: ``f``, any module or callable written as ``f(x)``, ``f(t, x)`` or
+            ``f(t, x, args)``, on the augmented state.
+        augment_dims: number of zero dimensions (channels) added, the paper's ``p``.
+        augment_idx: dimension to augment: 1 for vectors ``[batch, d]`` and for the
+            channels of images ``[batch, c, h, w]``.
+        order: ``'last'`` puts the zeros after ``x`` (the paper), ``'first'`` before.
+        solver: solver name; see ``SOLVERS[backend]``. A torchdyn solver module is
+            accepted with ``backend='torchdyn'``.
+        atol: absolute tolerance of adaptive solvers.
+        rtol: relative tolerance of adaptive solvers.
+        sensitivity: how gradients are computed; see ``SENSITIVITIES[backend]``.
+        t_span: default integration times, 1-D and strictly monotonic.
+        backend: ``'torchdyn'`` or ``'torchdiffeq'``.
+        max_nfe: stop a solve with :class:`NFEBudgetExceeded` once it needs more than
+            this many forward evaluations. ``None`` for no budget.
+        return_t_eval: whether ``forward`` returns ``(t_eval, sol)`` or ``sol`` alone.
+        solver_adjoint: solver of the adjoint solve; defaults to ``solver``.
+        atol_adjoint: absolute tolerance of the adjoint solve.
+        rtol_adjoint: relative tolerance of the adjoint solve.
+        seminorm: use a seminorm (Kidger et al., 2021) for the adjoint's step-size
+            control. ``None`` keeps the backend's behaviour: torchdyn 1.0.6's adjoint
+            always uses one, torchdiffeq's does not unless ``seminorm=True``.
+        solver_options: extra options for torchdiffeq's ``odeint`` (e.g.
+            ``{"step_size": 0.1}`` for fixed-step methods).
+
+    Shape:
+        - ``x``: ``[batch, d]`` or ``[batch, c, h, w]``.
+        - ``sol``: ``[len(t_eval), batch, d + p]`` or ``[len(t_eval), batch, c + p, h, w]``.
+
+    Example:
+        >>> from anode_plugin import AugmentedNeuralODE, MLPVectorField
+        >>> model = AugmentedNeuralODE(MLPVectorField(2 + 3), augment_dims=3)
+        >>> t_eval, sol = model(torch.randn(8, 2))
+        >>> sol.shape
+        torch.Size([2, 8, 5])
+        >>> model.nfe.forward > 0
+        True
+    """
+
+    def __init__(
+        self,
+        vector_field: Callable[..., Tensor] | nn.Module,
+        augment_dims: int,
+        *,
+        augment_idx: int = 1,
+        order: str = "last",
+        solver: str | nn.Module = "dopri5",
+        atol: float = 1e-3,
+        rtol: float = 1e-3,
+        sensitivity: str = "autograd",
+        t_span: Sequence[float] | Tensor = (0.0, 1.0),
+        backend: str = "torchdyn",
+        max_nfe: int | None = None,
+        return_t_eval: bool = True,
+        solver_adjoint: str | None = None,
+        atol_adjoint: float = 1e-4,
+        rtol_adjoint: float = 1e-4,
+        seminorm: bool | None = None,
+        solver_options: dict[str, Any] | None = None,
+    ) -> None:
+        backend = check_choice("backend", backend, BACKENDS)
+        if not (backend == "torchdyn" and isinstance(solver, nn.Module)):
+            check_choice("solver", solver, SOLVERS[backend])
+        if solver_adjoint is not None:
+            check_choice("solver_adjoint", solver_adjoint, SOLVERS[backend])
+        sensitivity = check_choice("sensitivity", sensitivity, SENSITIVITIES[backend])
+        atol, rtol = check_positive_float("atol", atol), check_positive_float("rtol", rtol)
+        atol_adjoint = check_positive_float("atol_adjoint", atol_adjoint)
+        rtol_adjoint = check_positive_float("rtol_adjoint", rtol_adjoint)
+        augment_dims = check_non_negative_int("augment_dims", augment_dims)
+        if max_nfe is not None:
+            max_nfe = check_positive_int("max_nfe", max_nfe)
+        if seminorm is False and backend == "torchdyn" and sensitivity == "adjoint":
+            raise ValueError(
+                "`seminorm=False` cannot be honoured with backend='torchdyn': torchdyn 1.0.6's "
+                "adjoint always uses a seminorm. Use seminorm=None or True, or "
+                "backend='torchdiffeq'."
+            )
+        if seminorm is not None and not isinstance(seminorm, bool):
+            raise ValueError(f"`seminorm` must be True, False or None, got {seminorm!r}.")
+        if solver_options is not None and backend != "torchdiffeq":
+            raise ValueError(
+                "`solver_options` are passed to torchdiffeq; they need backend='torchdiffeq', "
+                f"got backend={backend!r}."
+            )
+        t_span = check_t_span(t_span)
+        tally = NFETally(max_nfe)
+        field = CountedField(vector_field, tally)
+        torchdyn_solver = solver if backend == "torchdyn" else "euler"
+        # torchdyn prints (rather than warns) when a field has no parameters and then
+        # registers a dummy one; the dummy is harmless, the print is noise.
+        with contextlib.redirect_stdout(io.StringIO()):
+            super().__init__(
+                field,
+                solver=torchdyn_solver,
+                atol=atol,
+                rtol=rtol,
+                sensitivity=sensitivity,
+                solver_adjoint=solver_adjoint if backend == "torchdyn" else None,
+                atol_adjoint=atol_adjoint,
+                rtol_adjoint=rtol_adjoint,
+                seminorm=bool(seminorm),
+                return_t_eval=return_t_eval,
+            )
+        self.augmenter = Augmenter(augment_idx, augment_dims, order=order)
+        self.backend = backend
+        self.max_nfe = max_nfe
+        self.seminorm = seminorm
+        self.solver_options = dict(solver_options or {})
+        self._tally = tally
+        self._solver_name = solver if isinstance(solver, str) else None
+        self._solver_adjoint_name = solver_adjoint or self._solver_name
+        # torchdyn builds tableaus in float32 and casts them to the state's dtype, which
+        # would cap float64 solves at float32 accuracy: keep one exact solver per dtype.
+        self._solvers_by_dtype: dict[tuple[str, torch.dtype], nn.Module] = {}
+        if backend == "torchdiffeq":
+            # torchdiffeq takes method names: replace torchdyn's solver modules by them.
+            del self.solver, self.solver_adjoint
+            self.solver = solver
+            self.solver_adjoint = solver_adjoint or solver
+        del self.t_span  # torchdyn keeps a plain attribute; ours moves with `.to()`
+        self.register_buffer("t_span", t_span, persistent=False)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def augment_dims(self) -> int:
+        """Number of augmented dimensions (channels), the paper's ``p``."""
+        return self.augmenter.augment_dims
+
+    @property
+    def vector_field(self) -> Callable[..., Tensor]:
+        """The user's vector field, as given."""
+        return self.vf.vf.field
+
+    @property
+    def nfe(self) -> NFERecord:
+        """Vector-field evaluations since the last :meth:`reset_nfe`, forward and backward."""
+        return self._tally.record()
+
+    def reset_nfe(self) -> None:
+        """Zero the NFE counts."""
+        self._tally.reset()
+        self.vf.nfe = 0.0  # torchdyn's own counter, for tools that read it
+
+    # ------------------------------------------------------------------ solving
+    def _check_state(self, name: str, x: Tensor) -> Tensor:
+        check_floating_tensor(name, x, min_ndim=2)
+        if self.sensitivity == "interpolated_adjoint" and x.ndim != 2:
+            raise ValueError(
+                "sensitivity='interpolated_adjoint' supports vector states [batch, d] only, "
+                f"got `{name}` of shape {tuple(x.shape)}; use 'adjoint' for images."
+            )
+        return x
+
+    def _times(self, t_span: Sequence[float] | Tensor | None, like: Tensor) -> Tensor:
+        t = self.t_span if t_span is None else check_t_span(t_span)
+        return t.to(device=like.device, dtype=like.dtype)
+
+    def _torchdyn_solver(self, name: str | None, current: nn.Module, dtype: torch.dtype):
+        if name is None or getattr(current, "dtype", None) == dtype:
+            return current
+        key = (name, dtype)
+        if key not in self._solvers_by_dtype:
+            self._solvers_by_dtype[key] = str_to_solver(name, dtype)
+        return self._solvers_by_dtype[key]
+
+    def _solve(self, z0: Tensor, t: Tensor, args: Any) -> tuple[Tensor, Tensor]:
+        """Integrate an augmented state ``z0`` over times ``t``; returns ``(t_eval, sol)``."""
+        self._tally.start_solve()
+        if self.backend == "torchdiffeq":
+            return t, self._solve_torchdiffeq(z0, t)
+        self.solver = self._torchdyn_solver(self._solver_name, self.solver, z0.dtype)
+        self.solver_adjoint = self._torchdyn_solver(
+            self._solver_adjoint_name, self.solver_adjoint, z0.dtype
+        )
+        z0, t = self._prep_integration(z0, t)
+        return self.odeint(z0, t, args=args if args is not None else {})
+
+    def _solve_torchdiffeq(self, z0: Tensor, t: Tensor) -> Tensor:
+        options = self.solver_options or None
+        if self.sensitivity == "autograd":
+            return torchdiffeq.odeint(
+                self.vf, z0, t, rtol=self.rtol, atol=self.atol, method=self.solver, options=options
+            )
+        return torchdiffeq.odeint_adjoint(
+            self.vf,
+            z0,
+            t,
+            rtol=self.rtol,
+            atol=self.atol,
+            method=self.solver,
+            options=options,
+            adjoint_rtol=self.rtol_adjoint,
+            adjoint_atol=self.atol_adjoint,
+            adjoint_method=self.solver_adjoint,
+            adjoint_options={"norm": "seminorm"} if self.seminorm else None,
+            adjoint_params=tuple(self.vf.parameters()),
+        )
+
+    def forward(
+        self,
+        x: Tensor,
+        t_span: Sequence[float] | Tensor | None = None,
+        save_at: Any = (),
+        args: Any = None,
+    ) -> tuple[Tensor, Tensor] | Tensor:
+        """Augment ``x`` and solve the ODE.
+
+        Args:
+            x: input in the ORIGINAL space, ``[batch, d]`` or ``[batch, c, h, w]``.
+            t_span: integration times; defaults to the model's ``t_span``.
+            save_at: accepted for torchdyn compatibility; unused by adaptive solvers.
+            args: passed to vector fields written as ``f(t, x, args)``.
+
+        Returns:
+            ``(t_eval, sol)``, or ``sol`` alone when ``return_t_eval=False``; ``sol`` has
+            shape ``[len(t_eval), batch, d + p, ...]``.
+        """
+        z0 = self.augmenter(self._check_state("x", x))
+        t_eval, sol = self._solve(z0, self._times(t_span, z0), args)
+        return (t_eval, sol) if self.return_t_eval else sol
+
+    def trajectory(self, x: Tensor, t_span: Sequence[float] | Tensor) -> Tensor:
+        """The augmented states at each time of ``t_span``: ``[len(t_span), batch, d + p, ...]``."""
+        z0 = self.augmenter(self._check_state("x", x))
+        return self._solve(z0, self._times(t_span, z0), None)[1]
+
+    def features(self, x: Tensor, t_span: Sequence[float] | Tensor | None = None) -> Tensor:
+        """The features ``phi(x)``, the augmented state at the final time: ``[batch, d+p, ...]``."""
+        z0 = self.augmenter(self._check_state("x", x))
+        return self._solve(z0, self._times(t_span, z0), None)[1][-1]
+
+    def inverse(self, z: Tensor, t_span: Sequence[float] | Tensor | None = None) -> Tensor:
+        """Invert the flow: integrate ``z`` from the final time back and strip augmentation.
+
+        Args:
+            z: features in the augmented space, ``[batch, d + p, ...]``.
+            t_span: the times the forward solve used; defaults to the model's ``t_span``.
+
+        Returns:
+            The inputs ``x`` with ``features(x) == z``, ``[batch, d, ...]``.
+        """
+        self._check_state("z", z)
+        t = self._times(t_span, z).flip(0)
+        return self.augmenter.strip(self._solve(z, t, None)[1][-1])
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(augment_dims={self.augment_dims}, "
+            f"backend={self.backend!r}, solver={self._solver_name or self.solver!r}, "
+            f"sensitivity={self.sensitivity!r}, atol={self.atol}, rtol={self.rtol}, "
+            f"t_span={self.t_span.tolist()}, max_nfe={self.max_nfe}, nfe={self.nfe})\n"
+            f"  vector_field: {self.vector_field!r}"
+        )

@@ -1,0 +1,96 @@
+"""Number of function evaluations (NFE): an immutable record and the tally behind it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ._errors import NFEBudgetExceeded
+
+__all__ = ["NFERecord", "NFETally", "in_backward_pass"]
+
+
+def in_backward_pass() -> bool:
+    """Whether the calling code runs inside the autograd engine's backward pass.
+
+    The adjoint methods of torchdyn and torchdiffeq evaluate the vector field from
+    an ``autograd.Function.backward``; the engine then has a current graph task.
+    This is how an evaluation is told apart as "backward" without any cooperation
+    from the solver library.
+    """
+    return torch._C._current_graph_task_id() != -1
+
+
+@dataclass(frozen=True)
+class NFERecord:
+    """Vector-field evaluations, forward and backward apart.
+
+    Records add up, so the cost of several ODE blocks is ``sum(records, NFERecord())``.
+
+    Attributes:
+        forward: evaluations made outside gradient computation (the solve itself).
+        backward: evaluations made while gradients were computed (adjoint solves).
+    """
+
+    forward: int = 0
+    backward: int = 0
+
+    @property
+    def total(self) -> int:
+        """``forward + backward``."""
+        return self.forward + self.backward
+
+    def __add__(self, other: NFERecord) -> NFERecord:
+        if not isinstance(other, NFERecord):
+            return NotImplemented
+        return NFERecord(self.forward + other.forward, self.backward + other.backward)
+
+    def __sub__(self, other: NFERecord) -> NFERecord:
+        if not isinstance(other, NFERecord):
+            return NotImplemented
+        return NFERecord(self.forward - other.forward, self.backward - other.backward)
+
+    def as_dict(self) -> dict[str, int]:
+        """``{"forward": ..., "backward": ..., "total": ...}``."""
+        return {"forward": self.forward, "backward": self.backward, "total": self.total}
+
+
+class NFETally:
+    """Mutable counts behind a model's :class:`NFERecord`; one per model.
+
+    Args:
+        max_forward_per_solve: stop a solve with :class:`NFEBudgetExceeded` once it
+            has made more forward evaluations than this. ``None`` means no budget.
+    """
+
+    __slots__ = ("backward", "forward", "max_forward_per_solve", "solve_forward")
+
+    def __init__(self, max_forward_per_solve: int | None = None) -> None:
+        self.max_forward_per_solve = max_forward_per_solve
+        self.forward = 0
+        self.backward = 0
+        self.solve_forward = 0
+
+    def count(self) -> None:
+        """Count one evaluation, as forward or backward by where it is made."""
+        if in_backward_pass():
+            self.backward += 1
+            return
+        self.forward += 1
+        self.solve_forward += 1
+        budget = self.max_forward_per_solve
+        if budget is not None and self.solve_forward > budget:
+            raise NFEBudgetExceeded(self.solve_forward, budget)
+
+    def start_solve(self) -> None:
+        """Begin a new solve: the budget applies to each solve separately."""
+        self.solve_forward = 0
+
+    def reset(self) -> None:
+        """Zero every count."""
+        self.forward = self.backward = self.solve_forward = 0
+
+    def record(self) -> NFERecord:
+        """An immutable snapshot of the counts."""
+        return NFERecord(self.forward, self.backward)

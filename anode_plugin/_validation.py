@@ -1,0 +1,109 @@
+"""Argument checks shared by the public constructors.
+
+Every message names the argument, the value received and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Sequence
+
+import torch
+
+__all__ = [
+    "check_choice",
+    "check_floating_tensor",
+    "check_non_negative_int",
+    "check_positive_float",
+    "check_positive_int",
+    "check_t_span",
+]
+
+
+def check_choice(name: str, value: object, allowed: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``allowed``; else raise ``ValueError``."""
+    allowed = tuple(allowed)
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"`{name}` must be one of {list(allowed)}, got {value!r}.")
+    return value
+
+
+def check_non_negative_int(name: str, value: object) -> int:
+    """Return ``value`` if it is an integer >= 0 (bools refused); else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"`{name}` must be a non-negative integer, got {value!r}.")
+    if value < 0:
+        raise ValueError(f"`{name}` must be a non-negative integer, got {value!r}.")
+    return int(value)
+
+
+def check_positive_int(name: str, value: object) -> int:
+    """Return ``value`` if it is an integer >= 1 (bools refused); else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+def check_positive_float(name: str, value: object) -> float:
+    """Return ``value`` as a float if it is a finite real number > 0; else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"`{name}` must be a positive finite number, got {value!r}.")
+    value = float(value)
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"`{name}` must be a positive finite number, got {value!r}.")
+    return value
+
+
+def check_floating_tensor(name: str, value: object, *, min_ndim: int = 1) -> torch.Tensor:
+    """Return ``value`` if it is a real floating-point tensor with ``min_ndim`` dims or more."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"`{name}` must be a torch.Tensor, got {type(value).__name__}.")
+    if not value.is_floating_point():
+        raise TypeError(
+            f"`{name}` must have a real floating-point dtype (float16, bfloat16, float32 or "
+            f"float64), got {value.dtype}. Convert it first, e.g. `{name}.float()`."
+        )
+    if value.ndim < min_ndim:
+        raise ValueError(
+            f"`{name}` must have at least {min_ndim} dimensions ([batch, ...]), "
+            f"got shape {tuple(value.shape)}."
+        )
+    return value
+
+
+def check_t_span(
+    value: torch.Tensor | Sequence[float], *, dtype: torch.dtype | None = None
+) -> torch.Tensor:
+    """Return ``value`` as a 1-D time tensor that is finite and strictly monotonic.
+
+    A degenerate or non-monotonic ``t_span`` would make adaptive solvers loop forever
+    or integrate the wrong way, so it is refused here.
+    """
+    if isinstance(value, torch.Tensor):
+        t = value
+    else:
+        try:
+            t = torch.as_tensor(value, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise ValueError(
+                f"`t_span` must be a 1-D sequence of at least two times, got {value!r}."
+            ) from error
+    if t.ndim != 1 or t.numel() < 2:
+        raise ValueError(
+            f"`t_span` must be 1-D with at least two times, got shape {tuple(t.shape)}: {value!r}."
+        )
+    if t.is_complex():
+        raise ValueError(f"`t_span` must hold real times, got dtype {t.dtype}.")
+    times = t.detach()
+    if not bool(torch.isfinite(times).all()):
+        raise ValueError(f"`t_span` must hold finite times, got {times.tolist()}.")
+    steps = times[1:] - times[:-1]
+    if not (bool((steps > 0).all()) or bool((steps < 0).all())):
+        raise ValueError(
+            f"`t_span` must be strictly increasing or strictly decreasing, got {times.tolist()}."
+        )
+    # `.to` keeps the autograd graph, so gradients with respect to times still flow.
+    if dtype is not None:
+        return t.to(dtype)
+    return t if t.is_floating_point() else t.to(torch.get_default_dtype())

@@ -1,0 +1,128 @@
+"""The paper's vector fields: an MLP for vectors and a small CNN for images.
+
+Both take ``(t, x)`` and accept (and ignore) torchdyn's ``args`` keyword, so they
+also work inside a plain ``torchdyn.core.NeuralODE``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ._validation import check_choice, check_positive_int
+
+__all__ = ["ACTIVATIONS", "ConvVectorField", "MLPVectorField"]
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "softplus": nn.Softplus,
+    "tanh": nn.Tanh,
+    "elu": nn.ELU,
+    "silu": nn.SiLU,
+    "gelu": nn.GELU,
+    "leaky_relu": nn.LeakyReLU,
+}
+
+
+def _activation(name: str) -> nn.Module:
+    return ACTIVATIONS[check_choice("activation", name, ACTIVATIONS)]()
+
+
+class MLPVectorField(nn.Module):
+    """The paper's MLP vector field ``f(t, h)`` for states of shape ``[batch, dim]``.
+
+    Three linear layers ``dim (+1 for t) -> hidden_dim -> hidden_dim -> dim`` with the
+    activation after the first two, as in the reference ANODE code.
+
+    Args:
+        dim: state size, augmented dimensions included (``d + p``).
+        hidden_dim: width of the two hidden layers.
+        time_dependent: whether ``t`` is fed to the first layer as one extra input.
+        activation: one of ``ACTIVATIONS`` (``'relu'``, ``'softplus'``, ``'tanh'``, ...).
+
+    Shape:
+        - ``t``: scalar tensor (shape ``[]`` or ``[1]``).
+        - ``x``: ``[batch, dim]``; output: ``[batch, dim]``.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        hidden_dim: int = 32,
+        *,
+        time_dependent: bool = True,
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        self.dim = check_positive_int("dim", dim)
+        self.hidden_dim = check_positive_int("hidden_dim", hidden_dim)
+        self.time_dependent = bool(time_dependent)
+        self.fc1 = nn.Linear(self.dim + int(self.time_dependent), self.hidden_dim)
+        self.fc2 = nn.Linear(self.hidden_dim, self.hidden_dim)
+        self.fc3 = nn.Linear(self.hidden_dim, self.dim)
+        self.activation = _activation(activation)
+
+    def forward(self, t: Tensor, x: Tensor, args: Any = None) -> Tensor:
+        if self.time_dependent:
+            time = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(1, 1)
+            x = torch.cat([time.expand(x.shape[0], 1), x], dim=1)
+        h = self.activation(self.fc1(x))
+        h = self.activation(self.fc2(h))
+        return self.fc3(h)
+
+
+class _TimeConv2d(nn.Conv2d):
+    """A convolution that sees ``t`` as one extra constant input channel."""
+
+    def forward(self, t: Tensor, x: Tensor) -> Tensor:  # type: ignore[override]
+        b, _, h, w = x.shape
+        time = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(1, 1, 1, 1)
+        return super().forward(torch.cat([time.expand(b, 1, h, w), x], dim=1))
+
+
+class ConvVectorField(nn.Module):
+    """The paper's convolutional vector field for image states ``[batch, channels, h, w]``.
+
+    ``1x1 conv -> 3x3 conv (padding 1) -> 1x1 conv`` with the activation after the
+    first two and no downsampling. When time-dependent, each convolution sees ``t``
+    as one extra constant channel.
+
+    Args:
+        channels: state channels, augmented channels included (``c + p``).
+        num_filters: channels of the two hidden feature maps.
+        time_dependent: whether each convolution receives ``t`` as an extra channel.
+        activation: one of ``ACTIVATIONS``.
+
+    Shape:
+        - ``x``: ``[batch, channels, height, width]``; output: same shape.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        num_filters: int,
+        *,
+        time_dependent: bool = True,
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        self.channels = check_positive_int("channels", channels)
+        self.num_filters = check_positive_int("num_filters", num_filters)
+        self.time_dependent = bool(time_dependent)
+        conv = _TimeConv2d if self.time_dependent else nn.Conv2d
+        extra = int(self.time_dependent)
+        self.conv1 = conv(self.channels + extra, self.num_filters, kernel_size=1)
+        self.conv2 = conv(self.num_filters + extra, self.num_filters, kernel_size=3, padding=1)
+        self.conv3 = conv(self.num_filters + extra, self.channels, kernel_size=1)
+        self.activation = _activation(activation)
+
+    def forward(self, t: Tensor, x: Tensor, args: Any = None) -> Tensor:
+        if self.time_dependent:
+            h = self.activation(self.conv1(t, x))
+            h = self.activation(self.conv2(t, h))
+            return self.conv3(t, h)
+        h = self.activation(self.conv1(x))
+        h = self.activation(self.conv2(h))
+        return self.conv3(h)
