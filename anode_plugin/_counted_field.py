@@ -6,10 +6,11 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from ._errors import NFEBudgetExceeded, StateShapeError
-from ._nfe import NFETally
+from ._nfe import NFETally, _current_graph_task_id
 
 __all__ = ["CountedField", "call_style"]
 
@@ -59,8 +60,11 @@ def call_style(field: Callable[..., Tensor]) -> str:
 class CountedField(nn.Module):
     """Calls a user's vector field as ``(t, x, args)`` and counts every evaluation.
 
-    It is the only place where evaluations happen, so the count is exact whatever the
+    It takes the place of torchdyn's ``DEFunc`` wrapper inside the model, so every
+    evaluation passes through here exactly once and the count is exact whatever the
     solver library does (initial step selection, rejected steps, adjoint solves).
+    Like ``DEFunc``, it hands ``t`` to submodules that keep a ``t`` attribute
+    (torchdyn's ``DepthCat``); unlike it, it finds them once rather than per call.
 
     Args:
         field: the user's vector field, written as ``f(x)``, ``f(t, x)`` or
@@ -77,17 +81,39 @@ class CountedField(nn.Module):
         self.field = field
         self.style = call_style(field)
         self.tally = tally
+        self._time_modules = (
+            [m for m in field.modules() if hasattr(m, "t")] if isinstance(field, nn.Module) else []
+        )
+        if not any(True for _ in self.parameters()):
+            # Sensitivity code concatenates the field's parameters; give it one to find,
+            # as torchdyn does for parameter-free fields.
+            self.dummy_parameter = nn.Parameter(torch.zeros(1))
+
+    @property
+    def nfe(self) -> float:
+        """Evaluations since the last reset, forward and backward together (torchdyn's view)."""
+        return float(self.tally.forward + self.tally.backward)
 
     def forward(self, t: Tensor, x: Tensor, args: Any = None) -> Tensor:
-        self.tally.count()
+        tally = self.tally
+        # Inlined NFETally.count(): this runs on every evaluation.
+        if _current_graph_task_id() == -1:
+            tally.forward += 1
+            tally.solve_forward += 1
+            if tally.solve_forward > tally.limit:
+                raise NFEBudgetExceeded(tally.solve_forward, tally.limit)
+        else:
+            tally.backward += 1
+        for module in self._time_modules:
+            module.t = t
         style = self.style
         try:
-            if style == _TX:
+            if style == _TX_ARGS_KW:
+                dx = self.field(t, x, args=args)
+            elif style == _TX:
                 dx = self.field(t, x)
             elif style == _X:
                 dx = self.field(x)
-            elif style == _TX_ARGS_KW:
-                dx = self.field(t, x, args=args)
             else:
                 dx = self.field(t, x, args)
         except NFEBudgetExceeded:

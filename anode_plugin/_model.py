@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -152,21 +150,22 @@ class AugmentedNeuralODE(NeuralODE):
         tally = NFETally(max_nfe)
         field = CountedField(vector_field, tally)
         torchdyn_solver = solver if backend == "torchdyn" else "euler"
-        # torchdyn prints (rather than warns) when a field has no parameters and then
-        # registers a dummy one; the dummy is harmless, the print is noise.
-        with contextlib.redirect_stdout(io.StringIO()):
-            super().__init__(
-                field,
-                solver=torchdyn_solver,
-                atol=atol,
-                rtol=rtol,
-                sensitivity=sensitivity,
-                solver_adjoint=solver_adjoint if backend == "torchdyn" else None,
-                atol_adjoint=atol_adjoint,
-                rtol_adjoint=rtol_adjoint,
-                seminorm=bool(seminorm),
-                return_t_eval=return_t_eval,
-            )
+        super().__init__(
+            field,
+            solver=torchdyn_solver,
+            atol=atol,
+            rtol=rtol,
+            sensitivity=sensitivity,
+            solver_adjoint=solver_adjoint if backend == "torchdyn" else None,
+            atol_adjoint=atol_adjoint,
+            rtol_adjoint=rtol_adjoint,
+            seminorm=bool(seminorm),
+            return_t_eval=return_t_eval,
+        )
+        # torchdyn wrapped the field in its DEFunc, which scans every submodule on each
+        # evaluation; CountedField does DEFunc's job for first-order ODEs, so it replaces it.
+        self.vf = field
+        self.vf.sensitivity = sensitivity
         self.augmenter = Augmenter(augment_idx, augment_dims, order=order)
         self.backend = backend
         self.max_nfe = max_nfe
@@ -195,7 +194,7 @@ class AugmentedNeuralODE(NeuralODE):
     @property
     def vector_field(self) -> Callable[..., Tensor]:
         """The user's vector field, as given."""
-        return self.vf.vf.field
+        return self.vf.field
 
     @property
     def nfe(self) -> NFERecord:
@@ -205,7 +204,6 @@ class AugmentedNeuralODE(NeuralODE):
     def reset_nfe(self) -> None:
         """Zero the NFE counts."""
         self._tally.reset()
-        self.vf.nfe = 0.0  # torchdyn's own counter, for tools that read it
 
     # ------------------------------------------------------------------ solving
     def _check_state(self, name: str, x: Tensor) -> Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -9,6 +10,9 @@ import torch
 from ._errors import NFEBudgetExceeded
 
 __all__ = ["NFERecord", "NFETally", "in_backward_pass"]
+
+# -1 outside the autograd engine; a task id while `backward()` runs.
+_current_graph_task_id = torch._C._current_graph_task_id
 
 
 def in_backward_pass() -> bool:
@@ -19,7 +23,7 @@ def in_backward_pass() -> bool:
     This is how an evaluation is told apart as "backward" without any cooperation
     from the solver library.
     """
-    return torch._C._current_graph_task_id() != -1
+    return _current_graph_task_id() != -1
 
 
 @dataclass(frozen=True)
@@ -64,10 +68,12 @@ class NFETally:
             has made more forward evaluations than this. ``None`` means no budget.
     """
 
-    __slots__ = ("backward", "forward", "max_forward_per_solve", "solve_forward")
+    __slots__ = ("backward", "forward", "limit", "max_forward_per_solve", "solve_forward")
 
     def __init__(self, max_forward_per_solve: int | None = None) -> None:
         self.max_forward_per_solve = max_forward_per_solve
+        # An int compared on every evaluation: cheaper than testing for None each time.
+        self.limit = sys.maxsize if max_forward_per_solve is None else max_forward_per_solve
         self.forward = 0
         self.backward = 0
         self.solve_forward = 0
@@ -79,9 +85,8 @@ class NFETally:
             return
         self.forward += 1
         self.solve_forward += 1
-        budget = self.max_forward_per_solve
-        if budget is not None and self.solve_forward > budget:
-            raise NFEBudgetExceeded(self.solve_forward, budget)
+        if self.solve_forward > self.limit:
+            raise NFEBudgetExceeded(self.solve_forward, self.limit)
 
     def start_solve(self) -> None:
         """Begin a new solve: the budget applies to each solve separately."""
