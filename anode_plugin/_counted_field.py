@@ -120,10 +120,12 @@ class CountedField(nn.Module):
             raise  # a nested model's budget: not a shape problem
         except RuntimeError as error:
             if "shape" in str(error) or "size" in str(error):
+                declared = getattr(self.field, "dim", None) or getattr(self.field, "channels", None)
+                expects = f" It expects size {declared} along dimension 1." if declared else ""
                 raise StateShapeError(
                     f"The vector field {type(self.field).__name__} failed on a state of shape "
-                    f"{tuple(x.shape)} (augmented dimensions included): {error}. Check that "
-                    "its size matches the input size plus `augment_dims`."
+                    f"{tuple(x.shape)} (augmented dimensions included).{expects} The state "
+                    f"size must equal the input size plus `augment_dims`. Cause: {error}"
                 ) from error
             raise
         if dx.shape != x.shape:

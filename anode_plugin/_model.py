@@ -208,6 +208,16 @@ class AugmentedNeuralODE(NeuralODE):
     # ------------------------------------------------------------------ solving
     def _check_state(self, name: str, x: Tensor) -> Tensor:
         check_floating_tensor(name, x, min_ndim=2)
+        if x.device != self.t_span.device:
+            raise ValueError(
+                f"`{name}` is on {x.device} but the model is on {self.t_span.device}; move one "
+                f"of them, e.g. `model.to({str(x.device)!r})`."
+            )
+        # An adaptive solver fed NaN or inf never accepts a step and loops forever.
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(
+                f"`{name}` contains NaN or infinite values; the solve would never finish."
+            )
         if self.sensitivity == "interpolated_adjoint" and x.ndim != 2:
             raise ValueError(
                 "sensitivity='interpolated_adjoint' supports vector states [batch, d] only, "
@@ -230,6 +240,9 @@ class AugmentedNeuralODE(NeuralODE):
     def _solve(self, z0: Tensor, t: Tensor, args: Any) -> tuple[Tensor, Tensor]:
         """Integrate an augmented state ``z0`` over times ``t``; returns ``(t_eval, sol)``."""
         self._tally.start_solve()
+        # Neither library hands `args` to the field (torchdyn's solvers call f(t, x)), so the
+        # field keeps them; they stay set for an adjoint backward solve.
+        self.vf.args = args
         if self.backend == "torchdiffeq":
             return t, self._solve_torchdiffeq(z0, t)
         self.solver = self._torchdyn_solver(self._solver_name, self.solver, z0.dtype)
