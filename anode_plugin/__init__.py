@@ -1,7 +1,13 @@
 """Augmented Neural ODEs (Dupont, Doucet & Teh, 2019) for torchdyn, torchdiffeq and Lightning."""
 
 from ._augment import Augmenter
-from ._errors import NFEBudgetExceeded, StateShapeError
+from ._errors import (
+    NFEBudgetExceeded,
+    NonFiniteStateError,
+    SolverError,
+    StateShapeError,
+    StepSizeUnderflowError,
+)
 from ._model import BACKENDS, SENSITIVITIES, SOLVERS, AugmentedNeuralODE
 from ._nfe import NFERecord
 from ._vector_fields import ACTIVATIONS, ConvVectorField, MLPVectorField
@@ -19,6 +25,9 @@ __all__ = [
     "MLPVectorField",
     "NFEBudgetExceeded",
     "NFERecord",
+    "NonFiniteStateError",
+    "SolverError",
     "StateShapeError",
+    "StepSizeUnderflowError",
     "__version__",
 ]

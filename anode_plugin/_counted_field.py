@@ -9,10 +9,20 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ._errors import NFEBudgetExceeded, StateShapeError
+from ._errors import (
+    NFEBudgetExceeded,
+    NonFiniteStateError,
+    StateShapeError,
+    StepSizeUnderflowError,
+)
 from ._nfe import NFETally, _current_graph_task_id
 
 __all__ = ["CountedField", "call_style"]
+
+# Every this many evaluations the state, its derivative and the time are checked. A
+# NaN or a step-size underflow makes adaptive solvers reject (or repeat) steps forever,
+# so a check this sparse still stops them within a few steps, at a negligible cost.
+GUARD_INTERVAL = 32
 
 # How a user's field is called: f(x), f(t, x), f(t, x, args) or f(t, x, args=args).
 _X, _TX, _TX_ARGS, _TX_ARGS_KW = "x", "t, x", "t, x, args", "t, x, args=args"
@@ -81,9 +91,13 @@ class CountedField(nn.Module):
         self.field = field
         self.style = call_style(field)
         self.tally = tally
+        # `args` of the current solve, set by the model: the solvers do not pass them on.
+        self.args: Any = None
         self._time_modules = (
             [m for m in field.modules() if hasattr(m, "t")] if isinstance(field, nn.Module) else []
         )
+        self._guard_countdown = GUARD_INTERVAL
+        self._guard_last_t: float | None = None
         if not any(True for _ in self.parameters()):
             # Sensitivity code concatenates the field's parameters; give it one to find,
             # as torchdyn does for parameter-free fields.
@@ -93,6 +107,33 @@ class CountedField(nn.Module):
     def nfe(self) -> float:
         """Evaluations since the last reset, forward and backward together (torchdyn's view)."""
         return float(self.tally.forward + self.tally.backward)
+
+    def start_solve(self) -> None:
+        """Begin a new solve: the budget and the stall guard apply to each solve."""
+        self.tally.start_solve()
+        self._guard_countdown = GUARD_INTERVAL
+        self._guard_last_t = None
+
+    def _guard(self, t: Tensor, x: Tensor, dx: Tensor) -> None:
+        """Stop a solve whose state went non-finite or whose time no longer advances."""
+        evaluation = self.tally.forward + self.tally.backward
+        time = float(t.detach().reshape(-1)[0]) if isinstance(t, Tensor) else float(t)
+        for name, value in (("state", x), ("derivative", dx)):
+            if not bool(torch.isfinite(value).all()):
+                raise NonFiniteStateError(
+                    f"The {name} of the ODE became NaN or infinite at t={time:.6g} (detected "
+                    f"at evaluation {evaluation}). Common causes: a learning rate too high, "
+                    "exploding weights, inputs not normalised. Lower the learning rate, add "
+                    "weight decay or gradient clipping, or check the data."
+                )
+        if self._guard_last_t is not None and time == self._guard_last_t:
+            raise StepSizeUnderflowError(
+                f"The solver's step size underflowed: time stayed at t={time:.6g} for "
+                f"{GUARD_INTERVAL} evaluations (evaluation {evaluation}). The flow is too stiff "
+                "to integrate; try looser tolerances, more augmented dimensions, weight "
+                "decay, float64, or a `max_nfe` budget."
+            )
+        self._guard_last_t = time
 
     def forward(self, t: Tensor, x: Tensor, args: Any = None) -> Tensor:
         tally = self.tally
@@ -106,6 +147,8 @@ class CountedField(nn.Module):
             tally.backward += 1
         for module in self._time_modules:
             module.t = t
+        if self.args is not None:
+            args = self.args
         style = self.style
         try:
             if style == _TX_ARGS_KW:
@@ -128,6 +171,10 @@ class CountedField(nn.Module):
                     f"size must equal the input size plus `augment_dims`. Cause: {error}"
                 ) from error
             raise
+        self._guard_countdown -= 1
+        if self._guard_countdown == 0:
+            self._guard_countdown = GUARD_INTERVAL
+            self._guard(t, x, dx)
         if dx.shape != x.shape:
             raise StateShapeError(
                 f"The vector field {type(self.field).__name__} returned shape "

@@ -6,10 +6,20 @@ Each subclasses a builtin exception, so ordinary ``except ValueError`` or
 
 from __future__ import annotations
 
-__all__ = ["NFEBudgetExceeded", "StateShapeError"]
+__all__ = [
+    "NFEBudgetExceeded",
+    "NonFiniteStateError",
+    "SolverError",
+    "StateShapeError",
+    "StepSizeUnderflowError",
+]
 
 
-class NFEBudgetExceeded(RuntimeError):
+class SolverError(RuntimeError):
+    """An ODE solve was stopped because it could not finish properly."""
+
+
+class NFEBudgetExceeded(SolverError):
     """A solve needed more forward vector-field evaluations than ``max_nfe`` allows.
 
     Attributes:
@@ -35,3 +45,11 @@ class NFEBudgetExceeded(RuntimeError):
 
 class StateShapeError(ValueError):
     """The vector field cannot be applied to the (augmented) state it was given."""
+
+
+class NonFiniteStateError(SolverError):
+    """The state or its derivative became NaN or infinite during a solve."""
+
+
+class StepSizeUnderflowError(SolverError):
+    """The solver's steps became too small to move time forward (the flow is too stiff)."""

@@ -13,6 +13,7 @@ from torchdyn.numerics.solvers.ode import SOLVER_DICT, str_to_solver
 
 from ._augment import Augmenter
 from ._counted_field import CountedField
+from ._errors import StepSizeUnderflowError
 from ._nfe import NFERecord, NFETally
 from ._validation import (
     check_choice,
@@ -239,7 +240,7 @@ class AugmentedNeuralODE(NeuralODE):
 
     def _solve(self, z0: Tensor, t: Tensor, args: Any) -> tuple[Tensor, Tensor]:
         """Integrate an augmented state ``z0`` over times ``t``; returns ``(t_eval, sol)``."""
-        self._tally.start_solve()
+        self.vf.start_solve()
         # Neither library hands `args` to the field (torchdyn's solvers call f(t, x)), so the
         # field keeps them; they stay set for an adjoint backward solve.
         self.vf.args = args
@@ -253,6 +254,19 @@ class AugmentedNeuralODE(NeuralODE):
         return self.odeint(z0, t, args=args if args is not None else {})
 
     def _solve_torchdiffeq(self, z0: Tensor, t: Tensor) -> Tensor:
+        try:
+            return self._call_torchdiffeq(z0, t)
+        except AssertionError as error:
+            # torchdiffeq reports a collapsed step size with a bare `assert`.
+            if "underflow" not in str(error):
+                raise
+            raise StepSizeUnderflowError(
+                f"torchdiffeq stopped the solve: {error}. The step size collapsed because the "
+                "flow is too stiff or the state became NaN or infinite; try looser "
+                "tolerances, more augmented dimensions, weight decay or a lower learning rate."
+            ) from error
+
+    def _call_torchdiffeq(self, z0: Tensor, t: Tensor) -> Tensor:
         options = self.solver_options or None
         if self.sensitivity == "autograd":
             return torchdiffeq.odeint(
