@@ -162,7 +162,7 @@ class CountedField(nn.Module):
         except NFEBudgetExceeded:
             raise  # a nested model's budget: not a shape problem
         except RuntimeError as error:
-            if "shape" in str(error) or "size" in str(error):
+            if any(word in str(error) for word in ("shape", "size", "dimension")):
                 declared = getattr(self.field, "dim", None) or getattr(self.field, "channels", None)
                 expects = f" It expects size {declared} along dimension 1." if declared else ""
                 raise StateShapeError(

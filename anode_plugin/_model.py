@@ -214,6 +214,12 @@ class AugmentedNeuralODE(NeuralODE):
                 f"`{name}` is on {x.device} but the model is on {self.t_span.device}; move one "
                 f"of them, e.g. `model.to({str(x.device)!r})`."
             )
+        model_dtype = next(self.vf.parameters()).dtype
+        if x.dtype != model_dtype:
+            raise TypeError(
+                f"`{name}` has dtype {x.dtype} but the model's parameters are {model_dtype}; "
+                f"convert one of them, e.g. `{name}.to({model_dtype})` or `model.to({x.dtype})`."
+            )
         # An adaptive solver fed NaN or inf never accepts a step and loops forever.
         if not bool(torch.isfinite(x).all()):
             raise ValueError(

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ._errors import StateShapeError
 from ._validation import check_choice, check_positive_int
 
 __all__ = ["ACTIVATIONS", "ConvVectorField", "MLPVectorField"]
@@ -65,6 +66,12 @@ class MLPVectorField(nn.Module):
         self.activation = _activation(activation)
 
     def forward(self, t: Tensor, x: Tensor, args: Any = None) -> Tensor:
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise StateShapeError(
+                f"MLPVectorField(dim={self.dim}) takes states of shape [batch, {self.dim}], got "
+                f"{tuple(x.shape)}. With augmentation, dim must be the input size plus "
+                "`augment_dims`."
+            )
         if self.time_dependent:
             time = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(1, 1)
             x = torch.cat([time.expand(x.shape[0], 1), x], dim=1)
@@ -119,6 +126,12 @@ class ConvVectorField(nn.Module):
         self.activation = _activation(activation)
 
     def forward(self, t: Tensor, x: Tensor, args: Any = None) -> Tensor:
+        if x.ndim != 4 or x.shape[1] != self.channels:
+            raise StateShapeError(
+                f"ConvVectorField(channels={self.channels}) takes states of shape [batch, "
+                f"{self.channels}, height, width], got {tuple(x.shape)}. With augmentation, "
+                "channels must be the input channels plus `augment_dims`."
+            )
         if self.time_dependent:
             h = self.activation(self.conv1(t, x))
             h = self.activation(self.conv2(t, h))
