@@ -1,0 +1,22 @@
+"""Lightning training for Augmented Neural ODEs: the module, NFE callbacks and the CLI."""
+
+from ._module import LOSSES, TASKS, ANODEModule
+from ._nfe_budget import ON_EXCEED, NFEBudget
+from ._nfe_callback import NFECallback
+from ._nfe_history import NFEHistory, NFEStep
+from ._ode_blocks import find_ode_blocks
+from ._toy_data import ToyClassificationDataModule, ToyRegressionDataModule
+
+__all__ = [
+    "LOSSES",
+    "ON_EXCEED",
+    "TASKS",
+    "ANODEModule",
+    "NFEBudget",
+    "NFECallback",
+    "NFEHistory",
+    "NFEStep",
+    "ToyClassificationDataModule",
+    "ToyRegressionDataModule",
+    "find_ode_blocks",
+]

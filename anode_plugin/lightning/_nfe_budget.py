@@ -1,0 +1,195 @@
+"""``NFEBudget``: act when a training step needs more function evaluations than allowed."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_warn
+from torch import Tensor
+from typing_extensions import override
+
+from .._errors import NFEBudgetExceeded
+from .._validation import check_choice, check_positive_int
+from ._ode_blocks import BatchNFEMeter, find_ode_blocks
+
+__all__ = ["ON_EXCEED", "NFEBudget"]
+
+ON_EXCEED = ("stop", "raise", "warn")
+
+_HINT = (
+    "The flow has become hard to integrate (the paper sees NODEs pass 1000 NFEs). Try "
+    "more augmented dimensions (`augment_dims`), looser tolerances, weight decay, a "
+    "fixed-step solver, or a larger budget."
+)
+
+
+class NFEBudget(Callback):
+    """Watches the NFE of every training step and acts when it goes over a budget.
+
+    The forward (and, if given, backward) evaluations of a training step are summed
+    over the model's ODE blocks (every ``AugmentedNeuralODE`` and torchdyn
+    ``NeuralODE``) and compared with the budget. Under multi-process training the
+    figures are reduced with a maximum over the processes before deciding, so every
+    process takes the same decision.
+
+    Args:
+        max_forward: largest allowed forward NFE per training step.
+        max_backward: largest allowed backward (adjoint) NFE per training step; ``None``
+            for no limit.
+        on_exceed: what to do when a step goes over the budget:
+
+            - ``'stop'``: finish the step, save a checkpoint in the run's checkpoint
+              directory (``nfe-budget-epoch=E-step=S.ckpt``, path in the warning and in
+              :attr:`checkpoint_path`) and stop training.
+            - ``'raise'``: raise :class:`~anode_plugin.NFEBudgetExceeded`.
+            - ``'warn'``: warn at the first step over budget and, at the end of
+              training, how many steps were; training goes on.
+
+    Attributes:
+        exceeded_steps: global steps that went over the budget (kept in checkpoints).
+        checkpoint_path: where ``'stop'`` saved its checkpoint, or ``None``.
+    """
+
+    def __init__(
+        self, max_forward: int, max_backward: int | None = None, on_exceed: str = "stop"
+    ) -> None:
+        self.max_forward = check_positive_int("max_forward", max_forward)
+        self.max_backward = (
+            None if max_backward is None else check_positive_int("max_backward", max_backward)
+        )
+        self.on_exceed = check_choice("on_exceed", on_exceed, ON_EXCEED)
+        self.exceeded_steps: list[int] = []
+        self.checkpoint_path: str | None = None
+        self._meter: BatchNFEMeter | None = None
+
+    @property
+    @override
+    def state_key(self) -> str:
+        return self._generate_state_key(
+            max_forward=self.max_forward, max_backward=self.max_backward, on_exceed=self.on_exceed
+        )
+
+    @override
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        blocks = find_ode_blocks(pl_module)
+        if not blocks:
+            rank_zero_warn(
+                f"NFEBudget found no AugmentedNeuralODE or torchdyn NeuralODE inside "
+                f"{type(pl_module).__name__}; it will never act."
+            )
+        self._meter = BatchNFEMeter(blocks) if blocks else None
+
+    @override
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self._meter = None
+
+    @override
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        if self._meter is not None:
+            self._meter.start()
+
+    @override
+    def on_before_backward(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: Tensor
+    ) -> None:
+        if self._meter is not None and trainer.training:
+            self._meter.before_backward()
+
+    @override
+    def on_after_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._meter is not None and trainer.training:
+            self._meter.after_backward()
+
+    def _over_budget(self, forward: int, backward: int) -> tuple[str, int, int] | None:
+        if forward > self.max_forward:
+            return "forward", forward, self.max_forward
+        if self.max_backward is not None and backward > self.max_backward:
+            return "backward", backward, self.max_backward
+        return None
+
+    @override
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if self._meter is None:
+            return
+        record = self._meter.read()
+        local = torch.tensor([record.forward, record.backward], device=pl_module.device)
+        # The same maximum on every process, hence the same decision everywhere.
+        forward, backward = (int(v) for v in trainer.strategy.reduce(local, reduce_op="max"))
+        over = self._over_budget(forward, backward)
+        if over is None:
+            return
+        kind, nfe, budget = over
+        step = trainer.global_step
+        self.exceeded_steps.append(step)
+        message = (
+            f"Training step {step} (epoch {trainer.current_epoch}) needed {nfe} {kind} "
+            f"evaluations of the vector field, over NFEBudget(max_{kind}={budget})."
+        )
+        if self.on_exceed == "raise":
+            error = NFEBudgetExceeded(nfe, budget)
+            error.args = (f"{message} {_HINT}",)
+            raise error
+        if self.on_exceed == "warn":
+            if len(self.exceeded_steps) == 1:
+                rank_zero_warn(f"{message} Training goes on (on_exceed='warn'). {_HINT}")
+            return
+        path = os.path.join(_checkpoint_dir(trainer), self._checkpoint_name(trainer))
+        trainer.save_checkpoint(path)
+        self.checkpoint_path = path
+        trainer.should_stop = True
+        rank_zero_warn(
+            f"{message} Stopping training (on_exceed='stop'); the model after this step is "
+            f"saved in {path}. {_HINT}"
+        )
+
+    @staticmethod
+    def _checkpoint_name(trainer: pl.Trainer) -> str:
+        return f"nfe-budget-epoch={trainer.current_epoch}-step={trainer.global_step}.ckpt"
+
+    @override
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.on_exceed == "warn" and len(self.exceeded_steps) > 1:
+            rank_zero_warn(
+                f"{len(self.exceeded_steps)} training steps went over the NFE budget "
+                f"(max_forward={self.max_forward}, max_backward={self.max_backward}); the "
+                f"last was step {self.exceeded_steps[-1]}."
+            )
+
+    @override
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "exceeded_steps": list(self.exceeded_steps),
+            "checkpoint_path": self.checkpoint_path,
+        }
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.exceeded_steps = list(state_dict["exceeded_steps"])
+        self.checkpoint_path = state_dict["checkpoint_path"]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The meter holds the model's blocks: rebuilt at `setup`, never pickled.
+        state = self.__dict__.copy()
+        state["_meter"] = None
+        return state
+
+
+def _checkpoint_dir(trainer: pl.Trainer) -> str:
+    """The run's checkpoint directory: ``ModelCheckpoint``'s, else ``default_root_dir``'s."""
+    callback = trainer.checkpoint_callback
+    if isinstance(callback, ModelCheckpoint) and callback.dirpath:
+        return str(callback.dirpath)
+    return os.path.join(trainer.default_root_dir, "checkpoints")

@@ -1,0 +1,246 @@
+"""``NFECallback``: NFE per training step and per evaluation batch, logged and kept."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities import rank_zero_warn
+from torch import Tensor
+from typing_extensions import override
+
+from .._validation import check_positive_int
+from ._nfe_history import NFEHistory, NFEStep
+from ._ode_blocks import BatchNFEMeter, find_ode_blocks
+
+__all__ = ["NFECallback"]
+
+
+def _step_loss(outputs: Any) -> float:
+    if isinstance(outputs, Tensor):
+        return float(outputs.detach())
+    if isinstance(outputs, dict) and isinstance(outputs.get("loss"), Tensor):
+        return float(outputs["loss"].detach())
+    return math.nan
+
+
+class NFECallback(Callback):
+    """Logs the number of function evaluations (NFE) of every ODE block of a model.
+
+    The callback finds every ``AugmentedNeuralODE`` and every plain
+    ``torchdyn.core.NeuralODE`` inside the LightningModule, resets their counts at the
+    start of each batch and logs, summed over the blocks:
+
+    - ``nfe/forward``, ``nfe/backward``, ``nfe/total`` after each training step, sent to
+      the loggers every ``log_every_n_steps`` steps (whatever the Trainer's own
+      ``log_every_n_steps``) and shown on the progress bar;
+    - ``val/nfe/forward`` and ``test/nfe/forward``, the mean forward NFE per batch, at
+      the end of each validation and test epoch (sanity checks are skipped).
+
+    Under multi-process training (DDP and friends) each figure is the **mean over the
+    processes**, so it reads like a single-process figure and is never double
+    counted: the step figures are averaged by one all-reduce per step, the epoch
+    figures with ``sync_dist=True``. Every process keeps the same averaged
+    :attr:`history`, one :class:`~anode_plugin.callbacks.NFEStep` per training step;
+    it is saved in checkpoints, so a resumed run continues it.
+
+    Args:
+        log_every_n_steps: send the step figures to the loggers every this many
+            training steps (the history and the progress bar get every step).
+        prog_bar: show the figures on the progress bar.
+
+    Example:
+        >>> import lightning.pytorch as pl
+        >>> from anode_plugin.callbacks import NFECallback
+        >>> nfe = NFECallback()
+        >>> trainer = pl.Trainer(callbacks=[nfe], logger=False, max_epochs=1)
+        >>> # trainer.fit(model, data); nfe.history.to_csv("nfe.csv")
+    """
+
+    def __init__(self, log_every_n_steps: int = 1, prog_bar: bool = True) -> None:
+        self.log_every_n_steps = check_positive_int("log_every_n_steps", log_every_n_steps)
+        if not isinstance(prog_bar, bool):
+            raise ValueError(f"`prog_bar` must be True or False, got {prog_bar!r}.")
+        self.prog_bar = prog_bar
+        self.history = NFEHistory()
+        self._meter: BatchNFEMeter | None = None
+        self._eval_sum = 0.0
+        self._eval_batches = 0
+
+    # ------------------------------------------------------------------ setup
+    @override
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        blocks = find_ode_blocks(pl_module)
+        if not blocks:
+            rank_zero_warn(
+                f"NFECallback found no AugmentedNeuralODE or torchdyn NeuralODE inside "
+                f"{type(pl_module).__name__}; it will log nothing."
+            )
+            self._meter = None
+            return
+        self._meter = BatchNFEMeter(blocks)
+
+    @override
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self._meter = None
+
+    # ------------------------------------------------------------------ training
+    @override
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        if self._meter is not None:
+            self._meter.start()
+
+    @override
+    def on_before_backward(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: Tensor
+    ) -> None:
+        if self._meter is not None and trainer.training:
+            self._meter.before_backward()
+
+    @override
+    def on_after_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._meter is not None and trainer.training:
+            self._meter.after_backward()
+
+    @override
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if self._meter is None:
+            return
+        record = self._meter.read()
+        local = torch.tensor(
+            [record.forward, record.backward, record.total, _step_loss(outputs)],
+            # MPS has no float64; elsewhere float64 keeps large counts exact.
+            dtype=torch.float32 if pl_module.device.type == "mps" else torch.float64,
+            device=pl_module.device,
+        )
+        # One all-reduce for all four figures; a no-op on a single process.
+        forward, backward, total, loss = trainer.strategy.reduce(local, reduce_op="mean").tolist()
+        self.history.append(
+            NFEStep(trainer.global_step, trainer.current_epoch, loss, forward, backward, total)
+        )
+        figures = {"nfe/forward": forward, "nfe/backward": backward, "nfe/total": total}
+        for key, value in figures.items():
+            # For the progress bar and `callback_metrics`; already averaged over the
+            # processes above, hence no `sync_dist`.
+            pl_module.log(
+                key, value, on_step=True, on_epoch=False, prog_bar=self.prog_bar, logger=False
+            )
+        if len(self.history) % self.log_every_n_steps == 0:
+            # Straight to the loggers, as LearningRateMonitor does: through `self.log`, a
+            # step not logged would repeat the previous step's figures.
+            step = trainer.fit_loop.epoch_loop._batches_that_stepped
+            for logger in trainer.loggers:
+                logger.log_metrics({**figures, "epoch": trainer.current_epoch}, step=step)
+
+    # ------------------------------------------------------------------ evaluation
+    def _eval_start(self) -> None:
+        self._eval_sum, self._eval_batches = 0.0, 0
+
+    def _eval_batch_start(self, trainer: pl.Trainer) -> None:
+        if self._meter is not None and not trainer.sanity_checking:
+            self._meter.start()
+
+    def _eval_batch_end(self, trainer: pl.Trainer) -> None:
+        if self._meter is not None and not trainer.sanity_checking:
+            self._eval_sum += self._meter.read().forward
+            self._eval_batches += 1
+
+    def _eval_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, prefix: str) -> None:
+        if self._meter is None or trainer.sanity_checking or not self._eval_batches:
+            return
+        pl_module.log(
+            f"{prefix}/nfe/forward",
+            self._eval_sum / self._eval_batches,
+            prog_bar=self.prog_bar,
+            sync_dist=True,
+            batch_size=1,
+        )
+
+    @override
+    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._eval_start()
+
+    @override
+    def on_validation_batch_start(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        self._eval_batch_start(trainer)
+
+    @override
+    def on_validation_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        self._eval_batch_end(trainer)
+
+    @override
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._eval_end(trainer, pl_module, "val")
+
+    @override
+    def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._eval_start()
+
+    @override
+    def on_test_batch_start(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        self._eval_batch_start(trainer)
+
+    @override
+    def on_test_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        self._eval_batch_end(trainer)
+
+    @override
+    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._eval_end(trainer, pl_module, "test")
+
+    # ------------------------------------------------------------------ state
+    @override
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": self.history.as_dicts()}
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = NFEHistory.from_dicts(state_dict["history"])
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The meter holds the model's blocks: rebuilt at `setup`, never pickled.
+        state = self.__dict__.copy()
+        state["_meter"] = None
+        return state

@@ -1,0 +1,77 @@
+"""Finding the ODE blocks of a model and measuring their NFE over one batch."""
+
+from __future__ import annotations
+
+from torch import nn
+from torchdyn.core import NeuralODE
+
+from .._model import AugmentedNeuralODE
+from .._nfe import NFERecord
+
+__all__ = ["BatchNFEMeter", "find_ode_blocks"]
+
+
+def find_ode_blocks(module: nn.Module) -> list[NeuralODE]:
+    """Every ``AugmentedNeuralODE`` and plain ``torchdyn.core.NeuralODE`` inside ``module``.
+
+    Blocks nested in another block's vector field are found too: each counts the
+    evaluations of its own vector field, so their sum is the total work.
+    """
+    return [m for m in module.modules() if isinstance(m, NeuralODE)]
+
+
+class BatchNFEMeter:
+    """NFE of a set of ODE blocks over one batch, forward and backward apart.
+
+    An ``AugmentedNeuralODE`` splits its own count exactly, so it is reset at
+    :meth:`start` and read at :meth:`read`. A plain torchdyn ``NeuralODE`` only keeps
+    ``vf.nfe``, one float mixing both passes; its evaluations are attributed to the
+    backward pass when they happen between :meth:`before_backward` and
+    :meth:`after_backward` (Lightning's ``on_before_backward``/``on_after_backward``),
+    and to the forward pass otherwise. Several backward calls per batch (manual
+    optimisation, several optimisers) are handled: the segments add up.
+
+    Args:
+        blocks: the ODE blocks, as returned by :func:`find_ode_blocks`.
+    """
+
+    def __init__(self, blocks: list[NeuralODE]) -> None:
+        self.blocks = blocks
+        self._anodes = [b for b in blocks if isinstance(b, AugmentedNeuralODE)]
+        self._plain = [b for b in blocks if not isinstance(b, AugmentedNeuralODE)]
+        self._forward = 0.0
+        self._backward = 0.0
+        self._mark = 0.0
+        self._in_backward = False
+
+    def _plain_count(self) -> float:
+        return float(sum(b.vf.nfe for b in self._plain))
+
+    def start(self) -> None:
+        """Reset every block's count: the start of a batch."""
+        for block in self._anodes:
+            block.reset_nfe()
+        for block in self._plain:
+            block.vf.nfe = 0.0
+        self._forward = self._backward = self._mark = 0.0
+        self._in_backward = False
+
+    def before_backward(self) -> None:
+        """Close a forward segment: evaluations from now on are backward ones."""
+        now = self._plain_count()
+        self._forward += now - self._mark
+        self._mark, self._in_backward = now, True
+
+    def after_backward(self) -> None:
+        """Close a backward segment."""
+        now = self._plain_count()
+        self._backward += now - self._mark
+        self._mark, self._in_backward = now, False
+
+    def read(self) -> NFERecord:
+        """The evaluations since :meth:`start`, summed over the blocks."""
+        open_segment = self._plain_count() - self._mark
+        forward = self._forward + (0.0 if self._in_backward else open_segment)
+        backward = self._backward + (open_segment if self._in_backward else 0.0)
+        record = NFERecord(round(forward), round(backward))
+        return sum((b.nfe for b in self._anodes), record)

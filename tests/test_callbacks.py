@@ -1,0 +1,349 @@
+"""NFECallback and NFEBudget: NFE figures per step, history, budgets, state and pickling."""
+
+from __future__ import annotations
+
+import csv
+import json
+import pickle
+import re
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from torch import nn
+from torchdyn.core import NeuralODE
+from torchdyn.nn import Augmenter as TorchdynAugmenter
+
+import anode_plugin
+from anode_plugin import AugmentedNeuralODE, MLPVectorField, NFEBudgetExceeded, NFERecord
+from anode_plugin._nfe import in_backward_pass
+from anode_plugin.callbacks import NFEBudget, NFECallback, NFEHistory, NFEStep
+from anode_plugin.lightning import ANODEModule, ToyClassificationDataModule
+
+STEP_KEYS = {"nfe/forward", "nfe/backward", "nfe/total"}
+
+
+def _data(**kwargs) -> ToyClassificationDataModule:
+    options = dict(num_train=64, num_val=32, num_test=32, batch_size=16)
+    options.update(kwargs)
+    return ToyClassificationDataModule(**options)
+
+
+def _anode(sensitivity: str = "autograd", **kwargs) -> ANODEModule:
+    ode = AugmentedNeuralODE(MLPVectorField(3, 8), augment_dims=1, sensitivity=sensitivity)
+    return ANODEModule(ode, num_outputs=2, feature_dim=3, **kwargs)
+
+
+def _trainer(tmp_path, callbacks, **kwargs) -> pl.Trainer:
+    options = dict(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        num_sanity_val_steps=0,
+    )
+    options.update(kwargs)
+    return pl.Trainer(callbacks=callbacks, **options)
+
+
+class ModelRecords(Callback):
+    """Reads the ODE blocks' own counts after each batch (runs after NFECallback)."""
+
+    def __init__(self, read, reset=None):
+        self.read = read
+        self.reset = reset
+        self.train: list[NFERecord] = []
+        self.val: list[NFERecord] = []
+        self.test: list[NFERecord] = []
+        self.logged: list[dict[str, float]] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if self.reset is not None:
+            self.reset()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.train.append(self.read(pl_module))
+        metrics = trainer.callback_metrics
+        self.logged.append({k: float(metrics[k]) for k in STEP_KEYS if k in metrics})
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, *_):
+        if not trainer.sanity_checking:
+            self.val.append(self.read(pl_module))
+
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, *_):
+        self.test.append(self.read(pl_module))
+
+
+def _assert_history_matches(history: NFEHistory, records: list[NFERecord]) -> None:
+    assert len(history) == len(records) > 0
+    for step, record in zip(history, records, strict=True):
+        assert (step.nfe_forward, step.nfe_backward, step.nfe_total) == (
+            record.forward,
+            record.backward,
+            record.total,
+        )
+
+
+@pytest.mark.parametrize("sensitivity", ["autograd", "adjoint"])
+def test_figures_equal_the_models_own_records(tmp_path, sensitivity):
+    torch.manual_seed(0)
+    model = _anode(sensitivity)
+    nfe, records = NFECallback(), ModelRecords(lambda m: m.ode.nfe)
+    trainer = _trainer(tmp_path, [nfe, records], max_epochs=2)
+    trainer.fit(model, _data())
+    _assert_history_matches(nfe.history, records.train)
+    assert [s.global_step for s in nfe.history] == list(range(1, 9))
+    assert [s.epoch for s in nfe.history] == [0] * 4 + [1] * 4
+    assert all(s.loss > 0 for s in nfe.history)
+    # What was logged at each step is the step's own record.
+    for logged, record in zip(records.logged, records.train, strict=True):
+        assert logged == {
+            "nfe/forward": record.forward,
+            "nfe/backward": record.backward,
+            "nfe/total": record.total,
+        }
+    if sensitivity == "adjoint":
+        assert all(s.nfe_backward > 0 for s in nfe.history)
+    else:
+        assert all(s.nfe_backward == 0 for s in nfe.history)
+    val = [r.forward for r in records.val[-2:]]  # the last epoch's two batches
+    assert trainer.callback_metrics["val/nfe/forward"].item() == pytest.approx(sum(val) / 2)
+
+    results = trainer.test(model, _data(), verbose=False)[0]
+    mean = sum(r.forward for r in records.test) / len(records.test)
+    assert results["test/nfe/forward"] == pytest.approx(mean)
+
+
+class SelfCountingField(nn.Module):
+    """A torchdyn-style field that counts its own calls, forward and backward apart."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(dim, 8), nn.Tanh(), nn.Linear(8, dim))
+        self.forward_calls = 0
+        self.backward_calls = 0
+
+    def forward(self, t, x, args=None):
+        if in_backward_pass():
+            self.backward_calls += 1
+        else:
+            self.forward_calls += 1
+        return self.net(x)
+
+
+def test_plain_torchdyn_pipeline_is_split_into_forward_and_backward(tmp_path):
+    torch.manual_seed(0)
+    field = SelfCountingField(3)
+    node = NeuralODE(field, solver="dopri5", sensitivity="adjoint", return_t_eval=False)
+    model = ANODEModule(nn.Sequential(TorchdynAugmenter(1, 1), node), num_outputs=2)
+
+    def reset():
+        field.forward_calls = field.backward_calls = 0
+
+    nfe = NFECallback()
+    records = ModelRecords(lambda _: NFERecord(field.forward_calls, field.backward_calls), reset)
+    trainer = _trainer(tmp_path, [nfe, records], limit_val_batches=0)
+    trainer.fit(model, _data())  # feature_dim inferred: one more solve at setup
+    _assert_history_matches(nfe.history, records.train)
+    assert all(s.nfe_backward > 0 and s.nfe_forward > 0 for s in nfe.history)
+    assert node.vf.nfe == nfe.history[-1].nfe_total  # reset at each batch start
+
+
+def test_blocks_are_summed(tmp_path):
+    torch.manual_seed(0)
+    first = AugmentedNeuralODE(MLPVectorField(3, 8), augment_dims=1, return_t_eval=False)
+    second = NeuralODE(MLPVectorField(3, 8), solver="rk4", return_t_eval=False)
+    model = ANODEModule(nn.Sequential(first, _Last(), second), num_outputs=2, feature_dim=3)
+    assert anode_plugin.lightning.find_ode_blocks(model) == [first, second]
+    nfe = NFECallback()
+    records = ModelRecords(lambda m: first.nfe + NFERecord(int(second.vf.nfe), 0))
+    _trainer(tmp_path, [nfe, records], limit_val_batches=0).fit(model, _data())
+    _assert_history_matches(nfe.history, records.train)
+    assert second.vf.nfe == 4  # one rk4 step over the last batch
+    assert all(s.nfe_forward > 4 for s in nfe.history)
+
+
+class _Last(nn.Module):
+    def forward(self, sol):
+        return sol[-1]
+
+
+def test_logs_every_n_steps_but_keeps_every_step(tmp_path):
+    torch.manual_seed(0)
+    nfe = NFECallback(log_every_n_steps=2, prog_bar=False)
+    logger = CSVLogger(tmp_path)
+    trainer = _trainer(tmp_path, [nfe], logger=logger, log_every_n_steps=1, max_epochs=2)
+    trainer.fit(_anode(), _data())
+    assert len(nfe.history) == 8
+    with open(f"{logger.log_dir}/metrics.csv") as handle:
+        rows = [r for r in csv.DictReader(handle) if r.get("nfe/forward")]
+    # Every second step, at the logger's 0-based step, with no stale rows in between.
+    assert [int(r["step"]) for r in rows] == [1, 3, 5, 7]
+    assert [float(r["nfe/forward"]) for r in rows] == [s.nfe_forward for s in nfe.history[1::2]]
+    assert {k for k in rows[0] if rows[0][k]} >= STEP_KEYS
+
+
+def test_history_writes_csv_and_json_and_round_trips(tmp_path):
+    history = NFEHistory([NFEStep(1, 0, 0.5, 20.0, 3.0, 23.0), NFEStep(2, 0, 0.4, 26.0, 0, 26.0)])
+    history.to_csv(tmp_path / "nfe.csv")
+    history.to_json(tmp_path / "nfe.json")
+    with open(tmp_path / "nfe.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == [
+        "global_step",
+        "epoch",
+        "loss",
+        "nfe_forward",
+        "nfe_backward",
+        "nfe_total",
+    ]
+    assert [float(r["nfe_total"]) for r in rows] == [23.0, 26.0]
+    with open(tmp_path / "nfe.json") as handle:
+        assert NFEHistory.from_dicts(json.load(handle)).as_dicts() == history.as_dicts()
+
+
+def test_state_resumes_and_pickles(tmp_path):
+    torch.manual_seed(0)
+    checkpoint = ModelCheckpoint(dirpath=tmp_path, save_last=True)
+    first = NFECallback()
+    _trainer(tmp_path, [first, checkpoint], enable_checkpointing=True).fit(_anode(), _data())
+    assert len(first.history) == 4
+    saved = torch.load(tmp_path / "last.ckpt", weights_only=False)["callbacks"]
+    assert saved[first.state_key] == first.state_dict()
+
+    resumed = NFECallback()
+    trainer = _trainer(tmp_path, [resumed], max_epochs=2)
+    trainer.fit(_anode(), _data(), ckpt_path=tmp_path / "last.ckpt")
+    assert len(resumed.history) == 8
+    assert resumed.history[:4] == first.history[:4]
+    assert [s.global_step for s in resumed.history] == list(range(1, 9))
+
+    for callback in (resumed, NFEBudget(100)):
+        copy = pickle.loads(pickle.dumps(callback))
+        assert copy.state_dict() == callback.state_dict()
+
+
+def test_sanity_check_is_skipped(tmp_path):
+    torch.manual_seed(0)
+    nfe, records = NFECallback(), ModelRecords(lambda m: m.ode.nfe)
+    trainer = _trainer(tmp_path, [nfe, records], num_sanity_val_steps=2)
+    trainer.fit(_anode(), _data())
+    assert len(records.val) == 2  # the real validation batches only
+    mean = sum(r.forward for r in records.val) / 2
+    assert trainer.callback_metrics["val/nfe/forward"].item() == pytest.approx(mean)
+
+
+def test_warns_when_the_model_has_no_ode_block(tmp_path):
+    class NoODE(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.layer = nn.Linear(2, 2)
+
+        def training_step(self, batch, batch_idx):
+            return self.layer(batch[0]).sum()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    data = _data()
+    with pytest.warns(UserWarning, match="NFECallback found no AugmentedNeuralODE"):
+        _trainer(tmp_path, [NFECallback()], limit_val_batches=0).fit(NoODE(), data)
+
+
+def test_nfe_callback_arguments_are_checked():
+    with pytest.raises(ValueError, match="`log_every_n_steps` must be a positive integer, got 0"):
+        NFECallback(log_every_n_steps=0)
+    with pytest.raises(ValueError, match="`prog_bar` must be True or False"):
+        NFECallback(prog_bar="yes")
+
+
+# ---------------------------------------------------------------------- NFEBudget
+
+
+def test_budget_stop_finishes_the_step_saves_and_stops(tmp_path):
+    torch.manual_seed(0)
+    budget = NFEBudget(max_forward=2)
+    nfe = NFECallback()
+    trainer = _trainer(tmp_path, [nfe, budget], max_epochs=3)
+    with pytest.warns(UserWarning, match=r"over NFEBudget\(max_forward=2\)") as caught:
+        trainer.fit(_anode(), _data())
+    assert trainer.global_step == 1 and len(nfe.history) == 1  # the step was finished
+    assert budget.exceeded_steps == [1]
+    path = budget.checkpoint_path
+    assert path == str(tmp_path / "checkpoints" / "nfe-budget-epoch=0-step=1.ckpt")
+    assert any(path in str(w.message) for w in caught)
+    state = torch.load(path, weights_only=False)
+    assert state["global_step"] == 1
+    model = ANODEModule.load_from_checkpoint(path, ode=_anode().ode)
+    assert model.head.in_features == 3
+
+
+def test_budget_stop_saves_into_the_model_checkpoint_dir(tmp_path):
+    torch.manual_seed(0)
+    budget = NFEBudget(max_forward=2)
+    checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpts")
+    trainer = _trainer(tmp_path, [budget, checkpoint], enable_checkpointing=True)
+    with pytest.warns(UserWarning, match="Stopping training"):
+        trainer.fit(_anode(), _data())
+    assert budget.checkpoint_path.startswith(str(tmp_path / "ckpts"))
+
+
+def test_budget_raise(tmp_path):
+    torch.manual_seed(0)
+    trainer = _trainer(tmp_path, [NFEBudget(max_forward=2, on_exceed="raise")])
+    with pytest.raises(
+        NFEBudgetExceeded, match=r"Training step 1 .* over NFEBudget\(max_forward=2\)"
+    ):
+        trainer.fit(_anode(), _data())
+    assert trainer.global_step == 1
+
+
+def test_budget_raise_on_backward_evaluations(tmp_path):
+    torch.manual_seed(0)
+    budget = NFEBudget(max_forward=10_000, max_backward=2, on_exceed="raise")
+    with pytest.raises(NFEBudgetExceeded, match=r"backward evaluations.*max_backward=2") as info:
+        _trainer(tmp_path, [budget]).fit(_anode("adjoint"), _data())
+    assert info.value.budget == 2 and info.value.nfe > 2
+
+
+def test_budget_warn_goes_on(tmp_path):
+    torch.manual_seed(0)
+    budget = NFEBudget(max_forward=2, on_exceed="warn")
+    trainer = _trainer(tmp_path, [budget], max_epochs=2)
+    with pytest.warns(UserWarning) as caught:
+        trainer.fit(_anode(), _data())
+    messages = [str(w.message) for w in caught]
+    assert sum("Training goes on" in m for m in messages) == 1
+    assert any(re.search(r"8 training steps went over the NFE budget", m) for m in messages)
+    assert trainer.global_step == 8 and budget.exceeded_steps == list(range(1, 9))
+
+
+def test_budget_within_limits_does_nothing(tmp_path):
+    torch.manual_seed(0)
+    budget = NFEBudget(max_forward=10_000, max_backward=10_000)
+    trainer = _trainer(tmp_path, [budget])
+    trainer.fit(_anode("adjoint"), _data())
+    assert trainer.global_step == 4 and budget.exceeded_steps == []
+    assert budget.checkpoint_path is None
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"max_forward": 0}, "`max_forward` must be a positive integer, got 0"),
+        ({"max_forward": 10, "max_backward": -1}, "`max_backward` must be a positive integer"),
+        ({"max_forward": 10, "on_exceed": "halt"}, r"`on_exceed` must be one of \['stop', 'raise'"),
+    ],
+)
+def test_budget_arguments_are_checked(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        NFEBudget(**kwargs)
+
+
+def test_callbacks_are_exported():
+    assert anode_plugin.NFECallback is NFECallback
+    assert anode_plugin.NFEBudget is NFEBudget

@@ -1,0 +1,205 @@
+"""The `anode` command line: fit from YAML, user fields by class_path, resume, DDP."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from torch import nn
+
+from anode_plugin.lightning import ANODEModule
+from anode_plugin.lightning._cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "configs"
+
+
+class ReflectionField(nn.Module):
+    """A user's own vector field, found by the CLI through its import path."""
+
+    calls = 0
+
+    def __init__(self, dim: int, scale: float = 1.0) -> None:
+        super().__init__()
+        self.user_layer = nn.Linear(dim, dim)
+        self.scale = scale
+
+    def forward(self, t, x):
+        type(self).calls += 1
+        return self.scale * torch.tanh(self.user_layer(x))
+
+
+@pytest.fixture(autouse=True)
+def _no_pytest_argv(monkeypatch):
+    # `main(args)` runs as if from a shell; pytest's own arguments must not leak in.
+    monkeypatch.setattr(sys, "argv", ["anode"])
+
+
+def _config(root: Path, *, epochs: int = 2, field: dict | None = None, **ode) -> dict:
+    field = field or {"class_path": "anode_plugin.MLPVectorField", "init_args": {"dim": 3}}
+    return {
+        "seed_everything": 0,
+        "model": {
+            "ode": {
+                "class_path": "anode_plugin.AugmentedNeuralODE",
+                "init_args": {"augment_dims": 1, "vector_field": field, **ode},
+            },
+            "num_outputs": 2,
+            "lr": 0.01,
+        },
+        "data": {
+            "class_path": "anode_plugin.lightning.ToyClassificationDataModule",
+            "init_args": {"num_train": 64, "num_val": 32, "num_test": 32, "batch_size": 16},
+        },
+        "trainer": {
+            "max_epochs": epochs,
+            "default_root_dir": str(root),
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+            "log_every_n_steps": 1,
+            "callbacks": [{"class_path": "anode_plugin.callbacks.NFECallback"}],
+        },
+    }
+
+
+def _write(path: Path, config: dict) -> str:
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def _rows(root: Path, version: int = 0) -> list[dict[str, str]]:
+    with open(root / "lightning_logs" / f"version_{version}" / "metrics.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_fit_from_a_yaml_config(tmp_path):
+    config = _write(tmp_path / "config.yaml", _config(tmp_path / "run"))
+    main(["fit", "--config", config])
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    assert last.is_file()
+    rows = _rows(tmp_path / "run")
+    assert sum(1 for r in rows if r.get("nfe/forward")) == 8  # 2 epochs of 4 steps
+    assert sum(1 for r in rows if r.get("val/acc")) == 2
+    assert sum(1 for r in rows if r.get("train/loss")) == 8
+    # A CLI checkpoint rebuilds its model from the saved config alone.
+    model = ANODEModule.load_from_checkpoint(last)
+    state = torch.load(last, weights_only=False)["state_dict"]
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+
+
+def test_a_user_vector_field_named_by_class_path(tmp_path):
+    field = {"class_path": f"{__name__}.ReflectionField", "init_args": {"dim": 3, "scale": 0.5}}
+    config = _write(tmp_path / "config.yaml", _config(tmp_path / "run", epochs=1, field=field))
+    ReflectionField.calls = 0
+    main(["fit", "--config", config])
+    assert ReflectionField.calls > 0
+    state = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert any(key.endswith("user_layer.weight") for key in state["state_dict"])
+    assert state["hyper_parameters"]["ode"]["init_args"]["vector_field"]["class_path"] == (
+        f"{__name__}.ReflectionField"
+    )
+
+
+def test_validate_and_test_subcommands(tmp_path):
+    config = _write(tmp_path / "config.yaml", _config(tmp_path / "run", epochs=1))
+    main(["fit", "--config", config])
+    main(["validate", "--config", config, "--ckpt_path", "last"])
+    main(["test", "--config", config, "--ckpt_path", "last"])
+    validated, tested = _rows(tmp_path / "run", 1), _rows(tmp_path / "run", 2)
+    assert {"val/loss", "val/acc", "val/nfe/forward"} <= set(validated[0])
+    assert {"test/loss", "test/acc", "test/nfe/forward"} <= set(tested[0])
+    assert 0.0 <= float(tested[0]["test/acc"]) <= 1.0
+
+
+def test_bad_model_options_fail_before_training(tmp_path):
+    config = _config(tmp_path / "run")
+    config["model"]["task"] = "segmentation"
+    with pytest.raises(ValueError, match=r"`task` must be one of"):
+        main(["fit", "--config", _write(tmp_path / "config.yaml", config)])
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path):
+    interrupted = _write(tmp_path / "a.yaml", _config(tmp_path / "a", epochs=2))
+    main(["fit", "--config", interrupted])
+    main(["fit", "--config", interrupted, "--trainer.max_epochs", "4", "--ckpt_path", "last"])
+    straight = _write(tmp_path / "b.yaml", _config(tmp_path / "b", epochs=4))
+    main(["fit", "--config", straight])
+
+    a = torch.load(tmp_path / "a" / "checkpoints" / "last.ckpt", weights_only=False)
+    b = torch.load(tmp_path / "b" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert a["epoch"] == b["epoch"] == 3 and a["global_step"] == b["global_step"] == 16
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    for key, value in a["state_dict"].items():
+        assert torch.equal(value, b["state_dict"][key]), key
+    # The NFE history went on across the resume: one record per step, all 16.
+    (history_a,) = (v["history"] for k, v in a["callbacks"].items() if "NFECallback" in k)
+    (history_b,) = (v["history"] for k, v in b["callbacks"].items() if "NFECallback" in k)
+    assert [r["global_step"] for r in history_a] == list(range(1, 17))
+    assert history_a == history_b
+
+
+def test_ddp_on_two_cpu_processes_logs_nfe_once_per_step(tmp_path):
+    # rk4 over two steps makes exactly 8 forward evaluations per solve on each process:
+    # a mean over the processes is 8, a sum would be 16.
+    config = _config(tmp_path / "run", solver="rk4", t_span=[0.0, 0.5, 1.0])
+    config["data"]["init_args"]["num_train"] = 128  # 64 per process: 4 steps of 16
+    command = [
+        sys.executable,
+        "-m",
+        "anode_plugin.lightning._cli",
+        "fit",
+        "--config",
+        _write(tmp_path / "config.yaml", config),
+        "--trainer.strategy",
+        "ddp",
+        "--trainer.devices",
+        "2",
+        "--trainer.accelerator",
+        "cpu",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = _rows(tmp_path / "run")
+    steps = [int(r["step"]) for r in rows if r.get("nfe/forward")]
+    assert steps == list(range(8))  # 2 epochs x 4 steps, each logged once
+    assert {float(r["nfe/forward"]) for r in rows if r.get("nfe/forward")} == {8.0}
+    assert [float(r["val/nfe/forward"]) for r in rows if r.get("val/nfe/forward")] == [8.0, 8.0]
+    last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
+    (history,) = (v["history"] for k, v in last["callbacks"].items() if "NFECallback" in k)
+    assert [(r["global_step"], r["nfe_forward"]) for r in history] == [
+        (i, 8.0) for i in range(1, 9)
+    ]
+
+
+def test_example_configs_run(tmp_path):
+    configs = sorted(EXAMPLES.glob("*.yaml"))
+    assert len(configs) >= 2
+    for config in configs:
+        main(
+            [
+                "fit",
+                "--config",
+                str(config),
+                "--trainer.fast_dev_run",
+                "2",
+                "--trainer.default_root_dir",
+                str(tmp_path / config.stem),
+                "--trainer.enable_progress_bar",
+                "false",
+            ]
+        )
+
+
+def test_the_console_script_is_installed():
+    (script,) = entry_points(group="console_scripts", name="anode")
+    assert script.load() is main
