@@ -1,5 +1,6 @@
 """Lightning training for Augmented Neural ODEs: the module, NFE callbacks and the CLI."""
 
+from ._failure_guard import FailureGuard
 from ._module import LOSSES, TASKS, ANODEModule
 from ._nfe_budget import ON_EXCEED, NFEBudget
 from ._nfe_callback import NFECallback
@@ -12,6 +13,7 @@ __all__ = [
     "ON_EXCEED",
     "TASKS",
     "ANODEModule",
+    "FailureGuard",
     "NFEBudget",
     "NFECallback",
     "NFEHistory",

@@ -16,6 +16,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from typing_extensions import override
 
+from ._failure_guard import FailureGuard
 from ._module import ANODEModule
 
 __all__ = ["ANODECLI", "main"]
@@ -24,7 +25,9 @@ __all__ = ["ANODECLI", "main"]
 class ANODECLI(LightningCLI):
     """``LightningCLI`` for :class:`ANODEModule`, with resumable checkpoints.
 
-    Adds a ``checkpoint`` section (a ``ModelCheckpoint``) that keeps ``last.ckpt``.
+    Adds a ``checkpoint`` section (a ``ModelCheckpoint``) that keeps ``last.ckpt``, and
+    a :class:`FailureGuard` that turns a non-finite loss or a failed solve into a clean
+    stop with a checkpoint.
     Unless ``checkpoint.dirpath`` is set, checkpoints go to
     ``<trainer.default_root_dir>/checkpoints``, the same folder on every run, so that
     ``--ckpt_path last`` finds the previous run's last checkpoint.
@@ -34,6 +37,8 @@ class ANODECLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.save_last": True})
+        # Always on: a non-finite loss or a failed solve stops the run with a checkpoint.
+        parser.add_lightning_class_args(FailureGuard, "failure_guard")
 
     @override
     def before_instantiate_classes(self) -> None:
