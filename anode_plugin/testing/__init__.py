@@ -1,0 +1,66 @@
+"""Property checks and hypothesis strategies for users' vector fields.
+
+The checks (``assert_*``) need only torch. The strategies need ``hypothesis``
+(``pip install "anode-plugin[test]"``) and are imported on first use. The pytest fixtures
+(``anode_check_flow``, ``anode_inputs``, ``anode_seed``) come from the plugin
+``anode_plugin_pytest``, registered through the ``pytest11`` entry point.
+
+Example:
+    >>> import torch
+    >>> from anode_plugin import AugmentedNeuralODE, MLPVectorField
+    >>> from anode_plugin.testing import assert_flow_properties
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> model = AugmentedNeuralODE(MLPVectorField(3), 1, atol=1e-8, rtol=1e-8).double()
+    >>> assert_flow_properties(model, torch.randn(8, 2, dtype=torch.float64))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._checks import (
+    assert_augmentation_roundtrip,
+    assert_flow_properties,
+    assert_invertible,
+    assert_nfe_consistent,
+    assert_non_crossing,
+)
+
+_STRATEGIES = (
+    "augmented_neural_odes",
+    "conv_vector_fields",
+    "images",
+    "mlp_vector_fields",
+    "model_inputs",
+    "vectors",
+)
+
+__all__ = [
+    "assert_augmentation_roundtrip",
+    "assert_flow_properties",
+    "assert_invertible",
+    "assert_nfe_consistent",
+    "assert_non_crossing",
+    *_STRATEGIES,
+]
+
+
+def __getattr__(name: str) -> Any:
+    # Strategies import hypothesis, a test-only dependency: load them when first asked for.
+    if name in _STRATEGIES:
+        try:
+            from . import _strategies
+        except ModuleNotFoundError as error:
+            if error.name != "hypothesis":
+                raise
+            raise ImportError(
+                f"anode_plugin.testing.{name} needs hypothesis; install it with "
+                '`pip install "anode-plugin[test]"`.'
+            ) from error
+        return getattr(_strategies, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,146 @@
+"""Exact NFE accounting: the model's record against a counter inside the vector field."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+
+import pytest
+import torch
+from helpers import BACKEND_SENSITIVITIES, CountingField, LinearField
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from anode_plugin import AugmentedNeuralODE, NFEBudgetExceeded, NFERecord
+
+
+def _forward_then_backward(model: AugmentedNeuralODE, field: CountingField, x: torch.Tensor):
+    """The classic count: read the field's counter after forward, reset, read after backward."""
+    model.reset_nfe()
+    field.calls = 0
+    features = model.features(x)
+    forward_calls = field.calls
+    forward_record = model.nfe
+    field.calls = 0
+    features.pow(2).sum().backward()
+    return forward_calls, forward_record, field.calls, model.nfe
+
+
+@pytest.mark.parametrize(("backend", "sensitivity"), BACKEND_SENSITIVITIES)
+def test_nfe_equals_an_independent_count(backend, sensitivity):
+    field = CountingField(2 + 2, seed=1)
+    model = AugmentedNeuralODE(field, 2, backend=backend, sensitivity=sensitivity)
+    x = torch.randn(16, 2, generator=torch.Generator().manual_seed(0))
+    forward_calls, after_forward, backward_calls, after_backward = _forward_then_backward(
+        model, field, x
+    )
+    assert forward_calls > 0
+    assert after_forward == NFERecord(forward=forward_calls, backward=0)
+    assert after_backward == NFERecord(forward=forward_calls, backward=backward_calls)
+    assert after_backward.total == forward_calls + backward_calls
+    if sensitivity == "autograd":
+        assert backward_calls == 0  # backprop through the solver never calls the field
+    else:
+        assert backward_calls > 0  # the adjoint solve does
+
+
+@pytest.mark.parametrize(("backend", "sensitivity"), BACKEND_SENSITIVITIES)
+@settings(max_examples=4, deadline=None)
+@given(batch=st.integers(1, 12), augment_dims=st.integers(0, 3), seed=st.integers(0, 100))
+def test_nfe_exact_for_random_sizes(backend, sensitivity, batch, augment_dims, seed):
+    field = CountingField(1 + augment_dims, hidden=8, seed=seed)
+    model = AugmentedNeuralODE(field, augment_dims, backend=backend, sensitivity=sensitivity)
+    x = torch.randn(batch, 1, generator=torch.Generator().manual_seed(seed))
+    forward_calls, after_forward, backward_calls, after_backward = _forward_then_backward(
+        model, field, x
+    )
+    assert after_forward == NFERecord(forward_calls, 0)
+    assert after_backward == NFERecord(forward_calls, backward_calls)
+
+
+def test_nfe_accumulates_until_reset():
+    field = CountingField(3)
+    model = AugmentedNeuralODE(field, 1)
+    x = torch.randn(4, 2)
+    model.features(x)
+    model.features(x)
+    assert model.nfe.forward == field.calls
+    model.reset_nfe()
+    assert model.nfe == NFERecord(0, 0)
+    assert model.nfe.total == 0
+
+
+def test_nfe_counts_images():
+    from anode_plugin import ConvVectorField
+
+    torch.manual_seed(0)
+    conv = ConvVectorField(1 + 1, 4)
+    calls = []
+    conv.register_forward_pre_hook(lambda *_: calls.append(1))
+    model = AugmentedNeuralODE(conv, 1, sensitivity="adjoint")
+    model.features(torch.randn(2, 1, 4, 4)).sum().backward()
+    assert model.nfe.total == len(calls)
+    assert model.nfe.backward > 0
+
+
+def test_nfe_record_is_immutable_and_adds():
+    record = NFERecord(forward=3, backward=2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.forward = 5  # type: ignore[misc]
+    assert record.total == 5
+    assert record + NFERecord(1, 1) == NFERecord(4, 3)
+    assert sum([record, record, record], NFERecord()) == NFERecord(9, 6)
+    assert record - NFERecord(1, 2) == NFERecord(2, 0)
+    assert record.as_dict() == {"forward": 3, "backward": 2, "total": 5}
+    assert pickle.loads(pickle.dumps(record)) == record
+    assert hash(record) == hash(NFERecord(3, 2))
+
+
+def test_nfe_record_of_the_model_is_a_snapshot():
+    model = AugmentedNeuralODE(CountingField(2), 0)
+    before = model.nfe
+    model.features(torch.randn(3, 2))
+    assert before == NFERecord(0, 0)
+    assert model.nfe.forward > 0
+
+
+# ---------------------------------------------------------------------- budget
+def _stiff_model(max_nfe: int | None, backend: str = "torchdyn") -> AugmentedNeuralODE:
+    # dx/dt = -1000 x: an explicit solver's stability limits the step to ~3e-3, so dopri5
+    # needs well over a thousand evaluations on [0, 1].
+    return AugmentedNeuralODE(
+        LinearField(-1000.0), 0, atol=1e-8, rtol=1e-8, max_nfe=max_nfe, backend=backend
+    )
+
+
+@pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
+def test_budget_stops_a_stiff_solve(backend):
+    model = _stiff_model(50, backend)
+    with pytest.raises(
+        NFEBudgetExceeded, match=r"after 51 forward evaluations.*max_nfe=50"
+    ) as info:
+        model.features(torch.ones(2, 1))
+    error = info.value
+    assert isinstance(error, RuntimeError)
+    assert (error.nfe, error.budget) == (51, 50)
+    assert "atol" in str(error) and "augment_dims" in str(error)  # says what to try
+    assert pickle.loads(pickle.dumps(error)).budget == 50
+
+
+def test_budget_applies_to_each_solve():
+    unlimited = _stiff_model(None)
+    unlimited.features(torch.ones(2, 1))
+    needed = unlimited.nfe.forward
+    assert needed > 1000
+    model = _stiff_model(needed)
+    for _ in range(2):  # the second solve gets the whole budget again
+        model.features(torch.ones(2, 1))
+    assert model.nfe.forward == 2 * needed
+    with pytest.raises(NFEBudgetExceeded, match=rf"max_nfe={needed - 1}\b"):
+        _stiff_model(needed - 1).features(torch.ones(2, 1))
+
+
+def test_budget_does_not_stop_a_gentle_solve():
+    model = AugmentedNeuralODE(CountingField(3), 1, max_nfe=200)
+    model.features(torch.randn(4, 2))
+    assert 0 < model.nfe.forward <= 200
