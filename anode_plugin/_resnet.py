@@ -35,8 +35,10 @@ class _ResidualBlock(nn.Module):
 class ResNet(nn.Module):
     """``num_blocks`` residual blocks, each with its own MLP of the same shape.
 
-    It maps inputs to features of the same size (plus ``augment_dims`` zero
-    dimensions, as in an ANODE); a readout is added by the training module.
+    The Euler discretisation (step 1) of a Neural ODE, with one MLP per step. It keeps
+    the call contract of the ODE blocks: ``forward`` returns ``(t_eval, states)``, so
+    :class:`~anode_plugin.ANODEModule` trains it unchanged, and ``features`` gives
+    ``phi(x)``. ``augment_dims`` zero dimensions may be appended, as in an ANODE.
 
     Args:
         dim: input size ``d``.
@@ -46,7 +48,7 @@ class ResNet(nn.Module):
         activation: one of ``ACTIVATIONS``.
 
     Shape:
-        - ``x``: ``[batch, d]``; output ``[batch, d + p]``.
+        - ``x``: ``[batch, d]``; ``features(x)``: ``[batch, d + p]``.
     """
 
     def __init__(
@@ -75,12 +77,6 @@ class ResNet(nn.Module):
             return x
         return nn.functional.pad(x, (0, self.augment_dims))
 
-    def forward(self, x: Tensor) -> Tensor:
-        h = self._augment(x)
-        for block in self.blocks:
-            h = block(h)
-        return h
-
     def trajectory(self, x: Tensor) -> Tensor:
         """The state after each block, the input first: ``[num_blocks + 1, batch, d + p]``."""
         h = self._augment(x)
@@ -89,6 +85,23 @@ class ResNet(nn.Module):
             h = block(h)
             states.append(h)
         return torch.stack(states)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``(t_eval, states)`` like an ODE block: block ``k`` sits at time ``k / num_blocks``.
+
+        Returns:
+            ``t_eval: [num_blocks + 1]`` and ``states: [num_blocks + 1, batch, d + p]``.
+        """
+        states = self.trajectory(x)
+        t_eval = torch.linspace(0.0, 1.0, self.num_blocks + 1, device=x.device, dtype=x.dtype)
+        return t_eval, states
+
+    def features(self, x: Tensor) -> Tensor:
+        """``phi(x)``, the state after the last block: ``[batch, d + p]``."""
+        h = self._augment(x)
+        for block in self.blocks:
+            h = block(h)
+        return h
 
     def extra_repr(self) -> str:
         return (

@@ -81,11 +81,18 @@ def sample_in_shell(
     direction = torch.where(norms > 0, direction / norms.clamp_min(1e-300), 1.0 / math.sqrt(dim))
     u = torch.rand(num_points, 1, generator=generator, dtype=torch.float64)
     radius = (r_lo**dim + u * (r_hi**dim - r_lo**dim)) ** (1.0 / dim)
-    # Clamp against rounding so the float32 radius never leaves [r_lo, r_hi].
     points = (direction * radius).float()
-    norm32 = points.norm(dim=1, keepdim=True)
-    scale = torch.where(norm32 > 0, norm32.clamp(min=r_lo, max=r_hi) / norm32.clamp_min(1e-30), 1.0)
-    return points * scale
+    # float32 rounding can leave a radius one ulp outside [r_lo, r_hi]: nudge those
+    # points back in, so that the radii are in range exactly as float32 computes them.
+    for _ in range(8):
+        norm32 = points.norm(dim=1, keepdim=True)
+        high, low = norm32 > r_hi, (norm32 < r_lo) & (norm32 > 0)
+        if not bool(high.any() or low.any()):
+            break
+        points = torch.where(
+            high, points * (1 - 2e-7), torch.where(low, points * (1 + 2e-7), points)
+        )
+    return points
 
 
 def _check_radii(r1: float, r2: float, r3: float) -> None:

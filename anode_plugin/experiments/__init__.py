@@ -1,0 +1,46 @@
+"""The paper's toy experiments (sections 3, 4 and 5.1): runner, claims, figures and report.
+
+Run them with ``anode-experiments toy`` (or ``python -m anode_plugin.experiments toy``).
+"""
+
+from ._claims import CLAIMS, ClaimCheck, check_all, nfe_start_end
+from ._cli import build_parser, main, run_experiment, write_outputs
+from ._config import (
+    EXPERIMENTS,
+    G1dConfig,
+    GeneralisationConfig,
+    SeparableConfig,
+    SpheresConfig,
+    ToyConfig,
+    TrainingConfig,
+)
+from ._experiments import run_g1d, run_generalisation, run_separable, run_spheres
+from ._report import render_report, write_report
+from ._runner import MODEL_NAMES, build_feature_map, run_models
+
+__all__ = [
+    "CLAIMS",
+    "EXPERIMENTS",
+    "MODEL_NAMES",
+    "ClaimCheck",
+    "G1dConfig",
+    "GeneralisationConfig",
+    "SeparableConfig",
+    "SpheresConfig",
+    "ToyConfig",
+    "TrainingConfig",
+    "build_feature_map",
+    "build_parser",
+    "check_all",
+    "main",
+    "nfe_start_end",
+    "render_report",
+    "run_experiment",
+    "run_g1d",
+    "run_generalisation",
+    "run_models",
+    "run_separable",
+    "run_spheres",
+    "write_outputs",
+    "write_report",
+]
