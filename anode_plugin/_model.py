@@ -9,12 +9,15 @@ import torch
 import torchdiffeq
 from torch import Tensor, nn
 from torchdyn.core import NeuralODE
+from torchdyn.numerics.odeint import odeint as torchdyn_odeint
 from torchdyn.numerics.solvers.ode import SOLVER_DICT, str_to_solver
 
+from ._adjoint import AdjointOptions, adjoint_odeint
 from ._augment import Augmenter
 from ._counted_field import CountedField
 from ._errors import StepSizeUnderflowError
 from ._nfe import NFERecord, NFETally
+from ._regularisers import PROBES, REGULARISERS, RegularisedField
 from ._validation import (
     check_choice,
     check_floating_tensor,
@@ -82,10 +85,20 @@ class AugmentedNeuralODE(NeuralODE):
         atol_adjoint: absolute tolerance of the adjoint solve.
         rtol_adjoint: relative tolerance of the adjoint solve.
         seminorm: use a seminorm (Kidger et al., 2021) for the adjoint's step-size
-            control. ``None`` keeps the backend's behaviour: torchdyn 1.0.6's adjoint
-            always uses one, torchdiffeq's does not unless ``seminorm=True``.
+            control: fewer backward evaluations at the same gradients. ``None`` keeps
+            the backend's behaviour: torchdyn 1.0.6's adjoint always uses one,
+            torchdiffeq's does not. With torchdyn, ``True`` and ``False`` run our own
+            backsolve adjoint (on torchdyn's solvers) with the norm asked for.
         solver_options: extra options for torchdiffeq's ``odeint`` (e.g.
             ``{"step_size": 0.1}`` for fixed-step methods).
+        regularisers: integrate these regularisers of Finlay et al. (2020) alongside
+            the state: ``'kinetic'`` (``int ||f||^2 / n dt``) and ``'jacobian'``
+            (``int ||df/dz||_F^2 / n dt`` by Hutchinson's estimator), ``n`` the entries
+            of one sample's state. After each forward solve their per-sample values are
+            in :attr:`regularisation`; add them, weighted, to the loss. They stay out of
+            step-size control and cost no extra evaluation.
+        jacobian_probe: distribution of the Jacobian regulariser's probe, one per
+            solve: ``'gaussian'`` or ``'rademacher'``.
 
     Shape:
         - ``x``: ``[batch, d]`` or ``[batch, c, h, w]``.
@@ -121,6 +134,8 @@ class AugmentedNeuralODE(NeuralODE):
         rtol_adjoint: float = 1e-4,
         seminorm: bool | None = None,
         solver_options: dict[str, Any] | None = None,
+        regularisers: Sequence[str] = (),
+        jacobian_probe: str = "gaussian",
     ) -> None:
         backend = check_choice("backend", backend, BACKENDS)
         if not (backend == "torchdyn" and isinstance(solver, nn.Module)):
@@ -134,18 +149,19 @@ class AugmentedNeuralODE(NeuralODE):
         augment_dims = check_non_negative_int("augment_dims", augment_dims)
         if max_nfe is not None:
             max_nfe = check_positive_int("max_nfe", max_nfe)
-        if seminorm is False and backend == "torchdyn" and sensitivity == "adjoint":
-            raise ValueError(
-                "`seminorm=False` cannot be honoured with backend='torchdyn': torchdyn 1.0.6's "
-                "adjoint always uses a seminorm. Use seminorm=None or True, or "
-                "backend='torchdiffeq'."
-            )
         if seminorm is not None and not isinstance(seminorm, bool):
             raise ValueError(f"`seminorm` must be True, False or None, got {seminorm!r}.")
         if solver_options is not None and backend != "torchdiffeq":
             raise ValueError(
                 "`solver_options` are passed to torchdiffeq; they need backend='torchdiffeq', "
                 f"got backend={backend!r}."
+            )
+        regularisers = _check_regularisers(regularisers)
+        jacobian_probe = check_choice("jacobian_probe", jacobian_probe, PROBES)
+        if regularisers and sensitivity == "interpolated_adjoint":
+            raise ValueError(
+                "`regularisers` need sensitivity='autograd' or 'adjoint', got "
+                "sensitivity='interpolated_adjoint'."
             )
         t_span = check_t_span(t_span)
         tally = NFETally(max_nfe)
@@ -167,6 +183,15 @@ class AugmentedNeuralODE(NeuralODE):
         # evaluation; CountedField does DEFunc's job for first-order ODEs, so it replaces it.
         self.vf = field
         self.vf.sensitivity = sensitivity
+        self.regularisers = regularisers
+        self.jacobian_probe = jacobian_probe
+        # A plain attribute, not a submodule: the counted field is registered once, as `vf`.
+        object.__setattr__(
+            self,
+            "_regularised_field",
+            RegularisedField(field, regularisers, jacobian_probe) if regularisers else None,
+        )
+        self._regularisation: dict[str, Tensor] = {}
         self.augmenter = Augmenter(augment_idx, augment_dims, order=order)
         self.backend = backend
         self.max_nfe = max_nfe
@@ -206,6 +231,14 @@ class AugmentedNeuralODE(NeuralODE):
         """Zero the NFE counts."""
         self._tally.reset()
 
+    @property
+    def regularisation(self) -> dict[str, Tensor]:
+        """The regularisers of the last forward solve: ``{name: [batch]}``, per sample.
+
+        Empty without ``regularisers``. The values carry gradients when the solve did.
+        """
+        return dict(self._regularisation)
+
     # ------------------------------------------------------------------ solving
     def _check_state(self, name: str, x: Tensor) -> Tensor:
         check_floating_tensor(name, x, min_ndim=2)
@@ -244,24 +277,73 @@ class AugmentedNeuralODE(NeuralODE):
             self._solvers_by_dtype[key] = str_to_solver(name, dtype)
         return self._solvers_by_dtype[key]
 
-    def _solve(self, z0: Tensor, t: Tensor, args: Any) -> tuple[Tensor, Tensor]:
+    def _solve(
+        self, z0: Tensor, t: Tensor, args: Any, *, regularise: bool = True
+    ) -> tuple[Tensor, Tensor]:
         """Integrate an augmented state ``z0`` over times ``t``; returns ``(t_eval, sol)``."""
         self.vf.start_solve()
         # Neither library hands `args` to the field (torchdyn's solvers call f(t, x)), so the
         # field keeps them; they stay set for an adjoint backward solve.
         self.vf.args = args
+        regularised = self._regularised_field if regularise else None
+        if regularised is not None:
+            return self._solve_regularised(regularised, z0, t)
         if self.backend == "torchdiffeq":
-            return t, self._solve_torchdiffeq(z0, t)
-        self.solver = self._torchdyn_solver(self._solver_name, self.solver, z0.dtype)
-        self.solver_adjoint = self._torchdyn_solver(
-            self._solver_adjoint_name, self.solver_adjoint, z0.dtype
-        )
+            return t, self._solve_torchdiffeq(self.vf, z0, t)
+        self._sync_solvers(z0.dtype)
+        if self.sensitivity == "adjoint" and self.seminorm is not None:
+            # torchdyn's adjoint always uses a seminorm; ours takes the norm asked for.
+            return t, adjoint_odeint(self.vf, z0, t, self._adjoint_options(None))
         z0, t = self._prep_integration(z0, t)
         return self.odeint(z0, t, args=args if args is not None else {})
 
-    def _solve_torchdiffeq(self, z0: Tensor, t: Tensor) -> Tensor:
+    def _sync_solvers(self, dtype: torch.dtype) -> None:
+        self.solver = self._torchdyn_solver(self._solver_name, self.solver, dtype)
+        self.solver_adjoint = self._torchdyn_solver(
+            self._solver_adjoint_name, self.solver_adjoint, dtype
+        )
+
+    def _adjoint_options(self, forward_entries: int | None) -> AdjointOptions:
+        return AdjointOptions(
+            solver=self.solver,
+            atol=self.atol,
+            rtol=self.rtol,
+            solver_adjoint=self.solver_adjoint,
+            atol_adjoint=self.atol_adjoint,
+            rtol_adjoint=self.rtol_adjoint,
+            # None keeps torchdyn's behaviour, which is a seminorm.
+            seminorm=self.seminorm is not False,
+            forward_entries=forward_entries,
+        )
+
+    def _solve_regularised(
+        self, field: RegularisedField, z0: Tensor, t: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        state = field.start(z0)
+        if self.backend == "torchdiffeq":
+            sol = self._solve_torchdiffeq(field, state, t, norm=field.error_norm)
+        else:
+            self._sync_solvers(z0.dtype)
+            if self.sensitivity == "adjoint":
+                sol = adjoint_odeint(field, state, t, self._adjoint_options(field.entries))
+            else:
+                t, sol = torchdyn_odeint(
+                    field,
+                    state,
+                    t,
+                    self.solver,
+                    atol=self.atol,
+                    rtol=self.rtol,
+                    seminorm=(True, field.entries),
+                )
+        sol, self._regularisation = field.split(sol)
+        return t, sol
+
+    def _solve_torchdiffeq(
+        self, field: nn.Module, z0: Tensor, t: Tensor, norm: Callable | None = None
+    ) -> Tensor:
         try:
-            return self._call_torchdiffeq(z0, t)
+            return self._call_torchdiffeq(field, z0, t, norm)
         except AssertionError as error:
             # torchdiffeq reports a collapsed step size with a bare `assert`.
             if "underflow" not in str(error):
@@ -272,14 +354,18 @@ class AugmentedNeuralODE(NeuralODE):
                 "tolerances, more augmented dimensions, weight decay or a lower learning rate."
             ) from error
 
-    def _call_torchdiffeq(self, z0: Tensor, t: Tensor) -> Tensor:
+    def _call_torchdiffeq(
+        self, field: nn.Module, z0: Tensor, t: Tensor, norm: Callable | None
+    ) -> Tensor:
         options = self.solver_options or None
+        if norm is not None:
+            options = {**self.solver_options, "norm": norm}
         if self.sensitivity == "autograd":
             return torchdiffeq.odeint(
-                self.vf, z0, t, rtol=self.rtol, atol=self.atol, method=self.solver, options=options
+                field, z0, t, rtol=self.rtol, atol=self.atol, method=self.solver, options=options
             )
         return torchdiffeq.odeint_adjoint(
-            self.vf,
+            field,
             z0,
             t,
             rtol=self.rtol,
@@ -338,13 +424,30 @@ class AugmentedNeuralODE(NeuralODE):
         """
         self._check_state("z", z)
         t = self._times(t_span, z).flip(0)
-        return self.augmenter.strip(self._solve(z, t, None)[1][-1])
+        return self.augmenter.strip(self._solve(z, t, None, regularise=False)[1][-1])
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(augment_dims={self.augment_dims}, "
             f"backend={self.backend!r}, solver={self._solver_name or self.solver!r}, "
             f"sensitivity={self.sensitivity!r}, atol={self.atol}, rtol={self.rtol}, "
-            f"t_span={self.t_span.tolist()}, max_nfe={self.max_nfe}, nfe={self.nfe})\n"
+            f"t_span={self.t_span.tolist()}, max_nfe={self.max_nfe}, "
+            f"{f'regularisers={self.regularisers}, ' if self.regularisers else ''}nfe={self.nfe})\n"
             f"  vector_field: {self.vector_field!r}"
         )
+
+
+def _check_regularisers(regularisers: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(regularisers, str):
+        regularisers = (regularisers,)
+    try:
+        names = tuple(regularisers)
+    except TypeError:
+        raise ValueError(
+            f"`regularisers` must be a sequence of names from {REGULARISERS}, got {regularisers!r}."
+        ) from None
+    for name in names:
+        check_choice("regularisers", name, REGULARISERS)
+    if len(set(names)) != len(names):
+        raise ValueError(f"`regularisers` names each regulariser once, got {names!r}.")
+    return names

@@ -60,9 +60,7 @@ def measure(case: str, sensitivity: str, repeats: int, seed: int = 0) -> Overhea
     """Time alternating training steps of both models; returns the median ratio."""
     torch.manual_seed(seed)
     field, x, p = _case(case, seed)
-    ours = AugmentedNeuralODE(
-        copy.deepcopy(field), p, sensitivity=sensitivity, return_t_eval=False
-    )
+    ours = AugmentedNeuralODE(copy.deepcopy(field), p, sensitivity=sensitivity, return_t_eval=False)
     node = NeuralODE(
         copy.deepcopy(field), solver="dopri5", sensitivity=sensitivity, return_t_eval=False
     )
@@ -115,7 +113,9 @@ def main(
     """
     torch.set_num_threads(1)
     results = [measure(c, s, repeats) for c in cases for s in sensitivities]
-    print(f"{'case':6} {'sensitivity':12} {'ratio':>7} {'ours ms':>9} {'torchdyn ms':>12} {'same NFE':>9}")
+    print(
+        f"{'case':6} {'sensitivity':12} {'ratio':>7} {'ours ms':>9} {'torchdyn ms':>12} {'same NFE':>9}"
+    )
     for r in results:
         print(
             f"{r.case:6} {r.sensitivity:12} {r.median_ratio:7.3f} {r.median_ours_ms:9.2f} "

@@ -95,6 +95,11 @@ class ANODEModule(pl.LightningModule):
             ``'smooth_l1'`` for regression.
         lr: Adam's learning rate.
         weight_decay: Adam's weight decay.
+        kinetic_weight: weight of the kinetic-energy regulariser in the training loss
+            (Finlay et al., 2020); needs an ODE block built with
+            ``regularisers=("kinetic", ...)``. Logged as ``train/reg/kinetic``.
+        jacobian_weight: weight of the Jacobian Frobenius-norm regulariser; needs
+            ``regularisers=(..., "jacobian")``. Logged as ``train/reg/jacobian``.
 
     Checkpoints written by the ``anode`` command line reload with
     ``ANODEModule.load_from_checkpoint(path)`` (the ``ode`` is rebuilt from the saved
@@ -127,6 +132,8 @@ class ANODEModule(pl.LightningModule):
         loss: str | None = None,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
+        kinetic_weight: float = 0.0,
+        jacobian_weight: float = 0.0,
     ) -> None:
         super().__init__()
         if not isinstance(ode, nn.Module):
@@ -143,6 +150,11 @@ class ANODEModule(pl.LightningModule):
             raise ValueError(f"`weight_decay` must be a number >= 0, got {weight_decay!r}.")
         if not weight_decay >= 0:
             raise ValueError(f"`weight_decay` must be a number >= 0, got {weight_decay!r}.")
+        self.regularisation_weights = {
+            name: _check_regulariser_weight(ode, name, weight)
+            for name, weight in (("kinetic", kinetic_weight), ("jacobian", jacobian_weight))
+            if weight != 0
+        }
         # Under LightningCLI the saved hyperparameters are the parsed config, where
         # `ode` is a class_path dictionary: keeping it lets `load_from_checkpoint(path)`
         # rebuild the model alone. Elsewhere `ode` is a module, already in the state dict.
@@ -282,6 +294,15 @@ class ANODEModule(pl.LightningModule):
         self.log(
             "train/loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=x.shape[0]
         )
+        for name, weight in self.regularisation_weights.items():
+            # The mean over the batch of each block's per-sample integral, summed over blocks.
+            value = sum(
+                block.regularisation[name].mean() for block in _regularised_blocks(self.ode, name)
+            )
+            self.log(
+                f"train/reg/{name}", value, on_step=True, on_epoch=False, batch_size=x.shape[0]
+            )
+            loss = loss + weight * value
         return loss
 
     @override
@@ -300,3 +321,20 @@ class ANODEModule(pl.LightningModule):
     @override
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+
+def _regularised_blocks(ode: nn.Module, name: str) -> list[nn.Module]:
+    """The ODE blocks inside ``ode`` that integrate regulariser ``name``."""
+    return [m for m in ode.modules() if name in getattr(m, "regularisers", ())]
+
+
+def _check_regulariser_weight(ode: nn.Module, name: str, weight: object) -> float:
+    argument = f"{name}_weight"
+    if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not weight >= 0:
+        raise ValueError(f"`{argument}` must be a number >= 0, got {weight!r}.")
+    if not _regularised_blocks(ode, name):
+        raise ValueError(
+            f"`{argument}`={weight} needs an ODE block that integrates the {name!r} "
+            f"regulariser; build it with AugmentedNeuralODE(..., regularisers=({name!r},))."
+        )
+    return float(weight)

@@ -1,0 +1,101 @@
+"""Regularisers that lower NFE (Finlay et al., 2020), integrated alongside the state.
+
+``RegularisedField`` integrates the flattened state ``z`` together with one
+accumulator per sample and regulariser, so the integrals come out of the same solve
+(and, with adjoint sensitivity, their gradients out of the same adjoint solve):
+
+- ``kinetic``: ``int ||f(t, z)||^2 / n dt``, the kinetic energy of the flow;
+- ``jacobian``: ``int ||eps^T df/dz||^2 / n dt``, Hutchinson's unbiased estimate of the
+  squared Frobenius norm of the Jacobian with one probe ``eps`` per solve.
+
+``n`` is the number of entries of one sample's state, so that one weight suits vector
+and image states alike. The accumulators never enter step-size control: the solver
+measures its error on ``z`` alone, so the steps are those of the plain ODE.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ._counted_field import CountedField
+
+__all__ = ["PROBES", "REGULARISERS", "RegularisedField"]
+
+REGULARISERS = ("kinetic", "jacobian")
+PROBES = ("gaussian", "rademacher")
+
+
+class RegularisedField(nn.Module):
+    """The augmented system ``(dz/dt, d(integrals)/dt)`` on one flat state.
+
+    One evaluation of this system is one evaluation of the counted field, so NFE
+    counts are unchanged. Call :meth:`start` before each solve.
+
+    Args:
+        field: the counted vector field.
+        regularisers: names from ``REGULARISERS``, in the order of the accumulators.
+        probe: distribution of the Jacobian's Hutchinson probe, one of ``PROBES``.
+
+    Shape:
+        - flat state: ``[batch * n + batch * len(regularisers)]``: ``z`` flattened,
+          then one block of ``batch`` accumulators per regulariser.
+    """
+
+    def __init__(self, field: CountedField, regularisers: tuple[str, ...], probe: str) -> None:
+        super().__init__()
+        self.field = field
+        self.names = regularisers
+        self.kinetic = "kinetic" in regularisers
+        self.jacobian = "jacobian" in regularisers
+        self.probe_kind = probe
+        self.shape: torch.Size = torch.Size()
+        self.entries = 0
+        self.probe: Tensor | None = None
+
+    def start(self, z0: Tensor) -> Tensor:
+        """Draw the probe for a new solve; returns the flat initial state."""
+        self.shape, self.entries = z0.shape, z0.numel()
+        if self.jacobian:
+            if self.probe_kind == "gaussian":
+                self.probe = torch.randn_like(z0)
+            else:
+                self.probe = torch.randint_like(z0, 0, 2).mul_(2).sub_(1)
+        return torch.cat([z0.reshape(-1), z0.new_zeros(len(self.names) * z0.shape[0])])
+
+    def split(self, sol: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """The states ``[time, *z0.shape]`` and the integrals ``{name: [batch]}`` at the end."""
+        z = sol[:, : self.entries].reshape(sol.shape[0], *self.shape)
+        blocks = sol[-1, self.entries :].view(len(self.names), self.shape[0])
+        return z, dict(zip(self.names, blocks.unbind(0), strict=True))
+
+    def error_norm(self, state: Tensor) -> Tensor:
+        """RMS norm over the entries of ``z``: the accumulators stay out of step control."""
+        return state[: self.entries].pow(2).mean().sqrt()
+
+    def forward(self, t: Tensor, state: Tensor) -> Tensor:
+        z = state[: self.entries].view(self.shape)
+        rate: dict[str, Tensor] = {}
+        if self.jacobian:
+            # The vector-Jacobian product needs a graph even when the caller has none (the
+            # adjoint's forward solve, evaluation); it is kept only when the caller has one.
+            keep_graph = torch.is_grad_enabled()
+            with torch.enable_grad():
+                if not z.requires_grad:
+                    z = z.detach().requires_grad_(True)
+                dz = self.field(t, z)
+                vjp = None
+                if dz.requires_grad:
+                    (vjp,) = torch.autograd.grad(
+                        dz, z, self.probe, create_graph=keep_graph, allow_unused=True
+                    )
+            if not keep_graph:
+                dz = dz.detach()
+            rate["jacobian"] = (
+                dz.new_zeros(self.shape[0]) if vjp is None else vjp.pow(2).flatten(1).mean(1)
+            )
+        else:
+            dz = self.field(t, z)
+        if self.kinetic:
+            rate["kinetic"] = dz.pow(2).flatten(1).mean(1)
+        return torch.cat([dz.reshape(-1), *(rate[name] for name in self.names)])

@@ -1,0 +1,45 @@
+"""Smoke test of the benchmark suite's entry point on its tiny profile."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+
+
+@pytest.fixture
+def run_module():
+    spec = importlib.util.spec_from_file_location("benchmarks_run", RUN)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    threads = torch.get_num_threads()
+    yield module
+    torch.set_num_threads(threads)
+    sys.modules.pop(spec.name, None)
+
+
+def test_tiny_profile_writes_json_and_markdown(run_module, tmp_path):
+    rows = run_module.main(
+        profile="tiny", sections=("overhead", "backends", "seminorm"), output_dir=tmp_path
+    )
+    data = json.loads((tmp_path / "latest.json").read_text())
+    assert data["meta"]["profile"] == "tiny"
+    assert [r["section"] for r in data["rows"]] == [r.section for r in rows]
+    assert {r.section for r in rows} == {"overhead", "backends", "seminorm"}
+    assert all(r["value"] == r["value"] for r in data["rows"])  # no NaN
+    table = (tmp_path / "latest.md").read_text()
+    assert "| seminorm |" in table and "| overhead |" in table
+
+
+def test_unknown_profile_and_section_are_refused(run_module, tmp_path):
+    with pytest.raises(ValueError, match="`profile` must be one of"):
+        run_module.main(profile="fast", output_dir=tmp_path)
+    with pytest.raises(ValueError, match="`sections` must be taken from"):
+        run_module.main(profile="tiny", sections=("speed",), output_dir=tmp_path)

@@ -1,0 +1,95 @@
+"""Seminorm adjoint (Kidger, Chen & Lyons, 2021) on both backends."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from anode_plugin import AugmentedNeuralODE, ConvVectorField, MLPVectorField
+
+TIGHT = {"atol": 1e-9, "rtol": 1e-9, "atol_adjoint": 1e-9, "rtol_adjoint": 1e-9}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small tensors: one thread avoids oversubscription on a shared, loaded machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _gradients(model: AugmentedNeuralODE, x: torch.Tensor, scale: float = 1.0):
+    leaf = x.clone().requires_grad_(True)
+    t_span = torch.linspace(0, 1, 4, dtype=x.dtype)
+    sol = model.trajectory(leaf, t_span)
+    # A loss on every saved time, so the adjoint is restarted at each of them.
+    (scale * (sol[1:] ** 2).sum()).backward()
+    params = torch.cat([p.grad.flatten() for p in model.parameters()])
+    return params, leaf.grad
+
+
+@pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
+@pytest.mark.parametrize("seminorm", [True, False])
+def test_adjoint_gradients_match_autograd(backend, seminorm):
+    torch.manual_seed(0)
+    field = MLPVectorField(2 + 1, 8, activation="tanh").double()
+    x = torch.randn(5, 2, dtype=torch.float64)
+    reference = AugmentedNeuralODE(copy.deepcopy(field), 1, backend=backend, **TIGHT).double()
+    model = AugmentedNeuralODE(
+        copy.deepcopy(field), 1, backend=backend, sensitivity="adjoint", seminorm=seminorm, **TIGHT
+    ).double()
+    expected, got = _gradients(reference, x), _gradients(model, x)
+    torch.testing.assert_close(got[0], expected[0], rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(got[1], expected[1], rtol=1e-4, atol=1e-6)
+    assert model.nfe.backward > 0
+
+
+def test_our_torchdyn_adjoint_matches_torchdyns_own():
+    torch.manual_seed(1)
+    field = ConvVectorField(1 + 2, 4, activation="tanh")
+    x = torch.rand(2, 1, 6, 6)
+    theirs = AugmentedNeuralODE(copy.deepcopy(field), 2, sensitivity="adjoint")  # seminorm=None
+    ours = AugmentedNeuralODE(copy.deepcopy(field), 2, sensitivity="adjoint", seminorm=True)
+    (g_theirs, x_theirs), (g_ours, x_ours) = _gradients(theirs, x), _gradients(ours, x)
+    torch.testing.assert_close(g_ours, g_theirs, rtol=1e-3, atol=1e-5)
+    torch.testing.assert_close(x_ours, x_theirs, rtol=1e-3, atol=1e-5)
+    # torchdyn's own also evaluates the field once per saved time for the time gradients.
+    assert ours.nfe.backward <= theirs.nfe.backward
+
+
+@pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
+def test_seminorm_saves_backward_evaluations_at_the_same_gradients(backend):
+    torch.manual_seed(0)
+    field = MLPVectorField(2 + 2, 32, activation="tanh")
+    with torch.no_grad():
+        for p in field.parameters():
+            p.mul_(2)
+    x = torch.randn(8, 2)
+    counts, grads = {}, {}
+    for seminorm in (True, False):
+        model = AugmentedNeuralODE(
+            copy.deepcopy(field), 2, backend=backend, sensitivity="adjoint", seminorm=seminorm
+        )
+        # A large loss makes the parameters' adjoint, which the seminorm ignores, dominate.
+        (100 * model.features(x).pow(2).sum()).backward()
+        counts[seminorm] = model.nfe.backward
+        grads[seminorm] = torch.cat([p.grad.flatten() for p in model.parameters()])
+    assert counts[True] < counts[False]
+    torch.testing.assert_close(
+        grads[True], grads[False], rtol=1e-2, atol=1e-2 * grads[False].abs().max().item()
+    )
+
+
+def test_seminorm_false_with_torchdyn_is_honoured():
+    model = AugmentedNeuralODE(MLPVectorField(3), 1, sensitivity="adjoint", seminorm=False)
+    model.features(torch.randn(4, 2)).sum().backward()
+    assert model.nfe.backward > 0
+
+
+@pytest.mark.parametrize("value", ["yes", 1, 0.0])
+def test_bad_seminorm_is_refused(value):
+    with pytest.raises(ValueError, match="`seminorm` must be True, False or None"):
+        AugmentedNeuralODE(MLPVectorField(3), 1, sensitivity="adjoint", seminorm=value)
