@@ -113,9 +113,8 @@ def main(
     """
     torch.set_num_threads(1)
     results = [measure(c, s, repeats) for c in cases for s in sensitivities]
-    print(
-        f"{'case':6} {'sensitivity':12} {'ratio':>7} {'ours ms':>9} {'torchdyn ms':>12} {'same NFE':>9}"
-    )
+    header = ("case", "sensitivity", "ratio", "ours ms", "torchdyn ms", "same NFE")
+    print("{:6} {:12} {:>7} {:>9} {:>12} {:>9}".format(*header))
     for r in results:
         print(
             f"{r.case:6} {r.sensitivity:12} {r.median_ratio:7.3f} {r.median_ours_ms:9.2f} "
