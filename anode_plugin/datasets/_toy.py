@@ -30,7 +30,9 @@ def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def g1d(*, num_points: int = 64, flip: bool = True, noise_scale: float = 0.0, seed: int = 0):
+def g1d(
+    *, num_points: int = 64, flip: bool = True, noise_scale: float = 0.0, seed: int = 0
+) -> tuple[Tensor, Tensor]:
     """The 1-D map of section 3: ``g1d(-1) = 1`` and ``g1d(1) = -1``.
 
     Half of the points are ``x = -1`` and half ``x = 1`` (one more ``-1`` when
