@@ -7,14 +7,13 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_warn
-from torch import Tensor
 from typing_extensions import override
 
 from .._errors import NFEBudgetExceeded
 from .._validation import check_choice, check_positive_int
-from ._ode_blocks import BatchNFEMeter, find_ode_blocks
+from ._ode_blocks import MeteredCallback
 
 __all__ = ["ON_EXCEED", "NFEBudget"]
 
@@ -27,7 +26,7 @@ _HINT = (
 )
 
 
-class NFEBudget(Callback):
+class NFEBudget(MeteredCallback):
     """Watches the NFE of every training step and acts when it goes over a budget.
 
     The forward (and, if given, backward) evaluations of a training step are summed
@@ -54,6 +53,8 @@ class NFEBudget(Callback):
         checkpoint_path: where ``'stop'`` saved its checkpoint, or ``None``.
     """
 
+    _without_blocks = "it will never act"
+
     def __init__(
         self, max_forward: int, max_backward: int | None = None, on_exceed: str = "stop"
     ) -> None:
@@ -62,9 +63,9 @@ class NFEBudget(Callback):
             None if max_backward is None else check_positive_int("max_backward", max_backward)
         )
         self.on_exceed = check_choice("on_exceed", on_exceed, ON_EXCEED)
+        super().__init__()
         self.exceeded_steps: list[int] = []
         self.checkpoint_path: str | None = None
-        self._meter: BatchNFEMeter | None = None
 
     @property
     @override
@@ -72,39 +73,6 @@ class NFEBudget(Callback):
         return self._generate_state_key(
             max_forward=self.max_forward, max_backward=self.max_backward, on_exceed=self.on_exceed
         )
-
-    @override
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        blocks = find_ode_blocks(pl_module)
-        if not blocks:
-            rank_zero_warn(
-                f"NFEBudget found no AugmentedNeuralODE or torchdyn NeuralODE inside "
-                f"{type(pl_module).__name__}; it will never act."
-            )
-        self._meter = BatchNFEMeter(blocks) if blocks else None
-
-    @override
-    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        self._meter = None
-
-    @override
-    def on_train_batch_start(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
-    ) -> None:
-        if self._meter is not None:
-            self._meter.start()
-
-    @override
-    def on_before_backward(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: Tensor
-    ) -> None:
-        if self._meter is not None and trainer.training:
-            self._meter.before_backward()
-
-    @override
-    def on_after_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._meter is not None and trainer.training:
-            self._meter.after_backward()
 
     def _over_budget(self, forward: int, backward: int) -> tuple[str, int, int] | None:
         if forward > self.max_forward:
@@ -179,12 +147,6 @@ class NFEBudget(Callback):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.exceeded_steps = list(state_dict["exceeded_steps"])
         self.checkpoint_path = state_dict["checkpoint_path"]
-
-    def __getstate__(self) -> dict[str, Any]:
-        # The meter holds the model's blocks: rebuilt at `setup`, never pickled.
-        state = self.__dict__.copy()
-        state["_meter"] = None
-        return state
 
 
 def _checkpoint_dir(trainer: pl.Trainer) -> str:

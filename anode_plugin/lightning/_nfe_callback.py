@@ -7,14 +7,12 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 from typing_extensions import override
 
 from .._validation import check_positive_int
 from ._nfe_history import NFEHistory, NFEStep
-from ._ode_blocks import BatchNFEMeter, find_ode_blocks
+from ._ode_blocks import MeteredCallback
 
 __all__ = ["NFECallback"]
 
@@ -27,7 +25,7 @@ def _step_loss(outputs: Any) -> float:
     return math.nan
 
 
-class NFECallback(Callback):
+class NFECallback(MeteredCallback):
     """Logs the number of function evaluations (NFE) of every ODE block of a model.
 
     The callback finds every ``AugmentedNeuralODE`` and every plain
@@ -60,53 +58,19 @@ class NFECallback(Callback):
         >>> # trainer.fit(model, data); nfe.history.to_csv("nfe.csv")
     """
 
+    _without_blocks = "it will log nothing"
+
     def __init__(self, log_every_n_steps: int = 1, prog_bar: bool = True) -> None:
         self.log_every_n_steps = check_positive_int("log_every_n_steps", log_every_n_steps)
         if not isinstance(prog_bar, bool):
             raise ValueError(f"`prog_bar` must be True or False, got {prog_bar!r}.")
         self.prog_bar = prog_bar
+        super().__init__()
         self.history = NFEHistory()
-        self._meter: BatchNFEMeter | None = None
         self._eval_sum = 0.0
         self._eval_batches = 0
 
-    # ------------------------------------------------------------------ setup
-    @override
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        blocks = find_ode_blocks(pl_module)
-        if not blocks:
-            rank_zero_warn(
-                f"NFECallback found no AugmentedNeuralODE or torchdyn NeuralODE inside "
-                f"{type(pl_module).__name__}; it will log nothing."
-            )
-            self._meter = None
-            return
-        self._meter = BatchNFEMeter(blocks)
-
-    @override
-    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        self._meter = None
-
     # ------------------------------------------------------------------ training
-    @override
-    def on_train_batch_start(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
-    ) -> None:
-        if self._meter is not None:
-            self._meter.start()
-
-    @override
-    def on_before_backward(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: Tensor
-    ) -> None:
-        if self._meter is not None and trainer.training:
-            self._meter.before_backward()
-
-    @override
-    def on_after_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._meter is not None and trainer.training:
-            self._meter.after_backward()
-
     @override
     def on_train_batch_end(
         self,
@@ -240,9 +204,3 @@ class NFECallback(Callback):
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = NFEHistory.from_dicts(state_dict["history"])
-
-    def __getstate__(self) -> dict[str, Any]:
-        # The meter holds the model's blocks: rebuilt at `setup`, never pickled.
-        state = self.__dict__.copy()
-        state["_meter"] = None
-        return state

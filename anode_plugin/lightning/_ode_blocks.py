@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from torch import nn
+from typing import Any
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities import rank_zero_warn
+from torch import Tensor, nn
 from torchdyn.core import NeuralODE
+from typing_extensions import override
 
 from .._model import AugmentedNeuralODE
 from .._nfe import NFERecord
 
-__all__ = ["BatchNFEMeter", "find_ode_blocks"]
+__all__ = ["BatchNFEMeter", "MeteredCallback", "find_ode_blocks"]
 
 
 def find_ode_blocks(module: nn.Module) -> list[NeuralODE]:
@@ -75,3 +81,57 @@ class BatchNFEMeter:
         backward = self._backward + (open_segment if self._in_backward else 0.0)
         record = NFERecord(round(forward), round(backward))
         return sum((b.nfe for b in self._anodes), record)
+
+
+class MeteredCallback(Callback):
+    """Base of the callbacks that measure each training batch's NFE with a meter.
+
+    It finds the ODE blocks at ``setup`` and keeps :attr:`_meter` in step with the
+    batch (reset at its start, forward and backward segments around ``backward``).
+    Subclasses read ``self._meter.read()`` in their batch-end hooks.
+    """
+
+    #: What the subclass does without ODE blocks, for the warning.
+    _without_blocks = "it will do nothing"
+
+    def __init__(self) -> None:
+        self._meter: BatchNFEMeter | None = None
+
+    @override
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        blocks = find_ode_blocks(pl_module)
+        if not blocks:
+            rank_zero_warn(
+                f"{type(self).__name__} found no AugmentedNeuralODE or torchdyn NeuralODE "
+                f"inside {type(pl_module).__name__}; {self._without_blocks}."
+            )
+        self._meter = BatchNFEMeter(blocks) if blocks else None
+
+    @override
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self._meter = None
+
+    @override
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        if self._meter is not None:
+            self._meter.start()
+
+    @override
+    def on_before_backward(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: Tensor
+    ) -> None:
+        if self._meter is not None and trainer.training:
+            self._meter.before_backward()
+
+    @override
+    def on_after_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._meter is not None and trainer.training:
+            self._meter.after_backward()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The meter holds the model's blocks: rebuilt at `setup`, never pickled.
+        state = self.__dict__.copy()
+        state["_meter"] = None
+        return state
