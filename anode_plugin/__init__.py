@@ -8,9 +8,12 @@ from ._errors import (
     StateShapeError,
     StepSizeUnderflowError,
 )
+from ._image_model import conv_ode, count_image_parameters, match_num_filters
 from ._model import BACKENDS, SENSITIVITIES, SOLVERS, AugmentedNeuralODE
 from ._nfe import NFERecord
+from ._resnet import ResNet, match_resnet_hidden_dim
 from ._vector_fields import ACTIVATIONS, ConvVectorField, MLPVectorField
+from .lightning import ANODEModule, NFEBudget, NFECallback  # after the core: it imports it
 
 __version__ = "0.1.0"
 
@@ -19,15 +22,23 @@ __all__ = [
     "BACKENDS",
     "SENSITIVITIES",
     "SOLVERS",
+    "ANODEModule",
     "AugmentedNeuralODE",
     "Augmenter",
     "ConvVectorField",
     "MLPVectorField",
+    "NFEBudget",
     "NFEBudgetExceeded",
+    "NFECallback",
     "NFERecord",
     "NonFiniteStateError",
+    "ResNet",
     "SolverError",
     "StateShapeError",
     "StepSizeUnderflowError",
     "__version__",
+    "conv_ode",
+    "count_image_parameters",
+    "match_num_filters",
+    "match_resnet_hidden_dim",
 ]

@@ -1,5 +1,20 @@
 """Toy data sets of the paper (sections 3-5.1) and their Lightning DataModules."""
 
+from ._checksums import CHECKSUMS, CorruptFileError, MissingFileError, file_md5, verify_files
+from ._digits import DigitsDataModule
+from ._images import (
+    CIFAR10DataModule,
+    ImageDataModule,
+    MNISTDataModule,
+    SVHNDataModule,
+    UInt8ImageDataset,
+)
+from ._tiny_imagenet import (
+    TinyImageNetDataModule,
+    TinyImageNetFolder,
+    extract_tiny_imagenet,
+    reorganise_tiny_imagenet_val,
+)
 from ._toy import (
     concentric_spheres,
     g1d,
@@ -17,15 +32,30 @@ from ._toy_datamodules import (
 )
 
 __all__ = [
+    "CHECKSUMS",
+    "CIFAR10DataModule",
     "ConcentricSpheresDataModule",
+    "CorruptFileError",
+    "DigitsDataModule",
     "G1dDataModule",
+    "ImageDataModule",
+    "MNISTDataModule",
+    "MissingFileError",
+    "SVHNDataModule",
     "ShiftedSinesDataModule",
     "SpheresGeneralisationDataModule",
+    "TinyImageNetDataModule",
+    "TinyImageNetFolder",
     "ToyDataModule",
+    "UInt8ImageDataset",
     "concentric_spheres",
+    "extract_tiny_imagenet",
+    "file_md5",
     "g1d",
     "held_out_slices",
+    "reorganise_tiny_imagenet_val",
     "sample_in_shell",
     "shifted_sines",
     "spheres_generalisation_split",
+    "verify_files",
 ]

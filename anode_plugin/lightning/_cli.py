@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 
 import lightning.pytorch as pl
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from typing_extensions import override
@@ -54,6 +55,11 @@ def main(args: Sequence[str] | None = None) -> None:
     Args:
         args: command-line arguments; ``None`` reads ``sys.argv``.
     """
+    if torch.cuda.is_available():
+        # TF32 matmuls and convolutions: about twice as fast on Ampere and newer GPUs,
+        # well inside the solvers' 1e-3 tolerances.
+        torch.backends.cudnn.allow_tf32 = True
+        torch.set_float32_matmul_precision("high")
     ANODECLI(
         ANODEModule,
         pl.LightningDataModule,

@@ -1,0 +1,28 @@
+"""Command line of the image benchmarks (Table 1, Figures 10-12 of the paper).
+
+Examples:
+    python -m anode_plugin.benchmarks_images --dataset digits --seeds '[0, 1, 2]'
+    python -m anode_plugin.benchmarks_images --dataset mnist --quick true --data_dir data \\
+        --download true
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from jsonargparse import CLI
+
+from ._image_benchmark import run_image_benchmark
+
+__all__ = ["main"]
+
+
+def main(args: Sequence[str] | None = None) -> None:
+    """Parse ``args`` (``None``: ``sys.argv``) and run :func:`run_image_benchmark`."""
+    table = CLI(run_image_benchmark, args=None if args is None else list(args), as_positional=False)
+    print(table.read_text())
+    print(f"Table: {table}\nFigures: {table.parent / 'figures.png'}")
+
+
+if __name__ == "__main__":
+    main()
