@@ -286,3 +286,27 @@ def test_reduced_g1d_and_spheres_claims_hold():
     g1d_check, spheres_check = check_g1d(results), check_spheres(results, 2)
     assert g1d_check.holds, g1d_check.measured
     assert spheres_check.holds, spheres_check.measured
+
+
+def _without_timings(value):
+    """The results with wall-clock figures removed: everything else must repeat exactly."""
+    if isinstance(value, dict):
+        return {
+            k: _without_timings(v)
+            for k, v in value.items()
+            if "time" not in k and "seconds" not in k and k not in ("wall", "command")
+        }
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
+
+
+def test_the_same_seed_gives_the_same_results_on_cpu(tmp_path):
+    args = ["spheres", *TINY, *SIZES["spheres"]]
+    assert main([*args, "--output_dir", str(tmp_path / "a")]) == 0
+    assert main([*args, "--output_dir", str(tmp_path / "b")]) == 0
+    first = json.loads((tmp_path / "a" / "results.json").read_text())
+    second = json.loads((tmp_path / "b" / "results.json").read_text())
+    first, second = _without_timings(first), _without_timings(second)
+    assert first["experiments"]  # something was compared
+    assert first == second

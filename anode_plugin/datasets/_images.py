@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
@@ -65,7 +66,7 @@ def _check_optional_positive(name: str, value: int | None) -> int | None:
     return None if value is None else check_positive_int(name, value)
 
 
-class ImageDataModule(pl.LightningDataModule):
+class ImageDataModule(pl.LightningDataModule, ABC):
     """Base of the image DataModules: subsets, validation split, seeded loaders.
 
     Subclasses name their files (``CHECKSUMS[name]``) and build the full training and
@@ -129,12 +130,13 @@ class ImageDataModule(pl.LightningDataModule):
         self.test_set: Dataset | None = None
 
     # ------------------------------------------------------------------ subclass hooks
+    @abstractmethod
     def _download_files(self) -> None:
-        raise NotImplementedError
+        """Fetch the data set's files into ``data_dir`` (called only with ``download``)."""
 
+    @abstractmethod
     def _full_sets(self) -> tuple[Dataset, Dataset]:
         """The full training and test sets, read from verified files."""
-        raise NotImplementedError
 
     def _remedy(self) -> str:
         return (
