@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import lightning.pytorch as pl
 import torch
 from torch import Tensor
@@ -13,7 +15,7 @@ from .._validation import check_non_negative_int, check_positive_float, check_po
 __all__ = ["ToyClassificationDataModule", "ToyRegressionDataModule"]
 
 
-class _ToyDataModule(pl.LightningDataModule):
+class _ToyDataModule(pl.LightningDataModule, ABC):
     """Train, validation and test splits drawn once from a seeded generator.
 
     Training batches are shuffled by a ``DistributedSampler`` seeded with ``seed`` and
@@ -39,8 +41,9 @@ class _ToyDataModule(pl.LightningDataModule):
         self.seed = check_non_negative_int("seed", seed)
         self._splits: dict[str, TensorDataset] = {}
 
+    @abstractmethod
     def _sample(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        raise NotImplementedError
+        """``n`` inputs and targets drawn with ``generator``."""
 
     @override
     def setup(self, stage: str) -> None:
