@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -230,6 +231,24 @@ class AugmentedNeuralODE(NeuralODE):
     def reset_nfe(self) -> None:
         """Zero the NFE counts."""
         self._tally.reset()
+
+    @contextlib.contextmanager
+    def uncounted(self) -> Iterator[None]:
+        """Leave the evaluations made inside this block out of :attr:`nfe`.
+
+        For diagnostics that are not part of the cost being measured (feature
+        snapshots, plots): the counts are restored when the block exits.
+
+        Example:
+            >>> with model.uncounted():
+            ...     phi = model.features(x)
+        """
+        tally = self._tally
+        saved = (tally.forward, tally.backward, tally.solve_forward)
+        try:
+            yield
+        finally:
+            tally.forward, tally.backward, tally.solve_forward = saved
 
     @property
     def regularisation(self) -> dict[str, Tensor]:

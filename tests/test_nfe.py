@@ -11,7 +11,7 @@ from helpers import BACKEND_SENSITIVITIES, CountingField, LinearField
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anode_plugin import AugmentedNeuralODE, NFEBudgetExceeded, NFERecord
+from anode_plugin import AugmentedNeuralODE, MLPVectorField, NFEBudgetExceeded, NFERecord
 
 
 def _forward_then_backward(model: AugmentedNeuralODE, field: CountingField, x: torch.Tensor):
@@ -144,3 +144,18 @@ def test_budget_does_not_stop_a_gentle_solve():
     model = AugmentedNeuralODE(CountingField(3), 1, max_nfe=200)
     model.features(torch.randn(4, 2))
     assert 0 < model.nfe.forward <= 200
+
+
+def test_uncounted_leaves_evaluations_out_of_the_record():
+    torch.manual_seed(0)
+    model = AugmentedNeuralODE(MLPVectorField(3, 8), 1)
+    x = torch.randn(4, 2)
+    model(x)
+    before = model.nfe
+    assert before.forward > 0
+    with model.uncounted():
+        model.features(x)
+        assert model.nfe.forward > before.forward  # counted inside, as usual...
+    assert model.nfe == before  # ...and restored on exit
+    model(x)
+    assert model.nfe.forward == 2 * before.forward

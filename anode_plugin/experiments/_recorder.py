@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback
 from torch import Tensor, nn
+
+from .._model import AugmentedNeuralODE
 
 __all__ = ["TrainingRecorder"]
 
@@ -42,18 +45,15 @@ class TrainingRecorder(Callback):
 
     def _snapshot(self, step: int) -> None:
         model = self.feature_map
-        tally = getattr(model, "_tally", None)
-        saved = None if tally is None else (tally.forward, tally.backward, tally.solve_forward)
+        # A snapshot is not part of the training cost: its evaluations are not counted.
+        uncounted = model.uncounted() if isinstance(model, AugmentedNeuralODE) else nullcontext()
         was_training = model.training
         model.eval()
         try:
-            with torch.no_grad():
+            with torch.no_grad(), uncounted:
                 features = model.features(self.inputs)
         finally:
             model.train(was_training)
-            # Restore the counts: a snapshot is not part of the training cost.
-            if saved is not None:
-                tally.forward, tally.backward, tally.solve_forward = saved
         self.snapshots.append({"step": step, "features": features.tolist()})
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
