@@ -535,3 +535,13 @@ def test_resnet_like_flow(anode_check_flow):
     lines = result.outlines
     start = lines.index(errors[0])  # exact text: fnmatch would read [..] as a pattern
     assert lines[start : start + len(errors)] == errors
+
+
+def test_the_checks_leave_the_model_nfe_untouched():
+    model = _good_model()
+    x = torch.randn(6, 2, dtype=F64)
+    model(x)
+    before = model.nfe
+    assert before.forward > 0
+    assert_flow_properties(model, x)
+    assert model.nfe == before

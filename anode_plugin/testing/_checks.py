@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import torch
@@ -58,6 +59,11 @@ def _check_tolerance(name: str, value: object) -> float:
     return float(value)
 
 
+def _uncounted(model: nn.Module) -> AbstractContextManager[None]:
+    """The checks' own solves are not part of the model's measured cost."""
+    return model.uncounted() if isinstance(model, AugmentedNeuralODE) else nullcontext()
+
+
 def _model_times(model: AugmentedNeuralODE, t_span: Sequence[float] | Tensor | None) -> Tensor:
     return model.t_span if t_span is None else torch.as_tensor(t_span, dtype=torch.float64)
 
@@ -90,7 +96,7 @@ def assert_invertible(
     __tracebackhide__ = True  # pytest shows the caller's line, not this check's
     x = _check_batch("x", x)
     atol, rtol = _check_tolerance("atol", atol), _check_tolerance("rtol", rtol)
-    with torch.no_grad():
+    with torch.no_grad(), _uncounted(model):
         features = model.features(x, t_span)
         recovered = model.inverse(features, t_span)
     if recovered.shape != x.shape:
@@ -154,7 +160,7 @@ def assert_non_crossing(
     if min_distance is not None:
         min_distance = _check_tolerance("min_distance", min_distance)
     times = _model_times(model, t_span)
-    with torch.no_grad():
+    with torch.no_grad(), _uncounted(model):
         states = model.trajectory(x, times)  # [T, batch, d + p, ...]
     times = times.to(states.dtype)
     n = x.shape[0]
@@ -313,8 +319,8 @@ def assert_nfe_consistent(model: AugmentedNeuralODE, x: Tensor) -> None:
     The user's vector field is counted the classic way while the check runs (a forward
     pre-hook on a module, a counting wrapper around a plain callable), through one
     forward pass and, when anything requires gradients, one backward pass. Gradients go
-    to a copy of ``x``: the parameters' ``.grad`` are left as they were. The model's NFE
-    counts grow by the evaluations made here.
+    to a copy of ``x``: the parameters' ``.grad`` are left as they were, and so are the
+    model's NFE counts (the check runs inside ``model.uncounted()``).
 
     Args:
         model: the model under test.
@@ -337,20 +343,21 @@ def assert_nfe_consistent(model: AugmentedNeuralODE, x: Tensor) -> None:
         def restore() -> None:
             wrapped.field = field
 
-    try:
-        leaf = x.detach().clone().requires_grad_(True)
-        start = model.nfe
-        features = model.features(leaf)
-        forward = counter.calls
-        after_forward = model.nfe - start
-        counter.calls = 0
-        backward = 0
-        if features.requires_grad:
-            torch.autograd.grad(features.square().sum(), leaf)
-            backward = counter.calls
-        after_backward = model.nfe - start
-    finally:
-        restore()
+    with _uncounted(model):
+        try:
+            leaf = x.detach().clone().requires_grad_(True)
+            start = model.nfe
+            features = model.features(leaf)
+            forward = counter.calls
+            after_forward = model.nfe - start
+            counter.calls = 0
+            backward = 0
+            if features.requires_grad:
+                torch.autograd.grad(features.square().sum(), leaf)
+                backward = counter.calls
+            after_backward = model.nfe - start
+        finally:
+            restore()
     expected_forward = NFERecord(forward, 0)
     expected = NFERecord(forward, backward)
     if after_forward != expected_forward or after_backward != expected:
