@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 from typing_extensions import override
 
 from .._validation import check_non_negative_int, check_positive_float, check_positive_int
+from ..datasets import sample_in_shell
 
 __all__ = ["ToyClassificationDataModule", "ToyRegressionDataModule"]
 
@@ -136,16 +137,16 @@ class ToyClassificationDataModule(_ToyDataModule):
 
     @override
     def _sample(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        directions = torch.randn(n, self.dim, generator=generator)
-        directions = directions / directions.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        # Exactly uniform in the ball and in the shell: the paper's generator, with
+        # labels 0/1 for classification and the classes interleaved.
         y = torch.arange(n) % 2
-        u = torch.rand(n, generator=generator)
         low, high = self.shell_radii
-        # u ** (1 / dim) spreads the inner class uniformly over the ball's volume.
-        inner = self.inner_radius * u ** (1.0 / self.dim)
-        shell = low + (high - low) * u
-        radii = torch.where(y == 0, inner, shell)
-        return directions * radii[:, None], y
+        x = torch.empty(n, self.dim)
+        x[y == 0] = sample_in_shell(
+            int((y == 0).sum()), self.dim, 0.0, self.inner_radius, generator=generator
+        )
+        x[y == 1] = sample_in_shell(int((y == 1).sum()), self.dim, low, high, generator=generator)
+        return x, y
 
 
 class ToyRegressionDataModule(_ToyDataModule):
