@@ -277,6 +277,28 @@ def _randomise(module: nn.Module, seed: int, weight_scale: float, dtype: torch.d
     module.to(dtype)
 
 
+@st.composite
+def _random_fields(
+    draw: st.DrawFn,
+    field_class: type[MLPVectorField] | type[ConvVectorField],
+    sizes: tuple[int, int],
+    widths: tuple[int, int],
+    dependence: st.SearchStrategy[bool],
+    names: Sequence[str],
+    scale: float,
+    dtype: torch.dtype,
+) -> MLPVectorField | ConvVectorField:
+    """One field of ``field_class`` (size, width drawn in bounds) with random weights."""
+    field = field_class(
+        draw(st.integers(*sizes)),
+        draw(st.integers(*widths)),
+        time_dependent=draw(dependence),
+        activation=draw(st.sampled_from(names)),
+    )
+    _randomise(field, draw(st.integers(0, 2**32 - 1)), scale, dtype)
+    return field
+
+
 def mlp_vector_fields(
     *,
     min_dim: int = 1,
@@ -310,18 +332,8 @@ def mlp_vector_fields(
     scale = _positive("weight_scale", weight_scale)
     dtype = _dtype(dtype)
 
-    @st.composite
-    def draw_field(draw: st.DrawFn) -> MLPVectorField:
-        field = MLPVectorField(
-            draw(st.integers(min_dim, max_dim)),
-            draw(st.integers(min_hidden, max_hidden)),
-            time_dependent=draw(dependence),
-            activation=draw(st.sampled_from(names)),
-        )
-        _randomise(field, draw(st.integers(0, 2**32 - 1)), scale, dtype)
-        return field
-
-    return draw_field()
+    sizes, widths = (min_dim, max_dim), (min_hidden, max_hidden)
+    return _random_fields(MLPVectorField, sizes, widths, dependence, names, scale, dtype)
 
 
 def conv_vector_fields(
@@ -354,18 +366,8 @@ def conv_vector_fields(
     scale = _positive("weight_scale", weight_scale)
     dtype = _dtype(dtype)
 
-    @st.composite
-    def draw_field(draw: st.DrawFn) -> ConvVectorField:
-        field = ConvVectorField(
-            draw(st.integers(min_channels, max_channels)),
-            draw(st.integers(min_filters, max_filters)),
-            time_dependent=draw(dependence),
-            activation=draw(st.sampled_from(names)),
-        )
-        _randomise(field, draw(st.integers(0, 2**32 - 1)), scale, dtype)
-        return field
-
-    return draw_field()
+    sizes, widths = (min_channels, max_channels), (min_filters, max_filters)
+    return _random_fields(ConvVectorField, sizes, widths, dependence, names, scale, dtype)
 
 
 # ---------------------------------------------------------------------------- models
