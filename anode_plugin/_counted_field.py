@@ -137,7 +137,7 @@ class CountedField(nn.Module):
 
     def forward(self, t: Tensor, x: Tensor, args: Any = None) -> Tensor:
         tally = self.tally
-        # Inlined NFETally.count(): this runs on every evaluation.
+        # Forward or backward by where the evaluation is made; this runs on every one.
         if _current_graph_task_id() == -1:
             tally.forward += 1
             tally.solve_forward += 1

@@ -243,12 +243,11 @@ class AugmentedNeuralODE(NeuralODE):
             >>> with model.uncounted():
             ...     phi = model.features(x)
         """
-        tally = self._tally
-        saved = (tally.forward, tally.backward, tally.solve_forward)
+        saved = self._tally.save()
         try:
             yield
         finally:
-            tally.forward, tally.backward, tally.solve_forward = saved
+            self._tally.restore(saved)
 
     @property
     def regularisation(self) -> dict[str, Tensor]:

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 
 import torch
 
-from ._errors import NFEBudgetExceeded
-
 __all__ = ["NFERecord", "NFETally", "in_backward_pass"]
 
 # -1 outside the autograd engine; a task id while `backward()` runs.
@@ -63,30 +61,21 @@ class NFERecord:
 class NFETally:
     """Mutable counts behind a model's :class:`NFERecord`; one per model.
 
+    The model's ``CountedField`` increments them, the only place evaluations happen.
+
     Args:
-        max_forward_per_solve: stop a solve with :class:`NFEBudgetExceeded` once it
-            has made more forward evaluations than this. ``None`` means no budget.
+        max_forward_per_solve: a solve that makes more forward evaluations than this is
+            stopped with ``NFEBudgetExceeded``. ``None`` means no budget.
     """
 
-    __slots__ = ("backward", "forward", "limit", "max_forward_per_solve", "solve_forward")
+    __slots__ = ("backward", "forward", "limit", "solve_forward")
 
     def __init__(self, max_forward_per_solve: int | None = None) -> None:
-        self.max_forward_per_solve = max_forward_per_solve
         # An int compared on every evaluation: cheaper than testing for None each time.
         self.limit = sys.maxsize if max_forward_per_solve is None else max_forward_per_solve
         self.forward = 0
         self.backward = 0
         self.solve_forward = 0
-
-    def count(self) -> None:
-        """Count one evaluation, as forward or backward by where it is made."""
-        if in_backward_pass():
-            self.backward += 1
-            return
-        self.forward += 1
-        self.solve_forward += 1
-        if self.solve_forward > self.limit:
-            raise NFEBudgetExceeded(self.solve_forward, self.limit)
 
     def start_solve(self) -> None:
         """Begin a new solve: the budget applies to each solve separately."""
@@ -95,6 +84,14 @@ class NFETally:
     def reset(self) -> None:
         """Zero every count."""
         self.forward = self.backward = self.solve_forward = 0
+
+    def save(self) -> tuple[int, int, int]:
+        """The counts, for :meth:`restore`."""
+        return self.forward, self.backward, self.solve_forward
+
+    def restore(self, saved: tuple[int, int, int]) -> None:
+        """Put back counts returned by :meth:`save`."""
+        self.forward, self.backward, self.solve_forward = saved
 
     def record(self) -> NFERecord:
         """An immutable snapshot of the counts."""
