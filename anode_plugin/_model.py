@@ -409,13 +409,19 @@ class AugmentedNeuralODE(NeuralODE):
         Args:
             x: input in the ORIGINAL space, ``[batch, d]`` or ``[batch, c, h, w]``.
             t_span: integration times; defaults to the model's ``t_span``.
-            save_at: accepted for torchdyn compatibility; unused by adaptive solvers.
+            save_at: accepted for torchdyn's call signature; must be empty. Put the times
+                to save in ``t_span`` instead (the solution is returned at each of them).
             args: passed to vector fields written as ``f(t, x, args)``.
 
         Returns:
             ``(t_eval, sol)``, or ``sol`` alone when ``return_t_eval=False``; ``sol`` has
             shape ``[len(t_eval), batch, d + p, ...]``.
         """
+        if len(save_at):
+            raise ValueError(
+                f"`save_at` is not supported, got {save_at!r}; pass the times to save as "
+                "`t_span`: the solution is returned at each of them."
+            )
         z0 = self.augmenter(self._check_state("x", x))
         t_eval, sol = self._solve(z0, self._times(t_span, z0), args)
         return (t_eval, sol) if self.return_t_eval else sol

@@ -69,3 +69,9 @@ def test_state_size_mismatch_names_augment_dims():
     model = AugmentedNeuralODE(MLPVectorField(2), 3)
     with pytest.raises(StateShapeError, match=r"augment_dims"):
         model(torch.randn(4, 2))
+
+
+def test_save_at_is_refused_rather_than_ignored():
+    model = AugmentedNeuralODE(MLPVectorField(3, 8), 1)
+    with pytest.raises(ValueError, match="`save_at` is not supported"):
+        model(torch.randn(2, 2), save_at=(0.5,))
