@@ -1,6 +1,15 @@
 """Fixtures for the code blocks of README.md and docs/ (run by pytest-markdown-docs)."""
 
+import os
+
 import pytest
+from hypothesis import settings
+
+# CI draws the same examples on every run (a failure there is reproducible); locally
+# the draws vary, to explore. HYPOTHESIS_PROFILE=ci reproduces CI's draws.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ from ._errors import (
     StateShapeError,
     StepSizeUnderflowError,
 )
-from ._nfe import NFETally, _current_graph_task_id
+from ._nfe import NFETally
 
 __all__ = ["CountedField", "call_style"]
 
@@ -48,6 +49,18 @@ def call_style(field: Callable[..., Tensor]) -> str:
     ]
     required = [p for p in positional if p.default is p.empty]
     varargs = any(p.kind is p.VAR_POSITIONAL for p in parameters.values())
+    every_required = [
+        p
+        for p in parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    if len(every_required) > 3:
+        raise TypeError(
+            f"Vector field {field!r} takes {len(every_required)} required arguments "
+            f"({', '.join(p.name for p in every_required)}); a vector field is called as "
+            "f(x), f(t, x) or f(t, x, args). Give the extra arguments defaults, or bind "
+            "them with functools.partial."
+        )
     if "args" in parameters and parameters["args"].kind is not inspect.Parameter.VAR_POSITIONAL:
         if len(positional) < 2:
             raise TypeError(
@@ -55,7 +68,7 @@ def call_style(field: Callable[..., Tensor]) -> str:
                 "as f(x), f(t, x) or f(t, x, args)."
             )
         return _TX_ARGS_KW
-    if len(required) >= 3:
+    if len(required) == 3:
         return _TX_ARGS
     if len(required) == 2 or (varargs and len(required) < 2):
         return _TX
@@ -109,10 +122,35 @@ class CountedField(nn.Module):
         return float(self.tally.forward + self.tally.backward)
 
     def start_solve(self) -> None:
-        """Begin a new solve: the budget and the stall guard apply to each solve."""
+        """Begin a new forward solve: the budget and the stall guard apply to each solve."""
         self.tally.start_solve()
         self._guard_countdown = GUARD_INTERVAL
         self._guard_last_t = None
+
+    def start_backward_solve(self) -> None:
+        """Begin the backward (adjoint) solve of one forward solve: budget and guard anew."""
+        self.tally.start_backward_solve()
+        self._guard_countdown = GUARD_INTERVAL
+        self._guard_last_t = None
+
+    def user_parameters(self) -> list[nn.Parameter]:
+        """The parameters of the user's field, without the placeholder of a parameter-free one."""
+        return list(self.field.parameters()) if isinstance(self.field, nn.Module) else []
+
+    def match_placeholder(self, dtype: torch.dtype) -> None:
+        """Give a parameter-free field's placeholder the state's dtype (the adjoints use it)."""
+        placeholder = getattr(self, "dummy_parameter", None)
+        if placeholder is not None and placeholder.dtype != dtype:
+            placeholder.data = placeholder.data.to(dtype)
+
+    def _non_finite_parameters(self) -> list[str]:
+        if not isinstance(self.field, nn.Module):
+            return []
+        return [
+            name
+            for name, p in self.field.named_parameters()
+            if not bool(torch.isfinite(p.detach()).all())
+        ]
 
     def _guard(self, t: Tensor, x: Tensor, dx: Tensor) -> None:
         """Stop a solve whose state went non-finite or whose time no longer advances."""
@@ -120,12 +158,7 @@ class CountedField(nn.Module):
         time = float(t.detach().reshape(-1)[0]) if isinstance(t, Tensor) else float(t)
         for name, value in (("state", x), ("derivative", dx)):
             if not bool(torch.isfinite(value).all()):
-                raise NonFiniteStateError(
-                    f"The {name} of the ODE became NaN or infinite at t={time:.6g} (detected "
-                    f"at evaluation {evaluation}). Common causes: a learning rate too high, "
-                    "exploding weights, inputs not normalised. Lower the learning rate, add "
-                    "weight decay or gradient clipping, or check the data."
-                )
+                raise NonFiniteStateError(self._non_finite_message(name, time, evaluation))
         if self._guard_last_t is not None and time == self._guard_last_t:
             raise StepSizeUnderflowError(
                 f"The solver's step size underflowed: time stayed at t={time:.6g} for "
@@ -135,16 +168,40 @@ class CountedField(nn.Module):
             )
         self._guard_last_t = time
 
+    def _non_finite_message(self, name: str, time: float, evaluation: int) -> str:
+        broken = self._non_finite_parameters()
+        if broken:
+            # NaN weights make the derivative NaN, and then the solver's time too: name
+            # the weights, the cause, rather than a meaningless time.
+            return (
+                f"The vector field's parameters contain NaN or infinite values "
+                f"({', '.join(broken[:5])}{', ...' if len(broken) > 5 else ''}), so the "
+                f"{name} of the ODE became non-finite (evaluation {evaluation}). The weights "
+                "were corrupted, typically by a diverged optimisation step: restore them from "
+                "a checkpoint, then lower the learning rate or clip gradients."
+            )
+        when = f"at t={time:.6g}" if math.isfinite(time) else "(the solver's time became NaN)"
+        return (
+            f"The {name} of the ODE became NaN or infinite {when} (detected at evaluation "
+            f"{evaluation}). Common causes: a learning rate too high, exploding weights, "
+            "inputs not normalised. Lower the learning rate, add weight decay or gradient "
+            "clipping, or check the data."
+        )
+
     def forward(self, t: Tensor, x: Tensor, args: Any = None) -> Tensor:
         tally = self.tally
-        # Forward or backward by where the evaluation is made; this runs on every one.
-        if _current_graph_task_id() == -1:
+        # Forward inside the model's own forward solve, backward otherwise (adjoints
+        # evaluate the field from the autograd engine); this runs on every evaluation.
+        if tally.solving:
             tally.forward += 1
             tally.solve_forward += 1
             if tally.solve_forward > tally.limit:
                 raise NFEBudgetExceeded(tally.solve_forward, tally.limit)
         else:
             tally.backward += 1
+            tally.solve_backward += 1
+            if tally.solve_backward > tally.limit:
+                raise NFEBudgetExceeded(tally.solve_backward, tally.limit, "backward")
         for module in self._time_modules:
             module.t = t
         if self.args is not None:
@@ -171,16 +228,23 @@ class CountedField(nn.Module):
                     f"size must equal the input size plus `augment_dims`. Cause: {error}"
                 ) from error
             raise
-        self._guard_countdown -= 1
-        if self._guard_countdown == 0:
-            self._guard_countdown = GUARD_INTERVAL
-            self._guard(t, x, dx)
+        if not isinstance(dx, Tensor):
+            raise TypeError(
+                f"The vector field {type(self.field).__name__} returned a "
+                f"{type(dx).__name__}; it must return one tensor dx/dt of the state's shape "
+                f"{tuple(x.shape)}. A field that returns several values (e.g. `(dx, extra)`) "
+                "needs a wrapper that returns dx alone."
+            )
         if dx.shape != x.shape:
             raise StateShapeError(
                 f"The vector field {type(self.field).__name__} returned shape "
                 f"{tuple(dx.shape)} for a state of shape {tuple(x.shape)}; dx/dt must have the "
                 "state's shape (augmented dimensions included)."
             )
+        self._guard_countdown -= 1
+        if self._guard_countdown == 0:
+            self._guard_countdown = GUARD_INTERVAL
+            self._guard(t, x, dx)
         return dx
 
     def extra_repr(self) -> str:

@@ -20,27 +20,43 @@ class SolverError(RuntimeError):
 
 
 class NFEBudgetExceeded(SolverError):
-    """A solve needed more forward vector-field evaluations than ``max_nfe`` allows.
+    """A solve needed more vector-field evaluations than ``max_nfe`` allows.
+
+    The budget applies to each solve: each forward solve, and each backward (adjoint)
+    solve of the gradient computation.
 
     Attributes:
-        nfe: the number of forward evaluations made when the solve was stopped.
+        nfe: the number of evaluations the solve had made when it was stopped.
         budget: the ``max_nfe`` budget that was exceeded.
+        direction: ``'forward'`` for a forward solve, ``'backward'`` for an adjoint solve.
     """
 
-    def __init__(self, nfe: int, budget: int) -> None:
+    def __init__(self, nfe: int, budget: int, direction: str = "forward") -> None:
         self.nfe = nfe
         self.budget = budget
+        self.direction = direction
+        if direction == "backward":
+            what = "The backward (adjoint) ODE solve"
+            remedy = (
+                "Try looser adjoint tolerances (larger `atol_adjoint`/`rtol_adjoint`), "
+                "`seminorm=True`, sensitivity='autograd', or raise `max_nfe`."
+            )
+        else:
+            what = "The ODE solve"
+            remedy = (
+                "Try looser tolerances (larger `atol`/`rtol`), more augmented dimensions "
+                "(`augment_dims`), weight decay, a fixed-step solver such as 'rk4', or raise "
+                "`max_nfe`."
+            )
         super().__init__(
-            f"The ODE solve was stopped after {nfe} forward evaluations of the vector field, "
+            f"{what} was stopped after {nfe} {direction} evaluations of the vector field, "
             f"over its budget max_nfe={budget}. The flow has become hard to integrate (stiff "
-            "or ill-posed). Try looser tolerances (larger `atol`/`rtol`), more augmented "
-            "dimensions (`augment_dims`), weight decay, a fixed-step solver such as 'rk4', "
-            "or raise `max_nfe`."
+            f"or ill-posed). {remedy}"
         )
 
     def __reduce__(self):
         # Keep the exception picklable across processes (DDP, multiprocessing).
-        return (type(self), (self.nfe, self.budget))
+        return (type(self), (self.nfe, self.budget, self.direction))
 
 
 class StateShapeError(ValueError):

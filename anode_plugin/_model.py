@@ -65,42 +65,6 @@ class AugmentedNeuralODE(NeuralODE):
     ``augment_dims=0`` this is a plain Neural ODE through the same code path. It is a
     ``torchdyn.core.NeuralODE`` and keeps its call contract.
 
-    Args:
-        vector_field: ``f``, any module or callable written as ``f(x)``, ``f(t, x)`` or
-            ``f(t, x, args)``, on the augmented state.
-        augment_dims: number of zero dimensions (channels) added, the paper's ``p``.
-        augment_idx: dimension to augment: 1 for vectors ``[batch, d]`` and for the
-            channels of images ``[batch, c, h, w]``.
-        order: ``'last'`` puts the zeros after ``x`` (the paper), ``'first'`` before.
-        solver: solver name; see ``SOLVERS[backend]``. A torchdyn solver module is
-            accepted with ``backend='torchdyn'``.
-        atol: absolute tolerance of adaptive solvers.
-        rtol: relative tolerance of adaptive solvers.
-        sensitivity: how gradients are computed; see ``SENSITIVITIES[backend]``.
-        t_span: default integration times, 1-D and strictly monotonic.
-        backend: ``'torchdyn'`` or ``'torchdiffeq'``.
-        max_nfe: stop a solve with :class:`NFEBudgetExceeded` once it needs more than
-            this many forward evaluations. ``None`` for no budget.
-        return_t_eval: whether ``forward`` returns ``(t_eval, sol)`` or ``sol`` alone.
-        solver_adjoint: solver of the adjoint solve; defaults to ``solver``.
-        atol_adjoint: absolute tolerance of the adjoint solve.
-        rtol_adjoint: relative tolerance of the adjoint solve.
-        seminorm: use a seminorm (Kidger et al., 2021) for the adjoint's step-size
-            control: fewer backward evaluations at the same gradients. ``None`` keeps
-            the backend's behaviour: torchdyn 1.0.6's adjoint always uses one,
-            torchdiffeq's does not. With torchdyn, ``True`` and ``False`` run our own
-            backsolve adjoint (on torchdyn's solvers) with the norm asked for.
-        solver_options: extra options for torchdiffeq's ``odeint`` (e.g.
-            ``{"step_size": 0.1}`` for fixed-step methods).
-        regularisers: integrate these regularisers of Finlay et al. (2020) alongside
-            the state: ``'kinetic'`` (``int ||f||^2 / n dt``) and ``'jacobian'``
-            (``int ||df/dz||_F^2 / n dt`` by Hutchinson's estimator), ``n`` the entries
-            of one sample's state. After each forward solve their per-sample values are
-            in :attr:`regularisation`; add them, weighted, to the loss. They stay out of
-            step-size control and cost no extra evaluation.
-        jacobian_probe: distribution of the Jacobian regulariser's probe, one per
-            solve: ``'gaussian'`` or ``'rademacher'``.
-
     Shape:
         - ``x``: ``[batch, d]`` or ``[batch, c, h, w]``.
         - ``sol``: ``[len(t_eval), batch, d + p]`` or ``[len(t_eval), batch, c + p, h, w]``.
@@ -117,7 +81,7 @@ class AugmentedNeuralODE(NeuralODE):
 
     def __init__(
         self,
-        vector_field: Callable[..., Tensor] | nn.Module,
+        vector_field: Callable[..., Any] | nn.Module,
         augment_dims: int,
         *,
         augment_idx: int = 1,
@@ -138,6 +102,49 @@ class AugmentedNeuralODE(NeuralODE):
         regularisers: Sequence[str] = (),
         jacobian_probe: str = "gaussian",
     ) -> None:
+        """Build the model from a vector field and the options of its solve.
+
+        Args:
+            vector_field: ``f``, any module or callable written as ``f(x)``, ``f(t, x)`` or
+                ``f(t, x, args)``, on the augmented state.
+            augment_dims: number of zero dimensions (channels) added, the paper's ``p``.
+            augment_idx: dimension to augment: 1 for vectors ``[batch, d]`` and for the
+                channels of images ``[batch, c, h, w]``.
+            order: ``'last'`` puts the zeros after ``x`` (the paper), ``'first'`` before.
+            solver: solver name; see ``SOLVERS[backend]``. A torchdyn solver module is
+                accepted with ``backend='torchdyn'``.
+            atol: absolute tolerance of adaptive solvers.
+            rtol: relative tolerance of adaptive solvers. A solve whose ``atol`` and
+                ``rtol`` are both more than 100 times finer than its dtype's machine
+                epsilon (below 1.2e-9 in float32, 2.2e-18 in float64) is refused with a
+                ``ValueError``: it would chase rounding noise for minutes. The same holds
+                for the adjoint tolerances.
+            sensitivity: how gradients are computed; see ``SENSITIVITIES[backend]``.
+            t_span: default integration times, 1-D and strictly monotonic.
+            backend: ``'torchdyn'`` or ``'torchdiffeq'``.
+            max_nfe: stop a solve with :class:`NFEBudgetExceeded` once it needs more than
+                this many evaluations; each forward solve and each backward (adjoint)
+                solve has this budget. ``None`` for no budget.
+            return_t_eval: whether ``forward`` returns ``(t_eval, sol)`` or ``sol`` alone.
+            solver_adjoint: solver of the adjoint solve; defaults to ``solver``.
+            atol_adjoint: absolute tolerance of the adjoint solve.
+            rtol_adjoint: relative tolerance of the adjoint solve.
+            seminorm: use a seminorm (Kidger et al., 2021) for the adjoint's step-size
+                control: fewer backward evaluations at the same gradients. ``None`` keeps
+                the backend's behaviour: torchdyn 1.0.6's adjoint always uses one,
+                torchdiffeq's does not. With torchdyn, ``True`` and ``False`` run our own
+                backsolve adjoint (on torchdyn's solvers) with the norm asked for.
+            solver_options: extra options for torchdiffeq's ``odeint`` (e.g.
+                ``{"step_size": 0.1}`` for fixed-step methods).
+            regularisers: integrate these regularisers of Finlay et al. (2020) alongside
+                the state: ``'kinetic'`` (``int ||f||^2 / n dt``) and ``'jacobian'``
+                (``int ||df/dz||_F^2 / n dt`` by Hutchinson's estimator), ``n`` the entries
+                of one sample's state. After each forward solve their per-sample values are
+                in :attr:`regularisation`; add them, weighted, to the loss. They stay out of
+                step-size control and cost no extra evaluation.
+            jacobian_probe: distribution of the Jacobian regulariser's probe, one per
+                solve: ``'gaussian'`` or ``'rademacher'``.
+        """
         backend = check_choice("backend", backend, BACKENDS)
         if not (backend == "torchdyn" and isinstance(solver, nn.Module)):
             check_choice("solver", solver, SOLVERS[backend])
@@ -260,17 +267,28 @@ class AugmentedNeuralODE(NeuralODE):
     # ------------------------------------------------------------------ solving
     def _check_state(self, name: str, x: Tensor) -> Tensor:
         check_floating_tensor(name, x, min_ndim=2)
+        if x.dtype in (torch.float16, torch.bfloat16):
+            raise TypeError(
+                f"`{name}` has dtype {x.dtype}; the solvers need float32 or float64: adaptive "
+                "step-size control cannot work with half precision's 3 significant digits. "
+                f"Use `{name}.float()` and `model.float()`; to run the vector field's layers in "
+                "half precision on a GPU, call the solve inside `torch.autocast('cuda')`."
+            )
         if x.device != self.t_span.device:
             raise ValueError(
                 f"`{name}` is on {x.device} but the model is on {self.t_span.device}; move one "
                 f"of them, e.g. `model.to({str(x.device)!r})`."
             )
-        model_dtype = next(self.vf.parameters()).dtype
-        if x.dtype != model_dtype:
+        parameters = self.vf.user_parameters()
+        if parameters and x.dtype != parameters[0].dtype:
+            model_dtype = parameters[0].dtype
             raise TypeError(
                 f"`{name}` has dtype {x.dtype} but the model's parameters are {model_dtype}; "
                 f"convert one of them, e.g. `{name}.to({model_dtype})` or `model.to({x.dtype})`."
             )
+        if not parameters:
+            # A parameter-free field takes any dtype; the adjoints' placeholder follows it.
+            self.vf.match_placeholder(x.dtype)
         # An adaptive solver fed NaN or inf never accepts a step and loops forever.
         if not bool(torch.isfinite(x).all()):
             raise ValueError(
@@ -281,7 +299,22 @@ class AugmentedNeuralODE(NeuralODE):
                 "sensitivity='interpolated_adjoint' supports vector states [batch, d] only, "
                 f"got `{name}` of shape {tuple(x.shape)}; use 'adjoint' for images."
             )
+        self._check_tolerances(x.dtype)
         return x
+
+    def _check_tolerances(self, dtype: torch.dtype) -> None:
+        floor = torch.finfo(dtype).eps / 100
+        pairs = [("atol", "rtol", self.atol, self.rtol)]
+        if self.sensitivity != "autograd":
+            pairs.append(("atol_adjoint", "rtol_adjoint", self.atol_adjoint, self.rtol_adjoint))
+        for atol_name, rtol_name, atol, rtol in pairs:
+            if atol < floor and rtol < floor:
+                raise ValueError(
+                    f"`{atol_name}`={atol:g} and `{rtol_name}`={rtol:g} ask for more accuracy "
+                    f"than {dtype} can resolve (machine epsilon {torch.finfo(dtype).eps:.3g}; "
+                    f"at least one must be >= {floor:.3g}): the solver would chase rounding "
+                    "noise with ever smaller steps. Loosen them, or solve in float64."
+                )
 
     def _times(self, t_span: Sequence[float] | Tensor | None, like: Tensor) -> Tensor:
         t = self.t_span if t_span is None else check_t_span(t_span)
@@ -299,21 +332,53 @@ class AugmentedNeuralODE(NeuralODE):
         self, z0: Tensor, t: Tensor, args: Any, *, regularise: bool = True
     ) -> tuple[Tensor, Tensor]:
         """Integrate an augmented state ``z0`` over times ``t``; returns ``(t_eval, sol)``."""
+        regularised = self._regularised_field if regularise else None
+        if z0.numel() == 0:
+            # Nothing to integrate (an empty batch would make dopri5 loop forever).
+            if regularised is not None:
+                self._regularisation = {n: z0.new_zeros(z0.shape[0]) for n in self.regularisers}
+            return t, z0.unsqueeze(0).repeat(len(t), *(1,) * z0.ndim)
         self.vf.start_solve()
         # Neither library hands `args` to the field (torchdyn's solvers call f(t, x)), so the
         # field keeps them; they stay set for an adjoint backward solve.
         self.vf.args = args
-        regularised = self._regularised_field if regularise else None
+        self._tally.solving = True
+        try:
+            if regularised is not None:
+                t, sol = self._integrate_regularised(regularised, z0, t)
+            else:
+                t, sol = self._integrate(z0, t, args)
+        finally:
+            self._tally.solving = False
+        if self.sensitivity != "autograd" and sol.requires_grad:
+            sol = _StartBackwardSolve.apply(sol, self.vf)
         if regularised is not None:
-            return self._solve_regularised(regularised, z0, t)
+            sol, self._regularisation = regularised.split(sol)
+        return t, sol
+
+    def _integrate(self, z0: Tensor, t: Tensor, args: Any) -> tuple[Tensor, Tensor]:
         if self.backend == "torchdiffeq":
             return t, self._solve_torchdiffeq(self.vf, z0, t)
         self._sync_solvers(z0.dtype)
         if self.sensitivity == "adjoint" and self.seminorm is not None:
             # torchdyn's adjoint always uses a seminorm; ours takes the norm asked for.
             return t, adjoint_odeint(self.vf, z0, t, self._adjoint_options(None))
+        requested = t
+        interpolated = self.sensitivity == "interpolated_adjoint"
+        decreasing = bool(t[0] > t[-1])
+        if interpolated and decreasing and torch.is_grad_enabled():
+            raise ValueError(
+                "sensitivity='interpolated_adjoint' computes wrong gradients when `t_span` "
+                "decreases (torchdyn 1.0.6 interpolates in reversed time; measured 5% off "
+                "autograd at tol 1e-9); use sensitivity='adjoint', or solve under "
+                "`torch.no_grad()` when no gradient is needed."
+            )
         z0, t = self._prep_integration(z0, t)
-        return self.odeint(z0, t, args=args if args is not None else {})
+        t_sol, sol = self.odeint(z0, t, args=args if args is not None else {})
+        if interpolated:
+            # torchdyn integrates a decreasing span in negated time and reports that time.
+            sol = _select_requested_times(sol, t_sol, -t if decreasing else t)
+        return requested, sol
 
     def _sync_solvers(self, dtype: torch.dtype) -> None:
         self.solver = self._torchdyn_solver(self._solver_name, self.solver, dtype)
@@ -334,28 +399,25 @@ class AugmentedNeuralODE(NeuralODE):
             forward_entries=forward_entries,
         )
 
-    def _solve_regularised(
+    def _integrate_regularised(
         self, field: RegularisedField, z0: Tensor, t: Tensor
     ) -> tuple[Tensor, Tensor]:
+        """The state and the regularisers' integrals, together (split by the caller)."""
         state = field.start(z0)
         if self.backend == "torchdiffeq":
-            sol = self._solve_torchdiffeq(field, state, t, norm=field.error_norm)
-        else:
-            self._sync_solvers(z0.dtype)
-            if self.sensitivity == "adjoint":
-                sol = adjoint_odeint(field, state, t, self._adjoint_options(field.entries))
-            else:
-                t, sol = torchdyn_odeint(
-                    field,
-                    state,
-                    t,
-                    self.solver,
-                    atol=self.atol,
-                    rtol=self.rtol,
-                    seminorm=(True, field.entries),
-                )
-        sol, self._regularisation = field.split(sol)
-        return t, sol
+            return t, self._solve_torchdiffeq(field, state, t, norm=field.error_norm)
+        self._sync_solvers(z0.dtype)
+        if self.sensitivity == "adjoint":
+            return t, adjoint_odeint(field, state, t, self._adjoint_options(field.entries))
+        return torchdyn_odeint(
+            field,
+            state,
+            t,
+            self.solver,
+            atol=self.atol,
+            rtol=self.rtol,
+            seminorm=(True, field.entries),
+        )
 
     def _solve_torchdiffeq(
         self, field: nn.Module, z0: Tensor, t: Tensor, norm: Callable | None = None
@@ -459,6 +521,53 @@ class AugmentedNeuralODE(NeuralODE):
             f"{f'regularisers={self.regularisers}, ' if self.regularisers else ''}nfe={self.nfe})\n"
             f"  vector_field: {self.vector_field!r}"
         )
+
+
+class _StartBackwardSolve(torch.autograd.Function):
+    """Identity on a solution; its backward marks the start of that solve's adjoint.
+
+    The autograd engine runs it just before the adjoint's own backward, so the budget
+    and the stall guard start afresh for each backward solve.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, sol: Tensor, field: CountedField) -> Tensor:
+        ctx.field = field
+        return sol.view_as(sol)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        ctx.field.start_backward_solve()
+        return grad, None
+
+
+class _RequestedRows(torch.autograd.Function):
+    """The rows of torchdyn 1.0.6's interpolated-adjoint solution at the requested times.
+
+    That solution also holds the solver's own checkpoint times, and its backward reads
+    the output gradient by the position of each requested time (row ``i`` for
+    ``t_span[i]``, the last row for the final time). Forward keeps the requested rows;
+    backward puts their gradients where torchdyn reads them.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, sol: Tensor, rows: Tensor) -> Tensor:
+        ctx.num_rows = sol.shape[0]
+        return sol[rows]
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        full = grad.new_zeros((ctx.num_rows, *grad.shape[1:]))
+        full[: len(grad) - 1] = grad[:-1]
+        full[-1] = grad[-1]
+        return full, None
+
+
+def _select_requested_times(sol: Tensor, t_sol: Tensor, t: Tensor) -> Tensor:
+    if len(t_sol) == len(t):
+        return sol
+    rows = (t_sol.detach().reshape(1, -1) - t.detach().reshape(-1, 1)).abs().argmin(dim=1)
+    return _RequestedRows.apply(sol, rows)
 
 
 def _check_regularisers(regularisers: Sequence[str]) -> tuple[str, ...]:

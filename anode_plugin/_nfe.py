@@ -5,23 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-import torch
-
-__all__ = ["NFERecord", "NFETally", "in_backward_pass"]
-
-# -1 outside the autograd engine; a task id while `backward()` runs.
-_current_graph_task_id = torch._C._current_graph_task_id
-
-
-def in_backward_pass() -> bool:
-    """Whether the calling code runs inside the autograd engine's backward pass.
-
-    The adjoint methods of torchdyn and torchdiffeq evaluate the vector field from
-    an ``autograd.Function.backward``; the engine then has a current graph task.
-    This is how an evaluation is told apart as "backward" without any cooperation
-    from the solver library.
-    """
-    return _current_graph_task_id() != -1
+__all__ = ["NFERecord", "NFETally"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +15,7 @@ class NFERecord:
     Records add up, so the cost of several ODE blocks is ``sum(records, NFERecord())``.
 
     Attributes:
-        forward: evaluations made outside gradient computation (the solve itself).
+        forward: evaluations made by the forward solves.
         backward: evaluations made while gradients were computed (adjoint solves).
     """
 
@@ -62,36 +46,47 @@ class NFETally:
     """Mutable counts behind a model's :class:`NFERecord`; one per model.
 
     The model's ``CountedField`` increments them, the only place evaluations happen.
+    An evaluation is *forward* when it is made inside the model's own forward solve
+    (the model sets :attr:`solving` around it) and *backward* otherwise: the adjoint
+    methods evaluate the field from the autograd engine, after the solve returned.
+    This needs no cooperation from the solver library and no private torch API.
 
     Args:
-        max_forward_per_solve: a solve that makes more forward evaluations than this is
-            stopped with ``NFEBudgetExceeded``. ``None`` means no budget.
+        max_evaluations_per_solve: a solve, forward or backward, that makes more
+            evaluations than this is stopped with ``NFEBudgetExceeded``. ``None`` means
+            no budget.
     """
 
-    __slots__ = ("backward", "forward", "limit", "solve_forward")
+    __slots__ = ("backward", "forward", "limit", "solve_backward", "solve_forward", "solving")
 
-    def __init__(self, max_forward_per_solve: int | None = None) -> None:
+    def __init__(self, max_evaluations_per_solve: int | None = None) -> None:
         # An int compared on every evaluation: cheaper than testing for None each time.
-        self.limit = sys.maxsize if max_forward_per_solve is None else max_forward_per_solve
+        self.limit = sys.maxsize if max_evaluations_per_solve is None else max_evaluations_per_solve
         self.forward = 0
         self.backward = 0
         self.solve_forward = 0
+        self.solve_backward = 0
+        self.solving = False
 
     def start_solve(self) -> None:
-        """Begin a new solve: the budget applies to each solve separately."""
+        """Begin a forward solve: the budget applies to each solve separately."""
         self.solve_forward = 0
+
+    def start_backward_solve(self) -> None:
+        """Begin the backward (adjoint) solve of one forward solve."""
+        self.solve_backward = 0
 
     def reset(self) -> None:
         """Zero every count."""
-        self.forward = self.backward = self.solve_forward = 0
+        self.forward = self.backward = self.solve_forward = self.solve_backward = 0
 
-    def save(self) -> tuple[int, int, int]:
+    def save(self) -> tuple[int, int, int, int]:
         """The counts, for :meth:`restore`."""
-        return self.forward, self.backward, self.solve_forward
+        return self.forward, self.backward, self.solve_forward, self.solve_backward
 
-    def restore(self, saved: tuple[int, int, int]) -> None:
+    def restore(self, saved: tuple[int, int, int, int]) -> None:
         """Put back counts returned by :meth:`save`."""
-        self.forward, self.backward, self.solve_forward = saved
+        self.forward, self.backward, self.solve_forward, self.solve_backward = saved
 
     def record(self) -> NFERecord:
         """An immutable snapshot of the counts."""

@@ -11,6 +11,39 @@ from anode_plugin import BACKENDS, SENSITIVITIES
 BACKEND_SENSITIVITIES = [(b, s) for b in BACKENDS for s in SENSITIVITIES[b]]
 
 
+def solve_error_bound(tol: float, dtype: torch.dtype, *, scale: float = 1.0) -> float:
+    """A bound on the global error of an adaptive dopri5 solve over a unit time interval.
+
+    Tolerances of tests follow from the solve's, never from one CPU's rounding: kernels
+    for AVX2 and AVX512 round differently, and a different rounding can move one step
+    of an adaptive solve. Step-size control keeps each step's local error under
+    ``tol * scale`` (``atol = rtol = tol``, states of size ``scale``); the global error
+    of an order-4(5) pair then grows like ``(tol * scale) ** (4 / 5)`` (Hairer, Norsett
+    & Wanner, I, II.4). The constant 100 is ten times the largest ratio measured on the
+    test fields (11, for MLPs with tanh layers at tol 1e-10 to 1e-6); rounding adds a
+    thousand units in the last place.
+
+    Args:
+        tol: the solve's ``atol`` and ``rtol``.
+        dtype: the state's dtype.
+        scale: the size of the state's entries.
+
+    Returns:
+        The largest error the solve may make; two solves may differ by twice this.
+    """
+    return 100 * (tol * scale) ** 0.8 + 1e3 * torch.finfo(dtype).eps * scale
+
+
+def in_backward_pass() -> bool:
+    """Whether the caller runs inside the autograd engine's backward pass.
+
+    An oracle independent of the package, which tells forward from backward by where
+    the model's own solve runs: the engine has a current graph task only while
+    ``backward()`` runs (a private torch function, acceptable in a test).
+    """
+    return torch._C._current_graph_task_id() != -1
+
+
 class CountingField(nn.Module):
     """``f(t, x) = net(x)`` with a counter incremented on every call: the classic count."""
 

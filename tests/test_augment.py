@@ -11,6 +11,8 @@ from torch import nn
 
 from anode_plugin import Augmenter
 
+pytestmark = pytest.mark.numerics
+
 
 @st.composite
 def augment_cases(draw):

@@ -10,6 +10,7 @@ import re
 import lightning.pytorch as pl
 import pytest
 import torch
+from helpers import in_backward_pass
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch import nn
@@ -18,7 +19,6 @@ from torchdyn.nn import Augmenter as TorchdynAugmenter
 
 import anode_plugin
 from anode_plugin import AugmentedNeuralODE, MLPVectorField, NFEBudgetExceeded, NFERecord
-from anode_plugin._nfe import in_backward_pass
 from anode_plugin.callbacks import NFEBudget, NFECallback, NFEHistory, NFEStep
 from anode_plugin.lightning import ANODEModule, ToyClassificationDataModule
 

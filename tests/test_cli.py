@@ -73,6 +73,11 @@ def _write(path: Path, config: dict) -> str:
     return str(path)
 
 
+def _last(root: Path, version: int = 0) -> Path:
+    """A run's `last.ckpt`, under its own log folder (Lightning's default)."""
+    return root / "lightning_logs" / f"version_{version}" / "checkpoints" / "last.ckpt"
+
+
 def _rows(root: Path, version: int = 0) -> list[dict[str, str]]:
     with open(root / "lightning_logs" / f"version_{version}" / "metrics.csv") as handle:
         return list(csv.DictReader(handle))
@@ -81,8 +86,9 @@ def _rows(root: Path, version: int = 0) -> list[dict[str, str]]:
 def test_fit_from_a_yaml_config(tmp_path):
     config = _write(tmp_path / "config.yaml", _config(tmp_path / "run"))
     main(["fit", "--config", config])
-    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    last = _last(tmp_path / "run")
     assert last.is_file()
+    assert not (tmp_path / "run" / "checkpoints").exists()
     rows = _rows(tmp_path / "run")
     assert sum(1 for r in rows if r.get("nfe/forward")) == 8  # 2 epochs of 4 steps
     assert sum(1 for r in rows if r.get("val/acc")) == 2
@@ -99,7 +105,7 @@ def test_a_user_vector_field_named_by_class_path(tmp_path):
     ReflectionField.calls = 0
     main(["fit", "--config", config])
     assert ReflectionField.calls > 0
-    state = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
+    state = torch.load(_last(tmp_path / "run"), weights_only=False)
     assert any(key.endswith("user_layer.weight") for key in state["state_dict"])
     assert state["hyper_parameters"]["ode"]["init_args"]["vector_field"]["class_path"] == (
         f"{__name__}.ReflectionField"
@@ -122,7 +128,7 @@ def test_bad_model_options_fail_before_training(tmp_path):
     config["model"]["task"] = "segmentation"
     with pytest.raises(ValueError, match=r"`task` must be one of"):
         main(["fit", "--config", _write(tmp_path / "config.yaml", config)])
-    assert not (tmp_path / "run" / "checkpoints").exists()
+    assert not (tmp_path / "run").exists()
 
 
 def test_resume_equals_an_uninterrupted_run(tmp_path):
@@ -132,8 +138,8 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
     straight = _write(tmp_path / "b.yaml", _config(tmp_path / "b", epochs=4))
     main(["fit", "--config", straight])
 
-    a = torch.load(tmp_path / "a" / "checkpoints" / "last.ckpt", weights_only=False)
-    b = torch.load(tmp_path / "b" / "checkpoints" / "last.ckpt", weights_only=False)
+    a = torch.load(_last(tmp_path / "a", version=1), weights_only=False)
+    b = torch.load(_last(tmp_path / "b"), weights_only=False)
     assert a["epoch"] == b["epoch"] == 3 and a["global_step"] == b["global_step"] == 16
     assert a["state_dict"].keys() == b["state_dict"].keys()
     for key, value in a["state_dict"].items():
@@ -174,7 +180,7 @@ def test_ddp_on_two_cpu_processes_logs_nfe_once_per_step(tmp_path):
     assert steps == list(range(8))  # 2 epochs x 4 steps, each logged once
     assert {float(r["nfe/forward"]) for r in rows if r.get("nfe/forward")} == {8.0}
     assert [float(r["val/nfe/forward"]) for r in rows if r.get("val/nfe/forward")] == [8.0, 8.0]
-    last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
+    last = torch.load(_last(tmp_path / "run"), weights_only=False)
     (history,) = (v["history"] for k, v in last["callbacks"].items() if "NFECallback" in k)
     assert [(r["global_step"], r["nfe_forward"]) for r in history] == [
         (i, 8.0) for i in range(1, 9)
@@ -203,3 +209,61 @@ def test_example_configs_run(tmp_path):
 def test_the_console_script_is_installed():
     (script,) = entry_points(group="console_scripts", name="anode")
     assert script.load() is main
+
+
+def test_a_smoke_run_neither_writes_nor_hijacks_last(tmp_path, monkeypatch):
+    # The sequence a new user ran: a real run, a smoke test, then a resume. The smoke
+    # test's `last-v1.ckpt` used to be newer, so the resume restored its weights.
+    monkeypatch.chdir(tmp_path)
+    config = _config(tmp_path / "run", epochs=3)
+    del config["trainer"]["default_root_dir"]  # the CLI's defaults, in the working directory
+    path = _write(tmp_path / "config.yaml", config)
+    main(["fit", "--config", path])
+    main(["fit", "--config", path, "--trainer.fast_dev_run", "true"])
+    main(["fit", "--config", path, "--trainer.max_epochs", "4", "--ckpt_path", "last"])
+
+    everything = [p.relative_to(tmp_path) for p in tmp_path.rglob("*.ckpt")]
+    assert all(p.parts[0] == "lightning_logs" for p in everything), everything
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("last*.ckpt"))
+    logs = Path("lightning_logs")
+    assert written == [
+        logs / "version_0" / "checkpoints" / "last.ckpt",
+        logs / "version_1" / "checkpoints" / "last.ckpt",
+    ]
+    resumed = torch.load(written[-1], weights_only=False)
+    assert resumed["epoch"] == 3 and resumed["global_step"] == 16  # 4 epochs of 4 steps
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_resuming_says_which_last_checkpoint_it_took(tmp_path, caplog):
+    path = _write(tmp_path / "config.yaml", _config(tmp_path / "run", epochs=1))
+    main(["fit", "--config", path])
+    main(["fit", "--config", path, "--trainer.max_epochs", "2", "--ckpt_path", "last"])
+    with caplog.at_level("INFO"):
+        main(["fit", "--config", path, "--trainer.max_epochs", "3", "--ckpt_path", "last"])
+    newest, older = _last(tmp_path / "run", version=1), _last(tmp_path / "run", version=0)
+    messages = [r.getMessage() for r in caplog.records if "--ckpt_path last" in r.getMessage()]
+    message = messages[-1]
+    assert f"resuming from {newest.resolve()}, the newest of 2" in message
+    assert str(older.resolve()) in message
+    assert torch.load(_last(tmp_path / "run", version=2), weights_only=False)["epoch"] == 2
+
+
+def test_a_smoke_run_refuses_to_resume_from_last(tmp_path):
+    path = _write(tmp_path / "config.yaml", _config(tmp_path / "run", epochs=1))
+    with pytest.raises(ValueError, match=r"a smoke run neither resumes from nor writes"):
+        main(["fit", "--config", path, "--trainer.fast_dev_run", "true", "--ckpt_path", "last"])
+
+
+def decay(t, x):
+    """A plain function as a vector field, without a return annotation."""
+    return -x
+
+
+def test_a_plain_function_as_the_vector_field_of_a_config(tmp_path):
+    # It used to be rejected: jsonargparse wanted a `-> Tensor` annotation.
+    field = f"{__name__}.decay"
+    config = _write(tmp_path / "config.yaml", _config(tmp_path / "run", epochs=1, field=field))
+    main(["fit", "--config", config])
+    state = torch.load(_last(tmp_path / "run"), weights_only=False)
+    assert state["hyper_parameters"]["ode"]["init_args"]["vector_field"] == field

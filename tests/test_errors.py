@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 
 import pytest
 import torch
-from helpers import LinearField
+from helpers import BACKEND_SENSITIVITIES, LinearField
 
 import anode_plugin
+import anode_plugin.testing
 from anode_plugin import (
     AugmentedNeuralODE,
     MLPVectorField,
@@ -75,3 +77,106 @@ def test_save_at_is_refused_rather_than_ignored():
     model = AugmentedNeuralODE(MLPVectorField(3, 8), 1)
     with pytest.raises(ValueError, match="`save_at` is not supported"):
         model(torch.randn(2, 2), save_at=(0.5,))
+
+
+# ------------------------------------------------- inputs that were accepted, then broke
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("which", ["forward", "adjoint"])
+def test_tolerances_below_the_dtype_are_refused_at_once(dtype, which):
+    # float32 with 1e-14 ran for minutes at ~5k NFE/s; the adjoint's hung in backward().
+    tiny = 1e-20 if dtype == torch.float64 else 1e-14
+    tolerances = (
+        {"atol": tiny, "rtol": tiny}
+        if which == "forward"
+        else {"atol_adjoint": tiny, "rtol_adjoint": tiny, "sensitivity": "adjoint"}
+    )
+    model = AugmentedNeuralODE(MLPVectorField(3), 1, max_nfe=200, **tolerances).to(dtype)
+    name = "atol" if which == "forward" else "atol_adjoint"
+    with pytest.raises(ValueError, match=rf"`{name}`=1e-\d+ and .* ask for more accuracy than"):
+        model(torch.randn(4, 2, dtype=dtype))
+    assert model.nfe.total == 0
+
+
+def test_tolerances_the_dtype_resolves_are_accepted():
+    model = AugmentedNeuralODE(LinearField(-1.0), 0, atol=1e-8, rtol=1e-8)
+    assert model.features(torch.ones(2, 1)).dtype == torch.float32
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_is_refused_up_front_with_the_fix(dtype):
+    model = AugmentedNeuralODE(MLPVectorField(3), 1).to(dtype)
+    with pytest.raises(TypeError, match=r"has dtype torch\.(b)?float16; the solvers need"):
+        model(torch.randn(4, 2, dtype=dtype))
+    with pytest.raises(TypeError, match=r"`x.float\(\)` and `model.float\(\)`"):
+        model(torch.randn(4, 2, dtype=dtype))
+
+
+def test_a_field_returning_a_tuple_gets_a_clear_error():
+    model = AugmentedNeuralODE(lambda t, x: (-x, x.sum()), 1)
+    with pytest.raises(TypeError, match=r"returned a tuple; it must return one tensor dx/dt"):
+        model(torch.randn(4, 2))
+
+
+def test_a_field_of_four_arguments_is_refused_when_built():
+    with pytest.raises(TypeError, match=r"takes 4 required arguments \(t, x, args, extra\)"):
+        AugmentedNeuralODE(lambda t, x, args, extra: -x, 1)
+
+
+def test_nan_weights_are_named_instead_of_a_nan_time():
+    torch.manual_seed(0)
+    field = MLPVectorField(3)
+    with torch.no_grad():
+        field.fc2.weight[0, 0] = float("nan")
+    model = AugmentedNeuralODE(field, 1)
+    with pytest.raises(NonFiniteStateError, match=r"parameters contain NaN .*fc2\.weight") as e:
+        model(torch.randn(4, 2))
+    assert "t=nan" not in str(e.value)
+
+
+@pytest.mark.parametrize(("backend", "sensitivity"), BACKEND_SENSITIVITIES)
+def test_a_parameter_free_field_takes_float64(backend, sensitivity):
+    # Its placeholder parameter used to be float32: "the model's parameters are float32".
+    model = AugmentedNeuralODE(LinearField(-1.0), 1, backend=backend, sensitivity=sensitivity)
+    x = torch.ones(3, 2, dtype=torch.float64, requires_grad=True)
+    features = model.features(x)
+    features.sum().backward()
+    assert features.dtype == x.grad.dtype == torch.float64
+    torch.testing.assert_close(x.grad, torch.full_like(x, math.exp(-1)), rtol=1e-2, atol=0)
+
+
+@pytest.mark.parametrize(
+    "check",
+    ["assert_invertible", "assert_non_crossing", "assert_nfe_consistent", "assert_flow_properties"],
+)
+def test_the_testing_checks_say_which_models_they_take(check):
+    resnet = anode_plugin.ResNet(2, 8, num_blocks=2)
+    with pytest.raises(
+        TypeError, match=rf"`{check}` takes an anode_plugin.AugmentedNeuralODE.*got ResNet"
+    ):
+        getattr(anode_plugin.testing, check)(resnet, torch.randn(4, 2))
+
+
+def test_the_model_documents_its_own_arguments():
+    doc = AugmentedNeuralODE.__init__.__doc__
+    for argument in ("vector_field", "augment_dims", "max_nfe", "seminorm", "regularisers"):
+        assert f"{argument}:" in doc, argument
+    assert "torchdyn" not in doc.split("Args:")[0]  # not torchdyn's NeuralODE docstring
+
+
+# ------------------------------------------- the rest of the troubleshooting page's errors
+def test_solver_options_need_torchdiffeq():
+    with pytest.raises(ValueError, match=r"`solver_options` are passed to torchdiffeq"):
+        AugmentedNeuralODE(MLPVectorField(3), 1, solver_options={"step_size": 0.1})
+
+
+def test_inputs_the_solve_cannot_take():
+    model = AugmentedNeuralODE(MLPVectorField(3), 1)
+    with pytest.raises(ValueError, match=r"`x` is on meta but the model is on cpu"):
+        model(torch.randn(4, 2, device="meta"))
+    with pytest.raises(ValueError, match=r"`x` contains NaN or infinite values"):
+        model(torch.tensor([[0.0, float("nan")]]))
+    images = AugmentedNeuralODE(
+        anode_plugin.ConvVectorField(2, 4), 1, sensitivity="interpolated_adjoint"
+    )
+    with pytest.raises(ValueError, match=r"'interpolated_adjoint' supports vector states"):
+        images(torch.randn(2, 1, 3, 3))

@@ -62,7 +62,7 @@ def test_non_finite_loss_skips_the_update_saves_a_checkpoint_and_stops(tmp_path)
             weights[trainer.global_step] = {k: v.clone() for k, v in pl_module.state_dict().items()}
 
     model = _module(_LossTurnsNaN)
-    with pytest.warns(UserWarning, match="non-finite at step 3"):
+    with pytest.warns(UserWarning, match="The training loss became non-finite at step 3"):
         _trainer(tmp_path, max_epochs=3, callbacks=[guard, Recorder()]).fit(model, _data())
 
     assert guard.checkpoint_path is not None

@@ -24,6 +24,8 @@ from anode_plugin.testing import (
     vectors,
 )
 
+pytestmark = pytest.mark.numerics
+
 PROPERTY = settings(max_examples=12, deadline=None)
 
 

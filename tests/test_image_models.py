@@ -219,4 +219,4 @@ def test_digits_configs_run_through_the_cli(tmp_path, monkeypatch, model):
             "32",
         ]
     )
-    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    assert (tmp_path / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt").is_file()

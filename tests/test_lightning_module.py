@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import types
+
 import lightning.pytorch as pl
 import pytest
 import torch
@@ -146,7 +149,7 @@ def test_readout_false_with_a_torchdyn_pipeline_and_a_plain_node():
 
 def test_readout_false_refuses_ambiguous_augmenters():
     pipeline = nn.Sequential(Augmenter(1, 1), Augmenter(1, 1), NeuralODE(MLPVectorField(4)))
-    with pytest.raises(ValueError, match="2 augmenters"):
+    with pytest.raises(ValueError, match=r"readout=False predicts the original .* 2 augmenters"):
         ANODEModule(pipeline, readout=False)
     learned = TorchdynAugmenter(1, augment_func=nn.Linear(2, 1))
     with pytest.raises(ValueError, match="`augment_func`"):
@@ -195,9 +198,9 @@ def test_optimizer_is_adam_with_the_given_options():
 
 def test_bad_batches_are_refused():
     model = ANODEModule(_ode(), num_outputs=2, feature_dim=3)
-    with pytest.raises(ValueError, match=r"batches `\(x, y\)`"):
+    with pytest.raises(ValueError, match=r"ANODEModule expects batches `\(x, y\)`"):
         model.training_step(torch.randn(4, 2), 0)
-    with pytest.raises(ValueError, match="class indices"):
+    with pytest.raises(ValueError, match="Classification targets must be class indices"):
         model.training_step((torch.randn(4, 2), torch.tensor([0.5, 1.0, 0.0, 1.0])), 0)
 
 
@@ -222,3 +225,24 @@ def test_bad_arguments_name_the_argument(kwargs, error, match):
 def test_ode_must_be_a_module():
     with pytest.raises(TypeError, match=r"`ode` must be an nn\.Module, got function"):
         ANODEModule(lambda x: x)
+
+
+def test_works_without_lightnings_private_cli_variable(monkeypatch):
+    # A Lightning release without `_given_hyperparameters` must not break the module:
+    # it is read lazily and falls back to plain use.
+    # Our import sees a module without the name; Lightning keeps its own reference.
+    name = "lightning.pytorch.core.mixins.hparams_mixin"
+    monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    model = ANODEModule(AugmentedNeuralODE(MLPVectorField(3), 1), num_outputs=2, feature_dim=3)
+    assert "ode" not in model.hparams and model.hparams["num_outputs"] == 2
+    assert model(torch.randn(4, 2)).shape == (4, 2)
+
+
+def test_an_ode_block_returning_something_else_is_refused():
+    class Broken(nn.Module):
+        def forward(self, x):
+            return {"sol": x}
+
+    model = ANODEModule(Broken(), num_outputs=2, feature_dim=2)
+    with pytest.raises(ValueError, match=r"`ode` must return `\(t_eval, sol\)` or `sol`"):
+        model(torch.randn(4, 2))

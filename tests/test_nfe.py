@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -12,6 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anode_plugin import AugmentedNeuralODE, MLPVectorField, NFEBudgetExceeded, NFERecord
+
+pytestmark = pytest.mark.numerics
 
 
 def _forward_then_backward(model: AugmentedNeuralODE, field: CountingField, x: torch.Tensor):
@@ -159,3 +163,88 @@ def test_uncounted_leaves_evaluations_out_of_the_record():
     assert model.nfe == before  # ...and restored on exit
     model(x)
     assert model.nfe.forward == 2 * before.forward
+
+
+# ------------------------------------------------------------ budget of backward solves
+_ADJOINTS = [
+    ("torchdyn", "adjoint", None),  # torchdyn's own adjoint
+    ("torchdyn", "adjoint", True),  # our backsolve adjoint
+    ("torchdiffeq", "adjoint", None),
+]
+
+
+def _tight_adjoint(backend: str, sensitivity: str, seminorm, max_nfe: int) -> AugmentedNeuralODE:
+    # A loose forward solve (a few dozen evaluations) and a tight adjoint (hundreds).
+    torch.manual_seed(0)
+    field = MLPVectorField(3, 16, activation="tanh").double()
+    return AugmentedNeuralODE(
+        field,
+        1,
+        backend=backend,
+        sensitivity=sensitivity,
+        seminorm=seminorm,
+        max_nfe=max_nfe,
+        atol_adjoint=1e-11,
+        rtol_adjoint=1e-11,
+    )
+
+
+@pytest.mark.parametrize(("backend", "sensitivity", "seminorm"), _ADJOINTS)
+def test_budget_stops_a_backward_solve(backend, sensitivity, seminorm):
+    x = torch.randn(16, 2, dtype=torch.float64)
+    unbounded = _tight_adjoint(backend, sensitivity, seminorm, max_nfe=10_000)
+    unbounded.features(x).pow(2).sum().backward()
+    forward, backward = unbounded.nfe.forward, unbounded.nfe.backward
+    assert forward < backward  # the premise: only the backward solve is long
+    budget = (forward + backward) // 2
+    model = _tight_adjoint(backend, sensitivity, seminorm, max_nfe=budget)
+    features = model.features(x)  # the forward solve fits the budget
+    with pytest.raises(NFEBudgetExceeded, match=r"backward \(adjoint\) ODE solve") as info:
+        features.pow(2).sum().backward()
+    assert (info.value.direction, info.value.nfe, info.value.budget) == (
+        "backward",
+        budget + 1,
+        budget,
+    )
+    assert "atol_adjoint" in str(info.value)
+    assert pickle.loads(pickle.dumps(info.value)).direction == "backward"
+
+
+@pytest.mark.parametrize(("backend", "sensitivity", "seminorm"), _ADJOINTS)
+def test_the_backward_budget_applies_to_each_backward_solve(backend, sensitivity, seminorm):
+    x = torch.randn(16, 2, dtype=torch.float64)
+    probe = _tight_adjoint(backend, sensitivity, seminorm, max_nfe=10_000)
+    probe.features(x).pow(2).sum().backward()
+    budget = max(probe.nfe.forward, probe.nfe.backward) + 1
+    model = _tight_adjoint(backend, sensitivity, seminorm, max_nfe=budget)
+    for _ in range(3):  # three backward solves, together far over one budget
+        model.features(x).pow(2).sum().backward()
+    assert model.nfe.backward == 3 * probe.nfe.backward
+
+
+def test_direction_needs_no_private_torch_function():
+    # NFE direction used to be read from torch._C._current_graph_task_id, bound at import:
+    # a torch release without it would have broken `import anode_plugin`.
+    script = """
+import torch
+del torch._C._current_graph_task_id
+from anode_plugin import AugmentedNeuralODE, MLPVectorField
+class Field(MLPVectorField):
+    calls = 0
+    def forward(self, t, x, args=None):
+        type(self).calls += 1
+        return super().forward(t, x)
+for backend in ("torchdyn", "torchdiffeq"):
+    model = AugmentedNeuralODE(Field(3), 1, backend=backend, sensitivity="adjoint")
+    Field.calls = 0
+    features = model.features(torch.randn(4, 2))
+    forward = Field.calls
+    features.sum().backward()
+    assert model.nfe.forward == forward > 0, (model.nfe, forward)
+    assert model.nfe.backward == Field.calls - forward > 0, (model.nfe, Field.calls)
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

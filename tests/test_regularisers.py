@@ -6,9 +6,12 @@ import copy
 
 import pytest
 import torch
+from helpers import solve_error_bound
 from torch import nn
 
 from anode_plugin import AugmentedNeuralODE, ConvVectorField, MLPVectorField
+
+pytestmark = pytest.mark.numerics
 
 PAIRS = [(b, s) for b in ("torchdyn", "torchdiffeq") for s in ("autograd", "adjoint")]
 TIGHT = {"atol": 1e-9, "rtol": 1e-9, "atol_adjoint": 1e-9, "rtol_adjoint": 1e-9}
@@ -120,7 +123,11 @@ def test_adjoint_gradients_of_the_regularised_loss_match_autograd(backend):
         (z.pow(2).sum() + reg["kinetic"].sum() + 3 * reg["jacobian"].sum()).backward()
         grads[sensitivity] = torch.cat([p.grad.flatten() for p in model.parameters()])
         assert (model.nfe.backward > 0) == (sensitivity == "adjoint")
-    torch.testing.assert_close(grads["adjoint"], grads["autograd"], rtol=1e-5, atol=1e-7)
+    # The adjoint's gradient is a solve of its own, within its error bound (scaled to the
+    # gradient's size); the regularisers' integrals are outside step-size control, hence 4x.
+    scale = grads["autograd"].abs().max().item()
+    bound = 4 * solve_error_bound(TIGHT["atol_adjoint"], torch.float64, scale=scale)
+    torch.testing.assert_close(grads["adjoint"], grads["autograd"], rtol=0, atol=bound)
 
 
 @pytest.mark.parametrize(("backend", "sensitivity"), PAIRS)

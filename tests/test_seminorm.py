@@ -9,6 +9,8 @@ import torch
 
 from anode_plugin import AugmentedNeuralODE, ConvVectorField, MLPVectorField
 
+pytestmark = pytest.mark.numerics
+
 TIGHT = {"atol": 1e-9, "rtol": 1e-9, "atol_adjoint": 1e-9, "rtol_adjoint": 1e-9}
 
 

@@ -9,6 +9,8 @@ from torchdyn.core import NeuralODE
 
 from anode_plugin import ACTIVATIONS, ConvVectorField, MLPVectorField, StateShapeError
 
+pytestmark = pytest.mark.numerics
+
 
 @pytest.mark.parametrize("time_dependent", [True, False])
 def test_mlp_layers(time_dependent):

@@ -8,13 +8,14 @@ A user's vector field, ODE block or DataModule is named by its import path
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities import rank_zero_info
 from typing_extensions import override
 
 from ._failure_guard import FailureGuard
@@ -29,9 +30,13 @@ class ANODECLI(LightningCLI):
     Adds a ``checkpoint`` section (a ``ModelCheckpoint``) that keeps ``last.ckpt``, and
     a :class:`FailureGuard` that turns a non-finite loss or a failed solve into a clean
     stop with a checkpoint.
-    Unless ``checkpoint.dirpath`` is set, checkpoints go to
-    ``<trainer.default_root_dir>/checkpoints``, the same folder on every run, so that
-    ``--ckpt_path last`` finds the previous run's last checkpoint.
+
+    Unless ``checkpoint.dirpath`` is set, checkpoints go under the run's own log folder,
+    Lightning's default: ``<default_root_dir>/lightning_logs/version_N/checkpoints``.
+    ``--ckpt_path last`` takes the newest ``last`` checkpoint of every earlier run under
+    the same logger (and in ``checkpoint.dirpath``, or ``<default_root_dir>/checkpoints``
+    where earlier releases wrote them) and says which one it took. A smoke run
+    (``--trainer.fast_dev_run``) writes no checkpoint, and refuses ``--ckpt_path last``.
     """
 
     @override
@@ -44,9 +49,76 @@ class ANODECLI(LightningCLI):
     @override
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
-        if config.checkpoint.dirpath is None:
-            root = config.trainer.default_root_dir or os.getcwd()
-            config.checkpoint.dirpath = os.path.join(str(root), "checkpoints")
+        if config.trainer.fast_dev_run and config.get("ckpt_path") == "last":
+            raise ValueError(
+                "`--ckpt_path last` with `--trainer.fast_dev_run`: a smoke run neither "
+                "resumes from nor writes `last` checkpoints. Drop `--ckpt_path`, or pass a "
+                "checkpoint's path."
+            )
+
+    def _prepare_run(self) -> None:
+        """Keep a smoke run's checkpoints out of the run history; resolve ``last``."""
+        if self.trainer.fast_dev_run:
+            # Lightning 2.6 still saves `last` under fast_dev_run; a later
+            # `--ckpt_path last` would then resume from the smoke test's weights.
+            self.trainer.callbacks = [
+                c for c in self.trainer.callbacks if not isinstance(c, ModelCheckpoint)
+            ]
+            return
+        arguments = self.config_init[self.subcommand]
+        if arguments.get("ckpt_path") == "last":
+            found = last_checkpoints(self.trainer)
+            if found:
+                arguments["ckpt_path"] = str(found[0])
+                others = "".join(f"\n  {path}" for path in found[1:])
+                rank_zero_info(
+                    f"--ckpt_path last: resuming from {found[0]}"
+                    + (f", the newest of {len(found)}; the others:{others}" if others else "")
+                )
+
+    @override
+    def before_fit(self) -> None:
+        self._prepare_run()
+
+    @override
+    def before_validate(self) -> None:
+        self._prepare_run()
+
+    @override
+    def before_test(self) -> None:
+        self._prepare_run()
+
+    @override
+    def before_predict(self) -> None:
+        self._prepare_run()
+
+
+def last_checkpoints(trainer: pl.Trainer) -> list[Path]:
+    """The ``last`` checkpoints of a trainer's earlier runs, newest first.
+
+    Looked for in the version folders of the trainer's loggers
+    (``<root>/version_*/checkpoints``), in each ``ModelCheckpoint``'s explicit
+    ``dirpath``, and in ``<default_root_dir>/checkpoints``.
+
+    Args:
+        trainer: the trainer of the new run, with its loggers and callbacks.
+
+    Returns:
+        Paths of files named ``last*.ckpt``, most recently written first.
+    """
+    folders = [Path(trainer.default_root_dir) / "checkpoints"]
+    for logger in trainer.loggers:
+        root = getattr(logger, "root_dir", None)
+        if root is not None:
+            folders.extend(Path(root).glob("*/checkpoints"))
+    name = f"{ModelCheckpoint.CHECKPOINT_NAME_LAST}*{ModelCheckpoint.FILE_EXTENSION}"
+    for callback in trainer.checkpoint_callbacks:
+        if isinstance(callback, ModelCheckpoint):
+            if callback.dirpath:
+                folders.append(Path(callback.dirpath))
+            name = f"{callback.CHECKPOINT_NAME_LAST}*{callback.FILE_EXTENSION}"
+    found = {path.resolve() for folder in folders for path in folder.glob(name) if path.is_file()}
+    return sorted(found, key=lambda path: path.stat().st_mtime, reverse=True)
 
 
 def main(args: Sequence[str] | None = None) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from torch import Tensor, nn
 from torch.nn.modules.lazy import LazyModuleMixin
 from torchdyn.nn import Augmenter as TorchdynAugmenter
@@ -19,6 +18,21 @@ from .._augment import Augmenter
 from .._validation import check_choice, check_positive_float, check_positive_int
 
 __all__ = ["LOSSES", "TASKS", "ANODEModule"]
+
+
+def _instantiated_by_cli() -> bool:
+    """Whether LightningCLI is building this module (it hands over the parsed config).
+
+    Lightning says so only through a private context variable, read here lazily: a
+    release without it degrades to plain use (``ode`` then stays out of the saved
+    hyperparameters) instead of breaking ``import anode_plugin``.
+    """
+    try:
+        from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
+    except ImportError:
+        return False
+    return _given_hyperparameters.get() is not None
+
 
 TASKS = ("classification", "regression")
 # The first loss of each task is its default; smooth L1 follows the reference code.
@@ -158,7 +172,7 @@ class ANODEModule(pl.LightningModule):
         # Under LightningCLI the saved hyperparameters are the parsed config, where
         # `ode` is a class_path dictionary: keeping it lets `load_from_checkpoint(path)`
         # rebuild the model alone. Elsewhere `ode` is a module, already in the state dict.
-        under_cli = _given_hyperparameters.get() is not None
+        under_cli = _instantiated_by_cli()
         self.save_hyperparameters(ignore=None if under_cli else ["ode"])
 
         self.ode = ode

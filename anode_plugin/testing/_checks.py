@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import torch
@@ -59,9 +58,15 @@ def _check_tolerance(name: str, value: object) -> float:
     return float(value)
 
 
-def _uncounted(model: nn.Module) -> AbstractContextManager[None]:
-    """The checks' own solves are not part of the model's measured cost."""
-    return model.uncounted() if isinstance(model, AugmentedNeuralODE) else nullcontext()
+def _check_model(check: str, model: object) -> AugmentedNeuralODE:
+    if not isinstance(model, AugmentedNeuralODE):
+        raise TypeError(
+            f"`{check}` takes an anode_plugin.AugmentedNeuralODE (it uses its features, "
+            f"inverse, trajectory and nfe), got {type(model).__name__}. Wrap your vector "
+            "field in one: `AugmentedNeuralODE(field, augment_dims=p)`; a plain torchdyn "
+            "NeuralODE or a discrete model such as ResNet has no inverse to check."
+        )
+    return model
 
 
 def _model_times(model: AugmentedNeuralODE, t_span: Sequence[float] | Tensor | None) -> Tensor:
@@ -94,9 +99,10 @@ def assert_invertible(
         AssertionError: naming the worst sample, its input, features and reconstruction.
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this check's
+    model = _check_model("assert_invertible", model)
     x = _check_batch("x", x)
     atol, rtol = _check_tolerance("atol", atol), _check_tolerance("rtol", rtol)
-    with torch.no_grad(), _uncounted(model):
+    with torch.no_grad(), model.uncounted():
         features = model.features(x, t_span)
         recovered = model.inverse(features, t_span)
     if recovered.shape != x.shape:
@@ -156,11 +162,12 @@ def assert_non_crossing(
             their states there.
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this check's
+    model = _check_model("assert_non_crossing", model)
     x = _check_batch("x", x)
     if min_distance is not None:
         min_distance = _check_tolerance("min_distance", min_distance)
     times = _model_times(model, t_span)
-    with torch.no_grad(), _uncounted(model):
+    with torch.no_grad(), model.uncounted():
         states = model.trajectory(x, times)  # [T, batch, d + p, ...]
     times = times.to(states.dtype)
     n = x.shape[0]
@@ -330,6 +337,7 @@ def assert_nfe_consistent(model: AugmentedNeuralODE, x: Tensor) -> None:
         AssertionError: giving the model's figures and the independent count.
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this check's
+    model = _check_model("assert_nfe_consistent", model)
     x = _check_batch("x", x)
     counter = _CallCounter()
     field = model.vector_field
@@ -343,7 +351,7 @@ def assert_nfe_consistent(model: AugmentedNeuralODE, x: Tensor) -> None:
         def restore() -> None:
             wrapped.field = field
 
-    with _uncounted(model):
+    with model.uncounted():
         try:
             leaf = x.detach().clone().requires_grad_(True)
             start = model.nfe
@@ -397,6 +405,7 @@ def assert_flow_properties(
         nfe: run :func:`assert_nfe_consistent`.
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this check's
+    model = _check_model("assert_flow_properties", model)
     if roundtrip:
         assert_augmentation_roundtrip(model.augmenter, x)
     if non_crossing:
