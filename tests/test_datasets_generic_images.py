@@ -25,34 +25,8 @@ from anode_plugin.datasets import (
     read_idx,
 )
 from anode_plugin.lightning._cli import main
-from tests.image_standins import TEST, TRAIN, write_mnist
-
-NAMES = {
-    ("train", "images"): "train-images-idx3-ubyte",
-    ("train", "labels"): "train-labels-idx1-ubyte",
-    ("test", "images"): "t10k-images-idx3-ubyte",
-    ("test", "labels"): "t10k-labels-idx1-ubyte",
-}
-
-
-def write_idx_folder(folder: Path, *, n_train=48, n_test=16, size=8, gz=True, seed=0):
-    """Four MNIST-style IDX files of random ``size``x``size`` images, 10 classes."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    arrays = {}
-    for split, n in (("train", n_train), ("test", n_test)):
-        images = rng.integers(0, 256, (n, size, size), dtype=np.uint8)
-        labels = (np.arange(n) % 10).astype(np.uint8)
-        arrays[split] = images, labels
-        for kind, header, data in (
-            ("images", struct.pack(">IIII", 0x0803, n, size, size), images),
-            ("labels", struct.pack(">II", 0x0801, n), labels),
-        ):
-            name = NAMES[split, kind] + (".gz" if gz else "")
-            opener = gzip.open if gz else open
-            with opener(folder / name, "wb") as handle:
-                handle.write(header + data.tobytes())
-    return arrays
+from tests.image_standins import IDX_NAMES as NAMES
+from tests.image_standins import TEST, TRAIN, write_idx_folder, write_mnist
 
 
 def _all(loader):
@@ -279,3 +253,29 @@ def test_anode_fit_trains_from_a_folder_of_gzipped_idx_files(tmp_path, monkeypat
         rows = list(csv.DictReader(handle))
     assert sum(1 for r in rows if r.get("train/loss")) == 2  # 24 images, batches of 16
     assert any(r.get("val/acc") for r in rows)
+
+
+def test_the_own_idx_example_config_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["anode"])
+    write_idx_folder(tmp_path / "idx", n_train=8, n_test=4, size=28)
+    config = Path(__file__).resolve().parents[1] / "examples/configs/images/own-idx-anode.yaml"
+    main(
+        [
+            "fit",
+            "--config",
+            str(config),
+            "--data.data_dir",
+            str(tmp_path / "idx"),
+            "--data.batch_size",
+            "4",
+            "--trainer.max_steps",
+            "1",
+            "--trainer.limit_val_batches",
+            "1",
+            "--trainer.default_root_dir",
+            str(tmp_path / "run"),
+            "--trainer.enable_progress_bar",
+            "false",
+        ]
+    )
+    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
