@@ -13,7 +13,7 @@ import math
 import statistics
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,10 @@ from typing_extensions import override
 from ._image_model import conv_ode, count_image_parameters, match_num_filters
 from .callbacks import NFECallback
 from .datasets import (
+    IMAGE_SOURCES,
     CIFAR10DataModule,
     DigitsDataModule,
+    GenericImageDataModule,
     ImageDataModule,
     MNISTDataModule,
     SVHNDataModule,
@@ -217,13 +219,14 @@ def _run_one(
     model_name: str,
     seed: int,
     *,
+    make_datamodule: Callable[..., ImageDataModule],
     data_kwargs: dict[str, Any],
     max_epochs: int,
     max_steps: int,
     accelerator: str,
 ) -> dict[str, Any]:
     pl.seed_everything(seed, workers=True, verbose=False)
-    dm = setup.datamodule(seed=seed, **data_kwargs)
+    dm = make_datamodule(seed=seed, **data_kwargs)
     c, h, w = dm.image_shape
     p = setup.p(model_name)
     ode = conv_ode(c, setup.filters(model_name), augment_dims=p)
@@ -334,6 +337,39 @@ def _figures(dataset: str, runs: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def _datamodule_factory(
+    setup: ImageSetup, data_source: str | None, torchvision_dataset: str | None
+) -> Callable[..., ImageDataModule]:
+    """The set-up's own DataModule, or a GenericImageDataModule reading ``data_source``."""
+    if data_source is None:
+        if torchvision_dataset is not None:
+            raise ValueError(
+                "`torchvision_dataset` needs data_source='torchvision'; got "
+                f"torchvision_dataset={torchvision_dataset!r} with data_source=None."
+            )
+        return setup.datamodule
+    sources = [s for s in IMAGE_SOURCES if s != "tensors"]
+    if data_source not in sources:
+        raise ValueError(f"`data_source` must be None or one of {sources}, got {data_source!r}.")
+
+    def make(**kwargs: Any) -> ImageDataModule:
+        return GenericImageDataModule(source=data_source, dataset=torchvision_dataset, **kwargs)
+
+    return make
+
+
+def _check_own_data(setup: ImageSetup, dataset: str, dm: ImageDataModule) -> None:
+    """Refuse, before any training, data the set-up's models cannot take."""
+    expected = (setup.datamodule.image_shape, setup.datamodule.num_classes)
+    if (dm.image_shape, dm.num_classes) != expected:
+        raise ValueError(
+            f"--dataset {dataset} trains models for {expected[1]} classes of images "
+            f"{list(expected[0])}, but {dm.name} in {dm.data_dir} has {dm.num_classes} "
+            f"classes of images {list(dm.image_shape)}: pick the set-up (`dataset`) that "
+            "matches the data."
+        )
+
+
 def run_image_benchmark(
     dataset: str = "digits",
     *,
@@ -352,6 +388,9 @@ def run_image_benchmark(
     out_dir: str = "runs/images",
     anode_filters: int | None = None,
     augment_dims: int | None = None,
+    verify_checksums: bool = True,
+    data_source: str | None = None,
+    torchvision_dataset: str | None = None,
 ) -> Path:
     """Train the parameter-matched NODE and ANODE over seeds; write Table 1 and figures.
 
@@ -382,6 +421,15 @@ def run_image_benchmark(
         anode_filters: replace the set-up's ANODE filter count (the NODE is matched
             again to the new ANODE's parameter count), e.g. for a smaller CPU run.
         augment_dims: replace the set-up's ANODE ``p`` (the NODE is matched again).
+        verify_checksums: check the data files' MD5s before reading them; ``False`` to
+            read files that are valid but not the published ones (e.g. one's own data in
+            MNIST's format).
+        data_source: ``None`` reads ``dataset``'s own files; ``'idx'``,
+            ``'image_folder'`` or ``'torchvision'`` reads ``data_dir`` with
+            :class:`GenericImageDataModule` instead (one's own data), trained with
+            ``dataset``'s set-up, whose image shape and class count it must have.
+        torchvision_dataset: with ``data_source='torchvision'``, the torchvision class
+            name (e.g. ``'FashionMNIST'`` with ``dataset='mnist'``).
 
     Returns:
         The path of the markdown table.
@@ -394,6 +442,7 @@ def run_image_benchmark(
     if not seeds:
         raise ValueError("`seeds` must name at least one seed.")
     setup = IMAGE_SETUPS[dataset]
+    make_datamodule = _datamodule_factory(setup, data_source, torchvision_dataset)
     if anode_filters is not None or augment_dims is not None:
         p = setup.augment_dims if augment_dims is None else augment_dims
         filters = setup.anode_filters if anode_filters is None else anode_filters
@@ -413,7 +462,10 @@ def run_image_benchmark(
         "train_subset": train_subset,
         "test_subset": test_subset,
         "num_workers": num_workers,
+        "verify_checksums": verify_checksums,
     }
+    if data_source is not None:
+        _check_own_data(setup, dataset, make_datamodule(**data_kwargs))
     folder = Path(out_dir) / dataset
     folder.mkdir(parents=True, exist_ok=True)
     runs = []
@@ -428,6 +480,7 @@ def run_image_benchmark(
                     setup,
                     model,
                     seed,
+                    make_datamodule=make_datamodule,
                     data_kwargs=data_kwargs,
                     max_epochs=epochs,
                     max_steps=max_steps,
@@ -446,6 +499,8 @@ def run_image_benchmark(
         "epochs": epochs,
         "max_steps": max_steps,
         "quick": quick,
+        "data_source": data_source,
+        "torchvision_dataset": torchvision_dataset,
         **{k: v for k, v in data_kwargs.items() if k != "download"},
         "setup": {k: v for k, v in asdict(setup).items() if k != "datamodule"},
     }

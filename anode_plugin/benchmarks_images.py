@@ -4,6 +4,9 @@ Examples:
     python -m anode_plugin.benchmarks_images --dataset digits --seeds '[0, 1, 2]'
     python -m anode_plugin.benchmarks_images --dataset mnist --quick true --data_dir data \\
         --download true
+    # One's own data in MNIST's format (gzipped IDX files), with MNIST's models:
+    python -m anode_plugin.benchmarks_images --dataset mnist --data_source idx \\
+        --data_dir my-idx-folder --verify_checksums false
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ the MD5 of every file written, to inject in place of the published table.
 
 from __future__ import annotations
 
+import gzip
 import pickle
 import struct
 import zipfile
@@ -121,3 +122,40 @@ def write_tiny_imagenet_zip(root: Path, seed: int = 0) -> tuple[Path, dict[str, 
         zf.writestr(f"{top}/val/val_annotations.txt", "".join(lines))
         zf.writestr(f"{top}/test/images/test_0.JPEG", jpeg(7))
     return root, {"tiny-imagenet-200.zip": file_md5(archive)}
+
+
+IDX_NAMES = {
+    ("train", "images"): "train-images-idx3-ubyte",
+    ("train", "labels"): "train-labels-idx1-ubyte",
+    ("test", "images"): "t10k-images-idx3-ubyte",
+    ("test", "labels"): "t10k-labels-idx1-ubyte",
+}
+
+
+def write_idx_folder(
+    folder: Path,
+    *,
+    n_train: int = 48,
+    n_test: int = 16,
+    size: int = 8,
+    gz: bool = True,
+    seed: int = 0,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Four MNIST-style IDX files (``.gz`` unless ``gz=False``) of random ``size``x``size``
+    images with labels ``0..9`` in turn; returns ``{split: (images, labels)}``."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        images = rng.integers(0, 256, (n, size, size), dtype=np.uint8)
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        arrays[split] = images, labels
+        for kind, header, data in (
+            ("images", struct.pack(">IIII", 0x0803, n, size, size), images),
+            ("labels", struct.pack(">II", 0x0801, n), labels),
+        ):
+            name = IDX_NAMES[split, kind] + (".gz" if gz else "")
+            opener = gzip.open if gz else open
+            with opener(folder / name, "wb") as handle:
+                handle.write(header + data.tobytes())
+    return arrays

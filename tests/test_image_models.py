@@ -28,7 +28,13 @@ from anode_plugin.datasets import (
     TinyImageNetDataModule,
 )
 from anode_plugin.lightning._cli import main as anode_main
-from tests.image_standins import write_cifar10, write_mnist, write_svhn, write_tiny_imagenet_zip
+from tests.image_standins import (
+    write_cifar10,
+    write_idx_folder,
+    write_mnist,
+    write_svhn,
+    write_tiny_imagenet_zip,
+)
 
 CONFIGS = Path(__file__).resolve().parents[1] / "examples" / "configs" / "images"
 MNIST = {"in_channels": 1, "height": 28, "width": 28, "num_classes": 10}
@@ -190,6 +196,50 @@ def test_short_digits_run_both_models_learn(tmp_path):
     text = table.read_text()
     assert "| digits | NODE |" in text and "| digits | ANODE |" in text
     assert (table.parent / "figures.png").stat().st_size > 10_000
+
+
+def test_anode_images_trains_on_own_idx_files_without_checksums(tmp_path, capsys):
+    from anode_plugin.benchmarks_images import main as images_main
+
+    write_idx_folder(tmp_path / "idx", n_train=32, n_test=16, size=8)
+    images_main(
+        [
+            "--dataset",
+            "digits",
+            "--data_source",
+            "idx",
+            "--data_dir",
+            str(tmp_path / "idx"),
+            "--verify_checksums",
+            "false",
+            "--seeds",
+            "[0]",
+            "--models",
+            "[anode]",
+            "--max_steps",
+            "2",
+            "--anode_filters",
+            "4",
+            "--out_dir",
+            str(tmp_path / "out"),
+        ]
+    )
+    runs = json.loads((tmp_path / "out" / "digits" / "runs.json").read_text())
+    assert runs["settings"]["data_source"] == "idx"
+    assert runs["settings"]["verify_checksums"] is False
+    (run,) = runs["runs"]
+    assert len(run["history"]["loss"]) == 2 and run["nfe_forward"] > 0
+    assert "| digits | ANODE |" in capsys.readouterr().out
+
+
+def test_own_data_of_the_wrong_shape_is_refused_before_training(tmp_path):
+    write_idx_folder(tmp_path, size=28)
+    with pytest.raises(ValueError, match=r"--dataset digits trains models for 10 classes of "):
+        run_image_benchmark("digits", data_source="idx", data_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=r"`data_source` must be None or one of \['idx'"):
+        run_image_benchmark("digits", data_source="tensors")
+    with pytest.raises(ValueError, match=r"`torchvision_dataset` needs data_source="):
+        run_image_benchmark("digits", torchvision_dataset="FashionMNIST")
 
 
 def test_driver_refuses_unknown_dataset_and_model():

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 from torchdyn.core import NeuralODE
 
-from anode_plugin import ACTIVATIONS, ConvVectorField, MLPVectorField, StateShapeError
+from anode_plugin import (
+    ACTIVATIONS,
+    AugmentedNeuralODE,
+    ConvVectorField,
+    MLPVectorField,
+    StateShapeError,
+)
 
 pytestmark = pytest.mark.numerics
 
@@ -91,3 +99,140 @@ def test_wrong_state_size():
         MLPVectorField(3)(torch.tensor(0.0), torch.randn(2, 2))
     with pytest.raises(StateShapeError, match=r"ConvVectorField\(channels=3\)"):
         ConvVectorField(3, 4)(torch.tensor(0.0), torch.randn(2, 2, 4, 4))
+
+
+# ---------------------------------------------------------------- the concatenating oracle
+class _OracleTimeConv2d(nn.Conv2d):
+    """The field's convolutions as first written: ``t`` concatenated as channel 0."""
+
+    def forward(self, t, x):
+        b, _, h, w = x.shape
+        time = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(1, 1, 1, 1)
+        return super().forward(torch.cat([time.expand(b, 1, h, w), x], dim=1))
+
+
+class _OracleConvField(nn.Module):
+    """``ConvVectorField`` before the time channel was folded into the convolutions."""
+
+    def __init__(self, channels, num_filters, *, time_dependent=True, activation="relu"):
+        super().__init__()
+        self.time_dependent = time_dependent
+        conv = _OracleTimeConv2d if time_dependent else nn.Conv2d
+        extra = int(time_dependent)
+        self.conv1 = conv(channels + extra, num_filters, kernel_size=1)
+        self.conv2 = conv(num_filters + extra, num_filters, kernel_size=3, padding=1)
+        self.conv3 = conv(num_filters + extra, channels, kernel_size=1)
+        self.activation = ACTIVATIONS[activation]()
+
+    def forward(self, t, x):
+        if self.time_dependent:
+            h = self.activation(self.conv1(t, x))
+            h = self.activation(self.conv2(t, h))
+            return self.conv3(t, h)
+        h = self.activation(self.conv1(x))
+        h = self.activation(self.conv2(h))
+        return self.conv3(h)
+
+
+def _field_and_oracle(channels, filters, *, time_dependent=True, activation="relu", seed=0):
+    torch.manual_seed(seed)
+    field = ConvVectorField(channels, filters, time_dependent=time_dependent, activation=activation)
+    oracle = _OracleConvField(
+        channels, filters, time_dependent=time_dependent, activation=activation
+    )
+    oracle.load_state_dict(field.state_dict())  # same keys and shapes, or this raises
+    return field, oracle
+
+
+def _assert_close_in_norm(actual, expected, rtol=1e-5):
+    """Gradients summed over many terms: compare their errors with their size."""
+    error = float((actual - expected).detach().norm())
+    size = float(expected.detach().norm())
+    assert error <= rtol * size + 1e-6, (error, size)
+
+
+def _outputs_and_gradients(field, t, x):
+    """Output, first derivatives (to t, x, parameters) and a second derivative."""
+    t = t.clone().requires_grad_(True)
+    x = x.clone().requires_grad_(True)
+    params = list(field.parameters())
+    out = field(t, x)
+    cotangent = torch.linspace(-1, 1, out.numel()).reshape(out.shape)
+    grads = torch.autograd.grad(
+        out, [t, x, *params], cotangent, create_graph=True, allow_unused=True
+    )
+    # What a Jacobian regulariser differentiates: a function of the first derivatives.
+    # The last bias has no second derivative: it counts as zero on both sides.
+    second = torch.autograd.grad(
+        sum(g.pow(2).sum() for g in grads[1:]), params, allow_unused=True, materialize_grads=True
+    )
+    return out, grads, second
+
+
+@pytest.mark.parametrize("time_dependent", [True, False])
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_conv_field_equals_the_concatenating_oracle(activation, time_dependent):
+    field, oracle = _field_and_oracle(3, 8, time_dependent=time_dependent, activation=activation)
+    x, t = torch.randn(4, 3, 6, 5), torch.tensor(0.7)
+    x_before = x.clone()
+    out, grads, second = _outputs_and_gradients(field, t, x)
+    ref_out, ref_grads, ref_second = _outputs_and_gradients(oracle, t, x)
+    torch.testing.assert_close(out, ref_out, rtol=0, atol=1e-6)
+    for g, ref in zip([*grads, *second], [*ref_grads, *ref_second], strict=True):
+        if ref is None:  # no time dependence: t gets no gradient from either
+            assert g is None
+            continue
+        _assert_close_in_norm(g, ref)
+    assert torch.equal(x, x_before)  # in-place activations never touch the state
+    assert out.is_contiguous()  # the layout used inside does not leak out
+
+
+@given(
+    batch=st.integers(1, 3),
+    channels=st.integers(1, 4),
+    filters=st.integers(1, 9),
+    height=st.integers(1, 7),
+    width=st.integers(1, 7),
+    t=st.floats(-3.0, 3.0, allow_nan=False),
+    seed=st.integers(0, 2**16),
+)
+@settings(max_examples=30, deadline=None)
+def test_conv_field_equals_the_oracle_for_any_shape_and_time(
+    batch, channels, filters, height, width, t, seed
+):
+    field, oracle = _field_and_oracle(channels, filters, seed=seed)
+    x = torch.randn(batch, channels, height, width, generator=torch.Generator().manual_seed(seed))
+    out, grads, _ = _outputs_and_gradients(field, torch.tensor(t), x)
+    ref_out, ref_grads, _ = _outputs_and_gradients(oracle, torch.tensor(t), x)
+    torch.testing.assert_close(out, ref_out, rtol=0, atol=1e-6)
+    for g, ref in zip(grads, ref_grads, strict=True):
+        _assert_close_in_norm(g, ref)
+
+
+def test_conv_field_loads_the_concatenating_fields_checkpoints():
+    torch.manual_seed(1)
+    oracle = _OracleConvField(5, 7)
+    field = ConvVectorField(5, 7)
+    assert list(field.state_dict()) == list(oracle.state_dict())
+    field.load_state_dict(oracle.state_dict())
+    x = torch.randn(2, 5, 4, 4)
+    torch.testing.assert_close(field(0.3, x), oracle(0.3, x), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("backend", "options"), [("torchdyn", None), ("torchdiffeq", {"step_size": 0.25})]
+)
+def test_conv_field_adjoint_gradients_match_the_oracle(backend, options):
+    # Fixed steps, so that both solves take the same steps and only the fields differ.
+    field, oracle = _field_and_oracle(1 + 2, 6, activation="tanh")
+    x = torch.randn(3, 1, 5, 5)
+    grads = []
+    for f in (field, oracle):
+        model = AugmentedNeuralODE(
+            f, 2, backend=backend, solver="rk4", sensitivity="adjoint", solver_options=options
+        )
+        model.features(x).pow(2).sum().backward()
+        grads.append([p.grad for p in f.parameters()])
+    assert all(g is not None and g.abs().sum() > 0 for g in grads[0])
+    for g, ref in zip(*grads, strict=True):
+        _assert_close_in_norm(g, ref)

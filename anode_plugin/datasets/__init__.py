@@ -1,7 +1,16 @@
 """Toy data sets of the paper (sections 3-5.1) and their Lightning DataModules."""
 
-from ._checksums import CHECKSUMS, CorruptFileError, MissingFileError, file_md5, verify_files
+from ._checksums import (
+    CHECKSUMS,
+    CorruptFileError,
+    MissingFileError,
+    UnexpectedDataFileError,
+    file_md5,
+    verify_files,
+)
 from ._digits import DigitsDataModule
+from ._generic_images import IMAGE_SOURCES, GenericImageDataModule
+from ._idx import find_idx_files, read_idx
 from ._images import (
     CIFAR10DataModule,
     ImageDataModule,
@@ -33,11 +42,13 @@ from ._toy_datamodules import (
 
 __all__ = [
     "CHECKSUMS",
+    "IMAGE_SOURCES",
     "CIFAR10DataModule",
     "ConcentricSpheresDataModule",
     "CorruptFileError",
     "DigitsDataModule",
     "G1dDataModule",
+    "GenericImageDataModule",
     "ImageDataModule",
     "MNISTDataModule",
     "MissingFileError",
@@ -48,11 +59,14 @@ __all__ = [
     "TinyImageNetFolder",
     "ToyDataModule",
     "UInt8ImageDataset",
+    "UnexpectedDataFileError",
     "concentric_spheres",
     "extract_tiny_imagenet",
     "file_md5",
+    "find_idx_files",
     "g1d",
     "held_out_slices",
+    "read_idx",
     "reorganise_tiny_imagenet_val",
     "sample_in_shell",
     "shifted_sines",

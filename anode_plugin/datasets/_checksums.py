@@ -6,9 +6,10 @@ file a DataModule reads is hashed and compared with its published MD5 first.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from torchvision import datasets as tv_datasets
@@ -18,6 +19,7 @@ __all__ = [
     "TINY_IMAGENET_ZIP_MD5",
     "CorruptFileError",
     "MissingFileError",
+    "UnexpectedDataFileError",
     "file_md5",
     "verify_files",
 ]
@@ -25,6 +27,15 @@ __all__ = [
 
 class CorruptFileError(OSError):
     """A data file's MD5 differs from its published one (damaged or truncated file)."""
+
+
+class UnexpectedDataFileError(CorruptFileError):
+    """A data file is valid in its format, but its MD5 says it is not the expected data set.
+
+    A subclass of :class:`CorruptFileError` so that existing handlers still catch it;
+    the remedy differs: not a new download, but ``verify_checksums=False`` (or its own
+    ``checksums``) for a user's own data.
+    """
 
 
 class MissingFileError(FileNotFoundError):
@@ -68,10 +79,18 @@ CHECKSUMS: dict[str, dict[str, str]] = {
 }
 
 
-def file_md5(path: str | os.PathLike[str], *, chunk_size: int = 1 << 20) -> str:
-    """The MD5 hex digest of a file, read in chunks."""
+def file_md5(
+    path: str | os.PathLike[str], *, chunk_size: int = 1 << 20, decompress: bool = False
+) -> str:
+    """The MD5 hex digest of a file, read in chunks.
+
+    Args:
+        path: the file.
+        chunk_size: bytes read at a time.
+        decompress: hash the content of a gzipped file rather than its bytes.
+    """
     digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
+    with gzip.open(path, "rb") if decompress else open(path, "rb") as handle:
         while chunk := handle.read(chunk_size):
             digest.update(chunk)
     return digest.hexdigest()
@@ -83,34 +102,64 @@ def verify_files(
     *,
     dataset: str,
     remedy: str,
+    describe: Callable[[Path], str | None] | None = None,
 ) -> None:
     """Check that every file of ``checksums`` exists under ``root`` with its MD5.
+
+    A file ``rel`` that is absent but present gzipped (``rel.gz``) is checked by the
+    MD5 of its decompressed content.
 
     Args:
         root: folder the relative paths of ``checksums`` start from.
         checksums: relative path -> expected MD5 hex digest.
         dataset: data set name, for the messages.
         remedy: how to get a good copy, appended to the messages.
+        describe: says whether a file is valid in the data set's format: a description
+            (``'a valid IDX file of shape (60000, 28, 28) uint8'``) or ``None``. Files
+            whose MD5 differs but that are valid raise :class:`UnexpectedDataFileError`.
 
     Raises:
         MissingFileError: a file is absent (all absent files are listed).
-        CorruptFileError: a file's MD5 differs (all such files are listed).
+        CorruptFileError: a file's MD5 differs and it is not valid in its format (all
+            such files are listed).
+        UnexpectedDataFileError: every file whose MD5 differs is valid in its format:
+            another data set, not a damaged copy.
     """
     root = Path(root)
-    missing = [root / rel for rel in checksums if not (root / rel).is_file()]
+
+    def located(rel: str) -> tuple[Path, bool]:
+        path = root / rel
+        gz = path.with_name(path.name + ".gz")
+        return (gz, True) if not path.is_file() and gz.is_file() else (path, False)
+
+    missing = [root / rel for rel in checksums if not located(rel)[0].is_file()]
     if missing:
         listed = "\n  ".join(str(p) for p in missing)
         raise MissingFileError(
             f"{dataset}: {len(missing)} file(s) not found:\n  {listed}\n{remedy}"
         )
-    bad = []
+    bad, valid = [], []
     for rel, expected in checksums.items():
-        path = root / rel
-        actual = file_md5(path)
-        if actual != expected.lower():
-            bad.append(
-                f"{path} ({path.stat().st_size} bytes): MD5 {actual}, published MD5 {expected}"
-            )
+        path, compressed = located(rel)
+        actual = file_md5(path, decompress=compressed)
+        if actual == expected.lower():
+            continue
+        what = describe(path) if describe is not None else None
+        size = f"{path} ({path.stat().st_size} bytes): MD5 {actual}"
+        if what is None:
+            bad.append(f"{size}, published MD5 {expected}")
+        else:
+            valid.append(f"{size}, expected MD5 {expected}; it is {what}")
+    if valid and not bad:
+        listed = "\n  ".join(valid)
+        raise UnexpectedDataFileError(
+            f"{dataset}: {len(valid)} file(s) are valid but are not the expected data set "
+            f"(their MD5 differs from the expected one):\n  {listed}\nThey are not "
+            "damaged: downloading again will not help. To use your own data, pass "
+            "verify_checksums=False (anode-images: --verify_checksums false) or give the "
+            "files' own MD5s in `checksums`; for arbitrary IDX files, see "
+            "GenericImageDataModule(source='idx')."
+        )
     if bad:
         listed = "\n  ".join(bad)
         raise CorruptFileError(

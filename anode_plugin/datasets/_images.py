@@ -24,6 +24,7 @@ from torchvision import datasets as tv_datasets
 
 from .._validation import check_non_negative_int, check_positive_int
 from ._checksums import CHECKSUMS, verify_files
+from ._idx import describe_idx, read_idx
 
 __all__ = [
     "CIFAR10DataModule",
@@ -213,8 +214,10 @@ class ImageDataModule(pl.LightningDataModule, ABC):
 class MNISTDataModule(ImageDataModule):
     """MNIST, 28x28 grey digits: ``[1, 28, 28]`` in ``[0, 1]``, 10 classes.
 
-    Reads torchvision's layout ``<data_dir>/MNIST/raw/*-ubyte`` (IDX files); e.g.
-    ``MNISTDataModule(data_dir="../shared/data")`` works offline here. See
+    Reads torchvision's layout ``<data_dir>/MNIST/raw/*-ubyte`` (IDX files, each
+    plain or gzipped as ``*-ubyte.gz``); e.g. ``MNISTDataModule(data_dir="../shared/data")``
+    works offline here. A valid IDX file that is not MNIST's is reported as such (not as
+    a damaged download); for other IDX data use :class:`GenericImageDataModule`. See
     :class:`ImageDataModule` for the options.
     """
 
@@ -226,11 +229,40 @@ class MNISTDataModule(ImageDataModule):
         for train in (True, False):
             tv_datasets.MNIST(str(self.data_dir), train=train, download=True)
 
+    def verify(self) -> None:
+        if self.checksums:
+            verify_files(
+                self.data_dir,
+                self.checksums,
+                dataset=self.name,
+                remedy=self._remedy(),
+                describe=describe_idx,
+            )
+
+    def _read(self, stem: str) -> np.ndarray:
+        path = self.data_dir / "MNIST" / "raw" / stem
+        gz = path.with_name(stem + ".gz")
+        return read_idx(gz if not path.is_file() and gz.is_file() else path)
+
     def _full_sets(self) -> tuple[Dataset, Dataset]:
         sets = []
-        for train in (True, False):
-            ds = tv_datasets.MNIST(str(self.data_dir), train=train, download=False)
-            sets.append(UInt8ImageDataset(ds.data.unsqueeze(1).contiguous(), ds.targets))
+        for prefix in ("train", "t10k"):
+            images = self._read(f"{prefix}-images-idx3-ubyte")
+            labels = self._read(f"{prefix}-labels-idx1-ubyte")
+            if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
+                raise ValueError(
+                    f"{self.data_dir / 'MNIST' / 'raw'}: {prefix}-images-idx3-ubyte is a "
+                    f"valid IDX file but holds {images.dtype} images of shape "
+                    f"{images.shape[1:]}, not MNIST's 28x28 uint8: it is not MNIST. For "
+                    "your own IDX data use GenericImageDataModule(source='idx', "
+                    "data_dir=FOLDER)."
+                )
+            sets.append(
+                UInt8ImageDataset(
+                    torch.from_numpy(images).unsqueeze(1).contiguous(),
+                    torch.from_numpy(labels.astype(np.int64)),
+                )
+            )
         return sets[0], sets[1]
 
 
