@@ -248,7 +248,9 @@ def test_anode_fit_trains_from_a_folder_of_gzipped_idx_files(tmp_path, monkeypat
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     main(["fit", "--config", str(path)])
-    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
+    assert (
+        tmp_path / "run" / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt"
+    ).is_file()
     with open(tmp_path / "run" / "lightning_logs" / "version_0" / "metrics.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert sum(1 for r in rows if r.get("train/loss")) == 2  # 24 images, batches of 16
@@ -278,4 +280,6 @@ def test_the_own_idx_example_config_runs(tmp_path, monkeypatch):
             "false",
         ]
     )
-    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
+    assert (
+        tmp_path / "run" / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt"
+    ).is_file()

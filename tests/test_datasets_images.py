@@ -229,3 +229,14 @@ def test_digits_offline_shapes_scale_and_stratified_split():
 def test_bad_arguments_name_themselves(kwargs, match):
     with pytest.raises(ValueError, match=match):
         DigitsDataModule(**kwargs)
+
+
+def test_subsets_larger_than_their_split_are_refused(standin):
+    cls, root, checksums, _ = standin
+    for subset, match in (
+        ({"train_subset": 10_000}, r"`train_subset`=10000 exceeds the"),
+        ({"test_subset": 10_000}, r"`test_subset`=10000 exceeds the"),
+    ):
+        dm = cls(data_dir=root, checksums=checksums, **subset)
+        with pytest.raises(ValueError, match=match):
+            dm.setup("fit")
