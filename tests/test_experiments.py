@@ -9,8 +9,9 @@ import multiprocessing
 import time
 
 import pytest
+import torch
 
-from anode_plugin.datasets import ConcentricSpheresDataModule, G1dDataModule
+from anode_plugin.datasets import ConcentricSpheresDataModule, G1dDataModule, ToyDataModule
 from anode_plugin.experiments import (
     G1dConfig,
     SpheresConfig,
@@ -373,3 +374,20 @@ def test_jobs_must_pickle_to_go_to_a_worker_and_workers_must_be_positive():
         map_jobs(abs, [1, -2], submit_order=[0, 0])
     # In order of the jobs, whatever order they are handed out in.
     assert map_jobs(abs, [1, -2, 3], submit_order=[2, 0, 1]) == [1, 2, 3]
+
+
+def _data_from_the_global_generator(seed):
+    x = torch.randn(8, 2)
+    return ToyDataModule(x, x[:, :1].sign(), batch_size=8, seed=seed)
+
+
+def test_a_run_seeds_the_global_generators_before_it_builds_its_data():
+    config = SpheresConfig(seeds=1, epochs=1, progress_bar=False, snapshots=2)
+    runs = []
+    for state in (1, 2):
+        torch.manual_seed(state)  # what earlier runs in this process left behind
+        runs.append(
+            run_models("global", _data_from_the_global_generator, config, models=("ResNet",))
+        )
+    assert runs[0]["viz_inputs"] == runs[1]["viz_inputs"]
+    assert _without_timings(runs[0]) == _without_timings(runs[1])

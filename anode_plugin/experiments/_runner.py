@@ -306,6 +306,9 @@ def train_run(spec: RunSpec) -> dict[str, Any]:
         the figures show).
     """
     group = spec.group
+    # Seeded before anything else, so that a data module drawing from the global
+    # generators gets the same data whichever runs this process trained before.
+    pl.seed_everything(spec.seed, workers=False, verbose=False)
     with _quiet_lightning(), _threads(group.config.num_threads):
         datamodule = group.make_datamodule(spec.seed)
         viz = _viz_inputs(datamodule, spec.seed) if spec.with_viz else None
