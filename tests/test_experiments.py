@@ -19,7 +19,6 @@ from anode_plugin.experiments import (
     build_parser,
     check_all,
     main,
-    map_jobs,
     nfe_start_end,
     render_report,
     run_experiment,
@@ -33,6 +32,7 @@ from anode_plugin.experiments._claims import (
     check_separable_final,
     check_spheres,
 )
+from anode_plugin.experiments._pool import map_jobs
 
 # One worker: most tests check what is written, not how the runs are spread; a pool of
 # fresh interpreters costs seconds to start.

@@ -24,7 +24,6 @@ from ._experiments import (
     separable_groups,
     spheres_groups,
 )
-from ._pool import map_jobs, usable_cores
 from ._report import render_report, write_report
 from ._runner import (
     MODEL_NAMES,
@@ -33,7 +32,6 @@ from ._runner import (
     build_feature_map,
     run_groups,
     run_models,
-    train_run,
 )
 
 __all__ = [
@@ -55,7 +53,6 @@ __all__ = [
     "g1d_groups",
     "generalisation_groups",
     "main",
-    "map_jobs",
     "nfe_start_end",
     "render_report",
     "run_experiment",
@@ -67,8 +64,6 @@ __all__ = [
     "run_spheres",
     "separable_groups",
     "spheres_groups",
-    "train_run",
-    "usable_cores",
     "write_outputs",
     "write_report",
 ]
