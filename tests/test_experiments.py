@@ -391,3 +391,15 @@ def test_a_run_seeds_the_global_generators_before_it_builds_its_data():
         )
     assert runs[0]["viz_inputs"] == runs[1]["viz_inputs"]
     assert _without_timings(runs[0]) == _without_timings(runs[1])
+
+
+def test_results_are_taken_in_as_each_job_finishes():
+    """The progress bar moves with each finished run, not once at the end."""
+    finished = []
+
+    def describe(seconds):
+        finished.append(time.perf_counter())
+        return f"slept {seconds} s"
+
+    assert map_jobs(time.sleep, [0, 2], workers=2, describe=describe) == [None, None]
+    assert finished[1] - finished[0] > 1

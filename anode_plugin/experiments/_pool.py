@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import pickle
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
 
 import torch
@@ -129,7 +129,7 @@ def map_jobs(
                 executor.submit(fn, jobs[index]): index for index in order
             }
             while pending:
-                finished, _ = wait(pending, return_when=FIRST_EXCEPTION)
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     # .result() re-raises a job's exception in this process.
                     done(pending.pop(future), future.result())
