@@ -81,10 +81,10 @@ def render_report(results: dict[str, Any], figures: list[str] | None = None) -> 
         "# Augmented Neural ODEs: toy experiments (paper sections 3, 4 and 5.1)",
         "",
         f"Command: `{results.get('command', 'anode-experiments')}`  ",
-        f"Wall time: {results.get('wall_time_s', float('nan')):.0f} s with "
+        f"Wall time: {results.get('wall_time_s', float('nan')):.0f} s; "
         # Results written before runs were spread over processes ran in one process.
-        f"{env.get('workers', 1)} worker process(es) of {env.get('cpu_threads', '?')} "
-        "CPU thread(s)  ",
+        f"runs in {env.get('workers', 1)} process(es), {env.get('cpu_threads', '?')} "
+        "CPU thread(s) each  ",
         f"anode-plugin {env.get('anode_plugin', '?')}, torch {env.get('torch', '?')}",
         "",
         "Models: NODE (p = 0) and ANODE (p > 0) are `AugmentedNeuralODE`s with the paper's "
