@@ -29,12 +29,12 @@ from anode_plugin import AugmentedNeuralODE, MLPVectorField
 from anode_plugin.datasets import concentric_spheres
 
 parser = argparse.ArgumentParser(description="NODE vs ANODE on concentric spheres.")
-parser.add_argument("--fast", action="store_true", help="a few seconds: few points, 2 epochs")
+parser.add_argument("--fast", action="store_true", help="a few seconds: few points, 1 epoch")
 parser.add_argument("--out", type=Path, default=Path("example-output/spheres"))
 args = parser.parse_args()
 args.out.mkdir(parents=True, exist_ok=True)
 
-size, epochs = (64, 2) if args.fast else (500, 20)
+size, epochs = (64, 1) if args.fast else (500, 20)
 x, y = concentric_spheres(dim=2, num_inner=size, num_outer=3 * size, seed=0)
 
 history = []
