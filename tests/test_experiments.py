@@ -5,10 +5,13 @@ from __future__ import annotations
 import copy
 import json
 import math
+import multiprocessing
+import time
 
 import pytest
+import torch
 
-from anode_plugin.datasets import ConcentricSpheresDataModule, G1dDataModule
+from anode_plugin.datasets import ConcentricSpheresDataModule, G1dDataModule, ToyDataModule
 from anode_plugin.experiments import (
     G1dConfig,
     SpheresConfig,
@@ -18,6 +21,7 @@ from anode_plugin.experiments import (
     main,
     nfe_start_end,
     render_report,
+    run_experiment,
     run_models,
 )
 from anode_plugin.experiments._claims import (
@@ -28,8 +32,14 @@ from anode_plugin.experiments._claims import (
     check_separable_final,
     check_spheres,
 )
+from anode_plugin.experiments._pool import map_jobs
 
-TINY = ["--seeds", "1", "--epochs", "1", "--snapshots", "2", "--progress_bar", "false"]
+# One worker: most tests check what is written, not how the runs are spread; a pool of
+# fresh interpreters costs seconds to start.
+TINY = [
+    *("--seeds", "1", "--epochs", "1", "--snapshots", "2", "--progress_bar", "false"),
+    *("--workers", "1"),
+]
 SIZES = {
     "g1d": ["--num_points", "4", "--batch_size", "4", "--identity", "false"],
     "spheres": ["--num_inner", "8", "--num_outer", "24", "--dims", "[1, 2]"],
@@ -109,8 +119,12 @@ def test_toy_scales_each_experiment_from_its_defaults():
 def test_parser_exposes_flags_and_rejects_bad_values(capsys):
     cfg = build_parser().parse_args(["spheres", "--seeds", "4", "--dims", "[2]"])
     assert cfg.spheres.seeds == 4 and tuple(cfg.spheres.dims) == (2,)
+    assert cfg.spheres.workers >= 1  # every usable core by default
+    assert build_parser().parse_args(["toy", "--workers", "3"]).toy.workers == 3
     with pytest.raises(SystemExit):
         build_parser().parse_args(["spheres", "--seeds", "many"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["toy", "--workers", "0"])
     with pytest.raises(ValueError, match="solver"):
         SpheresConfig(solver="nope")
     with pytest.raises(ValueError, match="r1 < r2 < r3"):
@@ -289,12 +303,13 @@ def test_reduced_g1d_and_spheres_claims_hold():
 
 
 def _without_timings(value):
-    """The results with wall-clock figures removed: everything else must repeat exactly."""
+    """The results with wall-clock figures (and how they were run) removed: everything
+    else must repeat exactly."""
     if isinstance(value, dict):
         return {
             k: _without_timings(v)
             for k, v in value.items()
-            if "time" not in k and "seconds" not in k and k not in ("wall", "command")
+            if "time" not in k and "seconds" not in k and k not in ("wall", "command", "workers")
         }
     if isinstance(value, list):
         return [_without_timings(v) for v in value]
@@ -310,3 +325,81 @@ def test_the_same_seed_gives_the_same_results_on_cpu(tmp_path):
     first, second = _without_timings(first), _without_timings(second)
     assert first["experiments"]  # something was compared
     assert first == second
+
+
+# ---------------------------------------------------------------------------- worker processes
+def test_parallel_runs_give_exactly_the_sequential_results():
+    """Two data sets, two seeds: each run seeds itself, so neither the process it runs in
+    nor the order in which runs finish changes a single figure."""
+    config = SpheresConfig(
+        seeds=2, epochs=2, dims=(1, 2), num_inner=8, num_outer=24, batch_size=8,
+        progress_bar=False, snapshots=2,
+    )  # fmt: skip
+    sequential = _without_timings(run_experiment("spheres", config, workers=1))
+    parallel = _without_timings(run_experiment("spheres", config, workers=2))
+    assert list(sequential) == ["spheres_d1", "spheres_d2"]
+    for exp in sequential.values():
+        assert list(exp["models"]) == ["NODE", "ANODE", "ResNet"]
+        assert [run["seed"] for run in exp["models"]["NODE"]["runs"]] == [0, 1]
+    assert parallel == sequential
+    # The same key order too, so that results.json differs in its timings only.
+    assert json.dumps(parallel) == json.dumps(sequential)
+
+
+def _spheres_failing_on_seed_1(seed):
+    # Radii out of order on seed 1 only: its run fails while the others train.
+    return ConcentricSpheresDataModule(
+        num_inner=8, num_outer=24, r1=2.0 if seed == 1 else 0.5, batch_size=8, seed=seed
+    )
+
+
+def test_a_failing_run_raises_its_own_error_here_and_stops_the_workers():
+    config = SpheresConfig(seeds=3, epochs=1, progress_bar=False, snapshots=2)
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"0 < r1 < r2 < r3, got r1=2.0") as caught:
+        run_models("failing", _spheres_failing_on_seed_1, config, workers=2)
+    # The worker's traceback comes along with the original exception.
+    assert "_spheres_failing_on_seed_1" in str(caught.value.__cause__)
+    assert multiprocessing.active_children() == []
+    assert time.perf_counter() - start < 120
+
+
+def test_jobs_must_pickle_to_go_to_a_worker_and_workers_must_be_positive():
+    config = SpheresConfig(seeds=1, epochs=1, progress_bar=False)
+    with pytest.raises(TypeError, match=r"lambdas.*workers=1"):
+        run_models("lambda", lambda seed: G1dDataModule(seed=seed), config, workers=2)
+    with pytest.raises(ValueError, match="`workers` must be a positive integer, got 0"):
+        map_jobs(abs, [1, -2], workers=0)
+    with pytest.raises(ValueError, match="submit_order"):
+        map_jobs(abs, [1, -2], submit_order=[0, 0])
+    # In order of the jobs, whatever order they are handed out in.
+    assert map_jobs(abs, [1, -2, 3], submit_order=[2, 0, 1]) == [1, 2, 3]
+
+
+def _data_from_the_global_generator(seed):
+    x = torch.randn(8, 2)
+    return ToyDataModule(x, x[:, :1].sign(), batch_size=8, seed=seed)
+
+
+def test_a_run_seeds_the_global_generators_before_it_builds_its_data():
+    config = SpheresConfig(seeds=1, epochs=1, progress_bar=False, snapshots=2)
+    runs = []
+    for state in (1, 2):
+        torch.manual_seed(state)  # what earlier runs in this process left behind
+        runs.append(
+            run_models("global", _data_from_the_global_generator, config, models=("ResNet",))
+        )
+    assert runs[0]["viz_inputs"] == runs[1]["viz_inputs"]
+    assert _without_timings(runs[0]) == _without_timings(runs[1])
+
+
+def test_results_are_taken_in_as_each_job_finishes():
+    """The progress bar moves with each finished run, not once at the end."""
+    finished = []
+
+    def describe(seconds):
+        finished.append(time.perf_counter())
+        return f"slept {seconds} s"
+
+    assert map_jobs(time.sleep, [0, 2], workers=2, describe=describe) == [None, None]
+    assert finished[1] - finished[0] > 1

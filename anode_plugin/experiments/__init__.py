@@ -14,9 +14,25 @@ from ._config import (
     ToyConfig,
     TrainingConfig,
 )
-from ._experiments import run_g1d, run_generalisation, run_separable, run_spheres
+from ._experiments import (
+    g1d_groups,
+    generalisation_groups,
+    run_g1d,
+    run_generalisation,
+    run_separable,
+    run_spheres,
+    separable_groups,
+    spheres_groups,
+)
 from ._report import render_report, write_report
-from ._runner import MODEL_NAMES, build_feature_map, run_models
+from ._runner import (
+    MODEL_NAMES,
+    RunGroup,
+    RunSpec,
+    build_feature_map,
+    run_groups,
+    run_models,
+)
 
 __all__ = [
     "CLAIMS",
@@ -25,6 +41,8 @@ __all__ = [
     "ClaimCheck",
     "G1dConfig",
     "GeneralisationConfig",
+    "RunGroup",
+    "RunSpec",
     "SeparableConfig",
     "SpheresConfig",
     "ToyConfig",
@@ -32,15 +50,20 @@ __all__ = [
     "build_feature_map",
     "build_parser",
     "check_all",
+    "g1d_groups",
+    "generalisation_groups",
     "main",
     "nfe_start_end",
     "render_report",
     "run_experiment",
     "run_g1d",
     "run_generalisation",
+    "run_groups",
     "run_models",
     "run_separable",
     "run_spheres",
+    "separable_groups",
+    "spheres_groups",
     "write_outputs",
     "write_report",
 ]

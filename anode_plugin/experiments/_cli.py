@@ -11,25 +11,33 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from jsonargparse import ArgumentParser
+from jsonargparse.typing import PositiveInt
 
 from .. import __version__
 from ._claims import check_all
 from ._config import EXPERIMENTS, ToyConfig, TrainingConfig
-from ._experiments import run_g1d, run_generalisation, run_separable, run_spheres
+from ._experiments import (
+    g1d_groups,
+    generalisation_groups,
+    separable_groups,
+    spheres_groups,
+)
+from ._pool import usable_cores
 from ._report import write_report
+from ._runner import RunGroup, run_groups
 
 __all__ = ["build_parser", "main", "run_experiment", "write_outputs"]
 
-_RUNNERS = {
-    "g1d": run_g1d,
-    "spheres": run_spheres,
-    "separable": run_separable,
-    "generalisation": run_generalisation,
+_GROUPS: dict[str, Callable[[Any], list[RunGroup]]] = {
+    "g1d": g1d_groups,
+    "spheres": spheres_groups,
+    "separable": separable_groups,
+    "generalisation": generalisation_groups,
 }
 _HELP = {
     "g1d": "Section 3: g1d(x) = -x and the identity, fitted by the flow alone.",
@@ -61,6 +69,16 @@ def build_parser() -> ArgumentParser:
             default=os.path.join("anode-results", name),
             help="Folder for results.json, report.md and the PNG figures.",
         )
+        sub.add_argument(
+            "--workers",
+            type=PositiveInt,
+            default=usable_cores(),
+            help=(
+                "Worker processes, one run (model x seed x data set) and one torch thread "
+                "each; 1 trains every run in this process. The results do not depend on it. "
+                "Default: every usable core."
+            ),
+        )
         subcommands.add_subcommand(name, sub, help=_HELP[name])
     report = ArgumentParser(description="Rebuild report.md and the figures from results.json.")
     report.add_argument("results", type=str, help="Path to a results.json.")
@@ -68,18 +86,28 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def run_experiment(name: str, config: TrainingConfig) -> dict[str, Any]:
-    """Run experiment ``name`` (or every one for ``'toy'``); returns ``{key: result}``."""
+def run_experiment(name: str, config: TrainingConfig, *, workers: int = 1) -> dict[str, Any]:
+    """Run experiment ``name`` (or every one for ``'toy'``); returns ``{key: result}``.
+
+    Args:
+        name: one of ``EXPERIMENTS`` or ``'toy'``.
+        config: its configuration (a ``ToyConfig`` for ``'toy'``).
+        workers: worker processes over which the runs of every experiment are spread
+            (see ``run_groups``); the results do not depend on it.
+    """
     if name == "toy":
         if not isinstance(config, ToyConfig):
             raise TypeError(f"`config` of 'toy' must be a ToyConfig, got {type(config).__name__}.")
-        results: dict[str, Any] = {}
-        for key, config_cls in EXPERIMENTS.items():
-            results.update(_RUNNERS[key](config.scaled(config_cls)))
-        return results
-    if name not in _RUNNERS:
-        raise ValueError(f"`name` must be one of {[*_RUNNERS, 'toy']}, got {name!r}.")
-    return _RUNNERS[name](config)
+        groups = [
+            group
+            for key, config_cls in EXPERIMENTS.items()
+            for group in _GROUPS[key](config.scaled(config_cls))
+        ]
+    elif name in _GROUPS:
+        groups = _GROUPS[name](config)
+    else:
+        raise ValueError(f"`name` must be one of {[*_GROUPS, 'toy']}, got {name!r}.")
+    return run_groups(groups, workers=workers, progress=config.progress_bar)
 
 
 def write_outputs(results: dict[str, Any], output_dir: str) -> list[str]:
@@ -130,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config_cls = ToyConfig if name == "toy" else EXPERIMENTS[name]
     config = _config_from(sub, config_cls)
     start = time.perf_counter()
-    experiments = run_experiment(name, config)
+    experiments = run_experiment(name, config, workers=sub.workers)
     results = {
         "command": " ".join(["anode-experiments", *argv]),
         "experiment": name,
@@ -140,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "anode_plugin": __version__,
             "torch": torch.__version__,
             "cpu_threads": config.num_threads,
+            "workers": sub.workers,
         },
         "experiments": experiments,
     }

@@ -50,9 +50,10 @@ class TrainingConfig:
         resnet_blocks: residual blocks of the ResNet baseline; its width is chosen so
             that its parameter count matches the NODE's vector field.
         snapshots: how many times the features are recorded during training (Figure 8).
-        progress_bar: show Lightning's progress bar while training.
-        num_threads: torch CPU threads while training; these models are so small that
-            one thread is the fastest (several threads mostly wait on each other).
+        progress_bar: show a progress bar over the runs (runs done out of the total).
+        num_threads: torch CPU threads of each run; these models are so small that one
+            thread is the fastest (several threads mostly wait on each other), and the
+            runs go to one worker process per core (``--workers``).
     """
 
     seeds: int = 3

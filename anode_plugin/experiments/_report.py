@@ -76,14 +76,16 @@ def render_report(results: dict[str, Any], figures: list[str] | None = None) -> 
     checks = check_all(results)
     counted = [c for c in checks if c.holds is not None]
     held = sum(c.holds for c in counted)
+    env = results.get("environment", {})
     lines = [
         "# Augmented Neural ODEs: toy experiments (paper sections 3, 4 and 5.1)",
         "",
         f"Command: `{results.get('command', 'anode-experiments')}`  ",
-        f"Wall time: {results.get('wall_time_s', float('nan')):.0f} s on "
-        f"{results.get('environment', {}).get('cpu_threads', '?')} CPU threads  ",
-        f"anode-plugin {results.get('environment', {}).get('anode_plugin', '?')}, "
-        f"torch {results.get('environment', {}).get('torch', '?')}",
+        f"Wall time: {results.get('wall_time_s', float('nan')):.0f} s; "
+        # Results written before runs were spread over processes ran in one process.
+        f"runs in {env.get('workers', 1)} process(es), {env.get('cpu_threads', '?')} "
+        "CPU thread(s) each  ",
+        f"anode-plugin {env.get('anode_plugin', '?')}, torch {env.get('torch', '?')}",
         "",
         "Models: NODE (p = 0) and ANODE (p > 0) are `AugmentedNeuralODE`s with the paper's "
         "MLP vector field; ResNet is a stack of residual MLP blocks whose width matches "

@@ -1,8 +1,10 @@
 """Train NODE, ANODE and ResNet over several seeds on one toy data set; collect results.
 
-Everything a figure or the report needs ends up in a JSON-ready ``dict``: per-seed
-histories and final figures, plus, for the first seed, the data behind the flow,
-feature and output-map figures.
+Every (data set, model, seed) training run is an independent job, described by a
+picklable ``RunSpec`` and trained by ``train_run`` in this process or in a worker
+process. Everything a figure or the report needs ends up in a JSON-ready ``dict``:
+per-seed histories and final figures, plus, for the first seed, the data behind the
+flow, feature and output-map figures.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import logging
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import lightning.pytorch as pl
@@ -21,14 +24,24 @@ from torch import Tensor, nn
 
 from .._model import AugmentedNeuralODE
 from .._resnet import ResNet, match_resnet_hidden_dim
+from .._validation import check_choice
 from .._vector_fields import MLPVectorField
 from ..callbacks import NFECallback
 from ..datasets import ToyDataModule
 from ..lightning import ANODEModule
 from ._config import TrainingConfig
+from ._pool import map_jobs
 from ._recorder import TrainingRecorder
 
-__all__ = ["MODEL_NAMES", "build_feature_map", "run_models"]
+__all__ = [
+    "MODEL_NAMES",
+    "RunGroup",
+    "RunSpec",
+    "build_feature_map",
+    "run_groups",
+    "run_models",
+    "train_run",
+]
 
 MODEL_NAMES = ("NODE", "ANODE", "ResNet")
 _VIZ_POINTS = 256
@@ -165,7 +178,8 @@ def _train_one(
         logger=False,
         enable_checkpointing=False,
         enable_model_summary=False,
-        enable_progress_bar=config.progress_bar,
+        # Runs may share the terminal across processes: the bar is over runs (map_jobs).
+        enable_progress_bar=False,
         num_sanity_val_steps=0,
         limit_val_batches=1.0 if has_val else 0,
         callbacks=[c for c in (nfe, recorder) if c is not None],
@@ -214,6 +228,159 @@ def _train_one(
     return run, viz_data, info
 
 
+@dataclass(frozen=True)
+class RunGroup:
+    """Every model over every seed on one data set: one entry of ``results["experiments"]``.
+
+    Args:
+        key: the entry's name, e.g. ``"spheres_d2"``.
+        title: a one-line description of the experiment for the report.
+        make_datamodule: builds the data module of one seed (data and shuffle); it must
+            pickle (a module-level function or a ``functools.partial`` of a data module
+            class) to run in worker processes.
+        config: training settings (seeds, epochs, solver, ...).
+        readout: ``False`` fits the flow alone (the prediction is ``phi(x)``'s first
+            coordinates), as for ``g1d``.
+        models: which of ``MODEL_NAMES`` to train.
+    """
+
+    key: str
+    title: str
+    make_datamodule: Callable[[int], ToyDataModule]
+    config: TrainingConfig
+    readout: bool = True
+    models: tuple[str, ...] = MODEL_NAMES
+
+    def __post_init__(self) -> None:
+        for name in self.models:
+            check_choice("models", name, MODEL_NAMES)
+
+    def specs(self) -> list[RunSpec]:
+        """The group's runs, seed by seed and model by model within a seed."""
+        return [
+            RunSpec(self, name, seed, with_viz=index == 0)
+            for index, seed in enumerate(self.config.seed_list)
+            for name in self.models
+        ]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run: model ``model`` of ``group`` with seed ``seed``.
+
+    Args:
+        group: the data set and settings the run belongs to.
+        model: one of ``MODEL_NAMES``.
+        seed: seeds the data, the shuffle and the initial weights.
+        with_viz: also record the data behind the figures (the first seed of a group).
+    """
+
+    group: RunGroup
+    model: str
+    seed: int
+    with_viz: bool = False
+
+    def describe(self) -> str:
+        """A short name for progress displays."""
+        return f"{self.group.key} {self.model} seed {self.seed}"
+
+    def cost(self) -> float:
+        """A rough relative cost (epochs x points), to hand the longest runs out first."""
+        config = self.group.config
+        sizes = ("num_points", "num_inner", "num_outer", "num_upper", "num_lower")
+        points = sum(getattr(config, name, 0) for name in sizes)
+        # Measured on the default toy runs: a ResNet run takes about a third of the
+        # time of an ODE run on the same data.
+        return config.epochs * max(points, 1) * (0.3 if self.model == "ResNet" else 1.0)
+
+
+def train_run(spec: RunSpec) -> dict[str, Any]:
+    """Train the run of ``spec`` from scratch; everything it needs is built and seeded here.
+
+    A run depends on nothing but its spec: it builds its own data module and seeds
+    every generator itself, so it gives the same figures in any process and order.
+
+    Returns:
+        ``run`` (per-seed histories and final figures), ``info`` (the model's size),
+        and, when ``spec.with_viz``, ``viz`` (figure data) and ``data`` (the inputs
+        the figures show).
+    """
+    group = spec.group
+    # Seeded before anything else, so that a data module drawing from the global
+    # generators gets the same data whichever runs this process trained before.
+    pl.seed_everything(spec.seed, workers=False, verbose=False)
+    with _quiet_lightning(), _threads(group.config.num_threads):
+        datamodule = group.make_datamodule(spec.seed)
+        viz = _viz_inputs(datamodule, spec.seed) if spec.with_viz else None
+        run, viz_data, info = _train_one(
+            spec.model, datamodule, group.config, spec.seed, readout=group.readout, viz=viz
+        )
+    outcome: dict[str, Any] = {"run": run, "info": info}
+    if viz is not None:
+        data = {
+            "dim": datamodule.dim,
+            "has_validation": datamodule.x_val is not None,
+            "viz_inputs": viz[0].tolist(),
+            "viz_labels": viz[1][:, 0].tolist(),
+        }
+        if datamodule.x_val is not None:
+            data["val_inputs"] = datamodule.x_val[:_VIZ_POINTS].tolist()
+            data["val_labels"] = datamodule.y_val[:_VIZ_POINTS, 0].tolist()
+        outcome.update(viz=viz_data, data=data)
+    return outcome
+
+
+def run_groups(
+    groups: Sequence[RunGroup], *, workers: int = 1, progress: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Train every run of ``groups``, in ``workers`` processes; returns ``{key: result}``.
+
+    The runs are independent, so they are spread over the workers longest first; the
+    results are assembled in the groups' own order, so they do not depend on
+    ``workers`` or on which run finishes first.
+
+    Args:
+        groups: the data sets and settings; their keys must differ.
+        workers: worker processes, each running one run at a time with one torch
+            thread; ``1`` trains every run in this process, one after another.
+        progress: show a progress bar of runs done out of the total.
+
+    Returns:
+        Per group key, a JSON-ready dict: ``title``, ``config``, ``readout``,
+        per-model ``runs`` (one per seed) and the first seed's ``viz`` data.
+    """
+    keys = [group.key for group in groups]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"`groups` must have distinct keys, got {keys}.")
+    specs = [spec for group in groups for spec in group.specs()]
+    longest_first = sorted(range(len(specs)), key=lambda i: -specs[i].cost())
+    outcomes = map_jobs(
+        train_run,
+        specs,
+        workers=workers,
+        progress=progress,
+        describe=RunSpec.describe,
+        submit_order=longest_first,
+    )
+    results: dict[str, dict[str, Any]] = {
+        group.key: {
+            "title": group.title,
+            "config": group.config.to_dict(),
+            "readout": group.readout,
+            "models": {},
+        }
+        for group in groups
+    }
+    for spec, outcome in zip(specs, outcomes, strict=True):
+        result = results[spec.group.key]
+        result.update(outcome.get("data", {}))
+        entry = result["models"].setdefault(spec.model, {**outcome["info"], "runs": []})
+        entry["runs"].append(outcome["run"])
+        if "viz" in outcome:
+            entry["viz"] = outcome["viz"]
+    return results
+
+
 def run_models(
     title: str,
     make_datamodule: Callable[[int], ToyDataModule],
@@ -221,45 +388,23 @@ def run_models(
     *,
     readout: bool = True,
     models: tuple[str, ...] = MODEL_NAMES,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Train each model over the configured seeds on the data of ``make_datamodule(seed)``.
 
     Args:
         title: a one-line description of the experiment for the report.
-        make_datamodule: builds the data module of one seed (data and shuffle).
+        make_datamodule: builds the data module of one seed (data and shuffle); with
+            ``workers > 1`` it must pickle (not a lambda).
         config: training settings (seeds, epochs, solver, ...).
         readout: ``False`` fits the flow alone (the prediction is ``phi(x)``'s first
             coordinates), as for ``g1d``.
         models: which of ``MODEL_NAMES`` to train.
+        workers: worker processes (see ``run_groups``); the results do not depend on it.
 
     Returns:
         A JSON-ready dict: ``config``, ``dim``, ``readout``, per-model ``runs`` (one per
         seed) and the first seed's ``viz`` data.
     """
-    result: dict[str, Any] = {
-        "title": title,
-        "config": config.to_dict(),
-        "readout": readout,
-        "models": {},
-    }
-    with _quiet_lightning(), _threads(config.num_threads):
-        for index, seed in enumerate(config.seed_list):
-            datamodule = make_datamodule(seed)
-            viz = _viz_inputs(datamodule, seed) if index == 0 else None
-            if viz is not None:
-                result["dim"] = datamodule.dim
-                result["has_validation"] = datamodule.x_val is not None
-                result["viz_inputs"] = viz[0].tolist()
-                result["viz_labels"] = viz[1][:, 0].tolist()
-                if datamodule.x_val is not None:
-                    result["val_inputs"] = datamodule.x_val[:_VIZ_POINTS].tolist()
-                    result["val_labels"] = datamodule.y_val[:_VIZ_POINTS, 0].tolist()
-            for name in models:
-                run, viz_data, info = _train_one(
-                    name, datamodule, config, seed, readout=readout, viz=viz
-                )
-                entry = result["models"].setdefault(name, {**info, "runs": []})
-                entry["runs"].append(run)
-                if viz_data is not None:
-                    entry["viz"] = viz_data
-    return result
+    group = RunGroup("runs", title, make_datamodule, config, readout=readout, models=models)
+    return run_groups([group], workers=workers, progress=config.progress_bar)["runs"]
