@@ -18,7 +18,7 @@ from ._errors import (
 )
 from ._nfe import NFETally
 
-__all__ = ["CountedField", "call_style"]
+__all__ = ["CountedField", "call_style", "mark_backward_start"]
 
 # Every this many evaluations the state, its derivative and the time are checked. A
 # NaN or a step-size underflow makes adaptive solvers reject (or repeat) steps forever,
@@ -121,8 +121,13 @@ class CountedField(nn.Module):
         """Evaluations since the last reset, forward and backward together (torchdyn's view)."""
         return float(self.tally.forward + self.tally.backward)
 
-    def start_solve(self) -> None:
-        """Begin a new forward solve: the budget and the stall guard apply to each solve."""
+    def start_solve(self, args: Any = None) -> None:
+        """Begin a new forward solve: the budget and the stall guard apply to each solve.
+
+        The solvers call ``f(t, z)``: the field keeps the solve's ``args`` (also for its
+        backward solve) and hands them to fields written ``f(t, x, args)``.
+        """
+        self.args = args
         self.tally.start_solve()
         self._guard_countdown = GUARD_INTERVAL
         self._guard_last_t = None
@@ -249,3 +254,26 @@ class CountedField(nn.Module):
 
     def extra_repr(self) -> str:
         return f"call={self.style!r}"
+
+
+class _StartBackwardSolve(torch.autograd.Function):
+    """Identity on a solution; its backward marks the start of that solve's adjoint.
+
+    The autograd engine runs it just before the adjoint's own backward, so the budget
+    and the stall guard start afresh for each backward solve.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, sol: Tensor, field: CountedField) -> Tensor:
+        ctx.field = field
+        return sol.view_as(sol)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        ctx.field.start_backward_solve()
+        return grad, None
+
+
+def mark_backward_start(sol: Tensor, field: CountedField) -> Tensor:
+    """``sol``, unchanged; the backward solve behind it starts ``field``'s budget afresh."""
+    return _StartBackwardSolve.apply(sol, field)

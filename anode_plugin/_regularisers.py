@@ -15,12 +15,15 @@ measures its error on ``z`` alone, so the steps are those of the plain ODE.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor, nn
 
 from ._counted_field import CountedField
+from ._validation import check_choice
 
-__all__ = ["PROBES", "REGULARISERS", "RegularisedField"]
+__all__ = ["PROBES", "REGULARISERS", "RegularisedField", "check_regularisers"]
 
 REGULARISERS = ("kinetic", "jacobian")
 PROBES = ("gaussian", "rademacher")
@@ -99,3 +102,28 @@ class RegularisedField(nn.Module):
         if self.kinetic:
             rate["kinetic"] = dz.pow(2).flatten(1).mean(1)
         return torch.cat([dz.reshape(-1), *(rate[name] for name in self.names)])
+
+
+def check_regularisers(
+    regularisers: Sequence[str], probe: str, sensitivity: str
+) -> tuple[str, ...]:
+    """``regularisers`` as a tuple of distinct names from ``REGULARISERS``; checks the probe."""
+    check_choice("jacobian_probe", probe, PROBES)
+    if isinstance(regularisers, str):
+        regularisers = (regularisers,)
+    try:
+        names = tuple(regularisers)
+    except TypeError:
+        raise ValueError(
+            f"`regularisers` must be a sequence of names from {REGULARISERS}, got {regularisers!r}."
+        ) from None
+    for name in names:
+        check_choice("regularisers", name, REGULARISERS)
+    if len(set(names)) != len(names):
+        raise ValueError(f"`regularisers` names each regulariser once, got {names!r}.")
+    if names and sensitivity == "interpolated_adjoint":
+        raise ValueError(
+            "`regularisers` need sensitivity='autograd' or 'adjoint', got "
+            "sensitivity='interpolated_adjoint'."
+        )
+    return names

@@ -107,3 +107,51 @@ def check_t_span(
     if dtype is not None:
         return t.to(dtype)
     return t if t.is_floating_point() else t.to(torch.get_default_dtype())
+
+
+def check_state(
+    name: str, x: object, *, device: torch.device, parameters: Sequence[torch.Tensor]
+) -> torch.Tensor:
+    """``x`` as a batch of finite states a solve can take: float32 or float64, at least
+    ``[batch, d]``, on ``device`` and of the parameters' dtype."""
+    x = check_floating_tensor(name, x, min_ndim=2)
+    if x.dtype in (torch.float16, torch.bfloat16):
+        raise TypeError(
+            f"`{name}` has dtype {x.dtype}; the solvers need float32 or float64: adaptive "
+            "step-size control cannot work with half precision's 3 significant digits. "
+            f"Use `{name}.float()` and `model.float()`; to run the vector field's layers in "
+            "half precision on a GPU, call the solve inside `torch.autocast('cuda')`."
+        )
+    if x.device != device:
+        raise ValueError(
+            f"`{name}` is on {x.device} but the model is on {device}; move one "
+            f"of them, e.g. `model.to({str(x.device)!r})`."
+        )
+    if parameters and x.dtype != parameters[0].dtype:
+        model_dtype = parameters[0].dtype
+        raise TypeError(
+            f"`{name}` has dtype {x.dtype} but the model's parameters are {model_dtype}; "
+            f"convert one of them, e.g. `{name}.to({model_dtype})` or `model.to({x.dtype})`."
+        )
+    # An adaptive solver fed NaN or inf never accepts a step and loops forever.
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"`{name}` contains NaN or infinite values; the solve would never finish.")
+    return x
+
+
+def check_tolerances_resolvable(
+    pairs: Sequence[tuple[str, float, str, float]], dtype: torch.dtype
+) -> None:
+    """Refuse ``(atol, rtol)`` pairs both more than 1000 times finer than ``dtype``'s epsilon.
+
+    Such a solve chases rounding noise with ever smaller steps, for minutes.
+    """
+    floor = torch.finfo(dtype).eps / 1000
+    for atol_name, atol, rtol_name, rtol in pairs:
+        if atol < floor and rtol < floor:
+            raise ValueError(
+                f"`{atol_name}`={atol:g} and `{rtol_name}`={rtol:g} ask for more accuracy "
+                f"than {dtype} can resolve (machine epsilon {torch.finfo(dtype).eps:.3g}; "
+                f"at least one must be >= {floor:.3g}): the solver would chase rounding "
+                "noise with ever smaller steps. Loosen them, or solve in float64."
+            )

@@ -9,6 +9,7 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import lightning_utilities.core.rank_zero as rank_zero_module
 import pytest
 import torch
 import yaml
@@ -239,7 +240,8 @@ def test_resuming_says_which_last_checkpoint_it_took(tmp_path, caplog):
     path = _write(tmp_path / "config.yaml", _config(tmp_path / "run", epochs=1))
     main(["fit", "--config", path])
     main(["fit", "--config", path, "--trainer.max_epochs", "2", "--ckpt_path", "last"])
-    with caplog.at_level("INFO"):
+    # Lightning's info messages, whatever level another test left on its loggers.
+    with caplog.at_level("INFO", logger=rank_zero_module.log.name):
         main(["fit", "--config", path, "--trainer.max_epochs", "3", "--ckpt_path", "last"])
     newest, older = _last(tmp_path / "run", version=1), _last(tmp_path / "run", version=0)
     messages = [r.getMessage() for r in caplog.records if "--ckpt_path last" in r.getMessage()]

@@ -98,7 +98,7 @@ def test_tolerances_below_the_dtype_are_refused_at_once(dtype, which):
 
 
 def test_tolerances_the_dtype_resolves_are_accepted():
-    model = AugmentedNeuralODE(LinearField(-1.0), 0, atol=1e-8, rtol=1e-8)
+    model = AugmentedNeuralODE(LinearField(-1.0), 0, atol=1e-9, rtol=1e-9)
     assert model.features(torch.ones(2, 1)).dtype == torch.float32
 
 

@@ -179,7 +179,7 @@ def test_float64_uses_float64_tableaus():
     model = AugmentedNeuralODE(LinearField(-1.0), 0, atol=1e-13, rtol=1e-13).double()
     features = model.features(x)
     assert features.dtype == torch.float64
-    assert model.solver.tableau[0].dtype == torch.float64
+    assert model.solve.backend.solver_module(None, torch.float64).tableau[0].dtype == torch.float64
     err = (features - x / math.e).abs().max().item()
     assert err < 1e-9, f"error {err:.2e}"
 

@@ -1,0 +1,39 @@
+"""Error norms of step-size control: functions of the flattened error, not flags.
+
+A seminorm (Kidger, Chen & Lyons, 2021) measures only part of the state: the adjoint
+state without the parameters' adjoint, or a regularised state without the integrals
+of its regularisers. Each backend turns a :class:`ErrorNorm` into its own convention.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor
+
+__all__ = ["ErrorNorm"]
+
+
+@dataclass(frozen=True)
+class ErrorNorm:
+    """The RMS norm over the leading ``entries`` entries of a flattened state.
+
+    Attributes:
+        entries: how many leading entries step-size control measures; ``None`` for all
+            of them (the full norm).
+    """
+
+    entries: int | None = None
+
+    def __call__(self, error: Tensor) -> Tensor:
+        """The RMS of ``error``'s measured entries: a scalar tensor."""
+        measured = error if self.entries is None else error.reshape(-1)[: self.entries]
+        return measured.pow(2).mean().sqrt()
+
+    @property
+    def is_full(self) -> bool:
+        """Whether every entry is measured."""
+        return self.entries is None
+
+
+FULL_NORM = ErrorNorm()
