@@ -1,5 +1,6 @@
 """Augmented Neural ODEs (Dupont, Doucet & Teh, 2019) for torchdyn, torchdiffeq and Lightning."""
 
+from . import solve
 from ._augment import Augmenter
 from ._errors import (
     NFEBudgetExceeded,
@@ -10,7 +11,7 @@ from ._errors import (
 )
 from ._image_model import conv_ode, count_image_parameters, match_num_filters
 from ._model import BACKENDS, SENSITIVITIES, SOLVERS, AugmentedNeuralODE
-from ._nfe import NFERecord
+from ._nfe import NFERecord, StepRecord
 from ._resnet import ResNet, match_resnet_hidden_dim
 from ._vector_fields import ACTIVATIONS, ConvVectorField, MLPVectorField
 from .lightning import ANODEModule, NFEBudget, NFECallback  # after the core: it imports it
@@ -35,6 +36,7 @@ __all__ = [
     "ResNet",
     "SolverError",
     "StateShapeError",
+    "StepRecord",
     "StepSizeUnderflowError",
     "__version__",
     "conv_ode",

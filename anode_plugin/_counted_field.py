@@ -173,6 +173,11 @@ class CountedField(nn.Module):
             )
         self._guard_last_t = time
 
+    def _over_budget(self, nfe: int, direction: str, t: Tensor, x: Tensor) -> NFEBudgetExceeded:
+        time = float(t.detach().reshape(-1)[0]) if isinstance(t, Tensor) else float(t)
+        state = x.detach().clone()
+        return NFEBudgetExceeded(nfe, self.tally.limit, direction, state=state, time=time)
+
     def _non_finite_message(self, name: str, time: float, evaluation: int) -> str:
         broken = self._non_finite_parameters()
         if broken:
@@ -201,12 +206,12 @@ class CountedField(nn.Module):
             tally.forward += 1
             tally.solve_forward += 1
             if tally.solve_forward > tally.limit:
-                raise NFEBudgetExceeded(tally.solve_forward, tally.limit)
+                raise self._over_budget(tally.solve_forward, "forward", t, x)
         else:
             tally.backward += 1
             tally.solve_backward += 1
             if tally.solve_backward > tally.limit:
-                raise NFEBudgetExceeded(tally.solve_backward, tally.limit, "backward")
+                raise self._over_budget(tally.solve_backward, "backward", t, x)
         for module in self._time_modules:
             module.t = t
         if self.args is not None:

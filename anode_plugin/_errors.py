@@ -6,6 +6,10 @@ Each subclasses a builtin exception, so ordinary ``except ValueError`` or
 
 from __future__ import annotations
 
+import functools
+
+from torch import Tensor
+
 __all__ = [
     "NFEBudgetExceeded",
     "NonFiniteStateError",
@@ -29,12 +33,26 @@ class NFEBudgetExceeded(SolverError):
         nfe: the number of evaluations the solve had made when it was stopped.
         budget: the ``max_nfe`` budget that was exceeded.
         direction: ``'forward'`` for a forward solve, ``'backward'`` for an adjoint solve.
+        state: the partial state reached: the (augmented) state at which the solver asked
+            for the evaluation over budget, detached, ``[batch, d + p, ...]``; ``None``
+            when unknown.
+        time: the time of ``state``, or ``None``.
     """
 
-    def __init__(self, nfe: int, budget: int, direction: str = "forward") -> None:
+    def __init__(
+        self,
+        nfe: int,
+        budget: int,
+        direction: str = "forward",
+        *,
+        state: Tensor | None = None,
+        time: float | None = None,
+    ) -> None:
         self.nfe = nfe
         self.budget = budget
         self.direction = direction
+        self.state = state
+        self.time = time
         if direction == "backward":
             what = "The backward (adjoint) ODE solve"
             remedy = (
@@ -56,7 +74,10 @@ class NFEBudgetExceeded(SolverError):
 
     def __reduce__(self):
         # Keep the exception picklable across processes (DDP, multiprocessing).
-        return (type(self), (self.nfe, self.budget, self.direction))
+        return (
+            functools.partial(type(self), state=self.state, time=self.time),
+            (self.nfe, self.budget, self.direction),
+        )
 
 
 class StateShapeError(ValueError):

@@ -200,8 +200,13 @@ def test_history_writes_csv_and_json_and_round_trips(tmp_path):
         "nfe_forward",
         "nfe_backward",
         "nfe_total",
+        "steps_accepted",
+        "steps_rejected",
     ]
     assert [float(r["nfe_total"]) for r in rows] == [23.0, 26.0]
+    # A history saved before step statistics existed still loads.
+    old = [{k: v for k, v in row.items() if not k.startswith("steps")} for row in rows]
+    assert NFEHistory.from_dicts(old)[0].steps_accepted == 0.0
     with open(tmp_path / "nfe.json") as handle:
         assert NFEHistory.from_dicts(json.load(handle)).as_dicts() == history.as_dicts()
 
@@ -347,3 +352,29 @@ def test_budget_arguments_are_checked(kwargs, match):
 def test_callbacks_are_exported():
     assert anode_plugin.NFECallback is NFECallback
     assert anode_plugin.NFEBudget is NFEBudget
+
+
+def test_step_statistics_are_logged_and_kept(tmp_path):
+    torch.manual_seed(0)
+    nfe = NFECallback()
+    logger = CSVLogger(tmp_path, name="run")
+    model = ANODEModule(
+        AugmentedNeuralODE(MLPVectorField(3, 8), 1, sensitivity="adjoint"), num_outputs=2
+    )
+    steps = []
+
+    class Steps(Callback):
+        def on_train_batch_end(self, trainer, pl_module, *args):
+            steps.append(pl_module.ode.steps)
+
+    trainer = _trainer(tmp_path, [nfe, Steps()], logger=logger, limit_val_batches=0)
+    trainer.fit(model, _data())
+    assert [(s.steps_accepted, s.steps_rejected) for s in nfe.history] == [
+        (float(r.accepted), float(r.rejected)) for r in steps
+    ]
+    assert all(r.forward_accepted > 0 and r.backward_accepted > 0 for r in steps)
+    assert trainer.callback_metrics["steps/accepted"] == steps[-1].accepted
+    with open(tmp_path / "run" / "version_0" / "metrics.csv") as handle:
+        rows = [r for r in csv.DictReader(handle) if r.get("steps/accepted")]
+    assert [float(r["steps/accepted"]) for r in rows] == [float(r.accepted) for r in steps]
+    assert [float(r["steps/rejected"]) for r in rows] == [float(r.rejected) for r in steps]

@@ -347,3 +347,38 @@ def test_interpolated_adjoint_refuses_a_decreasing_span_when_gradients_are_wante
         z = model.features(x)
         assert model.inverse(z).shape == x.shape  # no gradient: fine
         assert model(x, torch.tensor([1.0, 0.5, 0.0]))[1].shape == (3, 4, 3)
+
+
+# ------------------------------------------------------------------ the solve as objects
+def test_a_ready_solve_gives_the_same_model_as_the_flat_options():
+    from anode_plugin.solve import Adjoint, Solve, TorchdiffeqBackend
+
+    x = torch.randn(6, 2)
+    flat = AugmentedNeuralODE(
+        _mlp(3), 1, backend="torchdiffeq", sensitivity="adjoint", seminorm=True, atol=1e-5
+    )
+    solve = Solve(TorchdiffeqBackend("dopri5", atol=1e-5, rtol=1e-3), Adjoint(seminorm=True))
+    composed = AugmentedNeuralODE(_mlp(3), 1, solve=solve)
+    assert composed.solve == flat.solve
+    torch.testing.assert_close(composed.features(x), flat.features(x), rtol=0, atol=0)
+    assert "solve: Solve(backend=TorchdiffeqBackend(solver='dopri5'" in repr(composed)
+
+
+def test_solve_and_flat_options_are_not_mixed():
+    from anode_plugin.solve import Solve
+
+    with pytest.raises(ValueError, match=r"either `solve` or the flat solver options.*`atol`"):
+        AugmentedNeuralODE(_mlp(3), 1, solve=Solve(), atol=1e-5)
+    with pytest.raises(TypeError, match=r"`solve` must be an anode_plugin.solve.Solve"):
+        AugmentedNeuralODE(_mlp(3), 1, solve="dopri5")
+
+
+@pytest.mark.parametrize(("backend", "sensitivity"), BACKEND_SENSITIVITIES)
+def test_torchdyn_attributes_keep_their_type_whatever_the_backend(backend, sensitivity):
+    model = AugmentedNeuralODE(_mlp(3), 1, backend=backend, sensitivity=sensitivity)
+    assert isinstance(model, NeuralODE)
+    assert model.solver == "dopri5" and model.backend == backend
+    assert isinstance(model.atol, float) and isinstance(model.t_span, torch.Tensor)
+    assert model.sensitivity == sensitivity and model.vf.field is model.vector_field
+    model.atol = 1e-5  # settable, as on a torchdyn NeuralODE: the solve is rebuilt
+    assert model.solve.backend.atol == 1e-5

@@ -15,6 +15,7 @@ PUBLIC_MODULES = (
     "anode_plugin.datasets",
     "anode_plugin.testing",
     "anode_plugin.experiments",
+    "anode_plugin.solve",
 )
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "reference"
 

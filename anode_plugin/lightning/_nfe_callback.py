@@ -35,6 +35,9 @@ class NFECallback(MeteredCallback):
     - ``nfe/forward``, ``nfe/backward``, ``nfe/total`` after each training step, sent to
       the loggers every ``log_every_n_steps`` steps (whatever the Trainer's own
       ``log_every_n_steps``) and shown on the progress bar;
+    - ``steps/accepted`` and ``steps/rejected``, the solver steps of the training step
+      (forward and backward), sent to the loggers likewise and kept in
+      ``trainer.callback_metrics``;
     - ``val/nfe/forward`` and ``test/nfe/forward``, the mean forward NFE per batch, at
       the end of each validation and test epoch (sanity checks are skipped).
 
@@ -82,8 +85,15 @@ class NFECallback(MeteredCallback):
     ) -> None:
         if self._meter is None:
             return
-        record = self._meter.read()
-        figures = [record.forward, record.backward, record.total, _step_loss(outputs)]
+        record, steps = self._meter.read(), self._meter.read_steps()
+        figures = [
+            record.forward,
+            record.backward,
+            record.total,
+            _step_loss(outputs),
+            steps.accepted,
+            steps.rejected,
+        ]
         if trainer.world_size > 1:
             local = torch.tensor(
                 figures,
@@ -91,18 +101,30 @@ class NFECallback(MeteredCallback):
                 dtype=torch.float32 if pl_module.device.type == "mps" else torch.float64,
                 device=pl_module.device,
             )
-            # One all-reduce for all four figures.
+            # One all-reduce for all the figures.
             figures = trainer.strategy.reduce(local, reduce_op="mean").tolist()
-        forward, backward, total, loss = (float(value) for value in figures)
+        forward, backward, total, loss, accepted, rejected = (float(v) for v in figures)
         self.history.append(
-            NFEStep(trainer.global_step, trainer.current_epoch, loss, forward, backward, total)
+            NFEStep(
+                trainer.global_step,
+                trainer.current_epoch,
+                loss,
+                forward,
+                backward,
+                total,
+                accepted,
+                rejected,
+            )
         )
         figures = {"nfe/forward": forward, "nfe/backward": backward, "nfe/total": total}
+        step_figures = {"steps/accepted": accepted, "steps/rejected": rejected}
         if self.prog_bar:
             # For the progress bar and `callback_metrics`; already averaged over the
             # processes above, hence no `sync_dist`. (`self.log` costs about 0.1 ms a
             # call, which matters on small models: skipped without a progress bar.)
             pl_module.log_dict(figures, on_step=True, on_epoch=False, prog_bar=True, logger=False)
+            pl_module.log_dict(step_figures, on_step=True, on_epoch=False, logger=False)
+        figures.update(step_figures)
         if len(self.history) % self.log_every_n_steps == 0:
             # Straight to the loggers, as LearningRateMonitor does: through `self.log`, a
             # step not logged would repeat the previous step's figures.

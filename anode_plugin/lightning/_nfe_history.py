@@ -25,6 +25,9 @@ class NFEStep:
         nfe_forward: forward evaluations, summed over the ODE blocks.
         nfe_backward: backward (adjoint) evaluations, summed over the ODE blocks.
         nfe_total: ``nfe_forward + nfe_backward``.
+        steps_accepted: accepted solver steps, forward and backward, summed over the
+            ``AugmentedNeuralODE`` blocks (plain torchdyn blocks report none).
+        steps_rejected: rejected solver steps, likewise.
     """
 
     global_step: int
@@ -33,6 +36,8 @@ class NFEStep:
     nfe_forward: float
     nfe_backward: float
     nfe_total: float
+    steps_accepted: float = 0.0
+    steps_rejected: float = 0.0
 
 
 _COLUMNS = tuple(f.name for f in fields(NFEStep))
@@ -84,7 +89,10 @@ class NFEHistory(Sequence[NFEStep]):
     @classmethod
     def from_dicts(cls, rows: Sequence[Mapping[str, Any]]) -> NFEHistory:
         """Rebuild a history from :meth:`as_dicts` output."""
-        return cls([NFEStep(**{name: row[name] for name in _COLUMNS}) for row in rows])
+        # Histories saved before step statistics existed have no step columns.
+        return cls(
+            [NFEStep(**{name: row[name] for name in _COLUMNS if name in row}) for row in rows]
+        )
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
         """Write one row per step, with a header, to ``path``."""

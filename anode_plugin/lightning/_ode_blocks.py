@@ -12,7 +12,7 @@ from torchdyn.core import NeuralODE
 from typing_extensions import override
 
 from .._model import AugmentedNeuralODE
-from .._nfe import NFERecord
+from .._nfe import NFERecord, StepRecord
 
 __all__ = ["BatchNFEMeter", "MeteredCallback", "find_ode_blocks"]
 
@@ -81,6 +81,11 @@ class BatchNFEMeter:
         backward = self._backward + (open_segment if self._in_backward else 0.0)
         record = NFERecord(round(forward), round(backward))
         return sum((b.nfe for b in self._anodes), record)
+
+    def read_steps(self) -> StepRecord:
+        """Accepted and rejected steps since :meth:`start`, summed over the
+        ``AugmentedNeuralODE`` blocks (plain torchdyn blocks do not count steps)."""
+        return sum((b.steps for b in self._anodes), StepRecord())
 
 
 class MeteredCallback(Callback):
