@@ -270,3 +270,54 @@ def test_digits_configs_run_through_the_cli(tmp_path, monkeypatch, model):
         ]
     )
     assert (tmp_path / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_digits_run_reports_the_reconstruction_check(tmp_path):
+    table = run_image_benchmark(
+        "digits",
+        seeds=[0],
+        max_steps=3,
+        anode_filters=4,
+        reconstruction_samples=16,
+        reconstruction_ladder=[1e-3, 1e-5, 1e-7],
+        out_dir=str(tmp_path),
+    )
+    data = json.loads((table.parent / "runs.json").read_text())
+    assert data["settings"]["reconstruction"] == {
+        "samples": 16,
+        "ladder": [1e-3, 1e-5, 1e-7],
+        "threshold": 1e-2,
+    }
+    for run in data["runs"]:
+        assert (run["trained_atol"], run["trained_rtol"]) == (1e-3, 1e-3)
+        assert run["reconstruction_samples"] == 16
+        assert 0 <= run["reconstruction_error_mean"] <= run["reconstruction_error"]
+        assert run["loosest_tol"] in (1e-3, 1e-5, 1e-7)
+        assert 0 <= run["test_acc_loosest"] <= 1
+        if run["loosest_tol"] == 1e-3:
+            assert run["test_acc_loosest"] == run["test_acc"]
+        assert run["test_nfe_forward_loosest"] >= run["test_nfe_forward"]
+    text = table.read_text()
+    assert "| Round-trip error | Loosest passing tol | Test accuracy there (%) |" in text
+    assert "over the first 16 test images" in text
+
+
+def test_reconstruction_check_can_be_skipped_and_is_validated(tmp_path):
+    table = run_image_benchmark(
+        "digits",
+        seeds=[0],
+        models=["anode"],
+        max_steps=1,
+        anode_filters=4,
+        reconstruction_samples=0,
+        out_dir=str(tmp_path),
+    )
+    (run,) = json.loads((table.parent / "runs.json").read_text())["runs"]
+    assert "loosest_tol" not in run and run["trained_atol"] == 1e-3
+    assert "| - | - | - |" in table.read_text()
+    with pytest.raises(ValueError, match="`reconstruction_samples` must be"):
+        run_image_benchmark("digits", reconstruction_samples=-1)
+    with pytest.raises(ValueError, match="`reconstruction_ladder` must be a non-empty"):
+        run_image_benchmark("digits", reconstruction_ladder=[1e-5, 1e-3])
+    with pytest.raises(ValueError, match="`reconstruction_threshold` must be a positive"):
+        run_image_benchmark("digits", reconstruction_threshold=0)
