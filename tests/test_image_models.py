@@ -16,6 +16,7 @@ from anode_plugin import (
     ANODEModule,
     AugmentedNeuralODE,
     ConvVectorField,
+    MLPVectorField,
     conv_ode,
     count_image_parameters,
     match_num_filters,
@@ -321,3 +322,24 @@ def test_reconstruction_check_can_be_skipped_and_is_validated(tmp_path):
         run_image_benchmark("digits", reconstruction_ladder=[1e-5, 1e-3])
     with pytest.raises(ValueError, match="`reconstruction_threshold` must be a positive"):
         run_image_benchmark("digits", reconstruction_threshold=0)
+
+
+def test_channels_last_changes_the_layout_not_the_values():
+    import pickle
+
+    from anode_plugin.lightning._channels_last import ChannelsLast, to_channels_last
+
+    torch.manual_seed(0)
+    module = ANODEModule(conv_ode(1, 4, augment_dims=1), num_outputs=3, feature_dim=2 * 36)
+    x = torch.rand(5, 1, 6, 6)
+    before = module(x)
+    handles = to_channels_last(module)
+    assert len(handles) == 1
+    assert module.ode.vector_field.conv2.weight.is_contiguous(memory_format=torch.channels_last)
+    seen = []
+    module.ode.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    torch.testing.assert_close(module(x), before, rtol=1e-5, atol=1e-6)
+    assert seen[0].is_contiguous(memory_format=torch.channels_last)
+    mlp = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1)
+    assert to_channels_last(ANODEModule(mlp, num_outputs=2, feature_dim=3)) == []
+    assert pickle.loads(pickle.dumps(ChannelsLast())).state_dict() == {}
