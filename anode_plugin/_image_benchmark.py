@@ -25,6 +25,7 @@ from torch import Tensor
 from typing_extensions import override
 
 from ._image_model import conv_ode, count_image_parameters, match_num_filters
+from ._validation import check_non_negative_int
 from .callbacks import NFECallback
 from .datasets import (
     IMAGE_SOURCES,
@@ -37,6 +38,16 @@ from .datasets import (
     TinyImageNetDataModule,
 )
 from .lightning import ANODEModule
+from .lightning._channels_last import ChannelsLast
+from .testing._reconstruction import (
+    _THRESHOLD,
+    TOLERANCE_LADDER,
+    _check_ladder,
+    _check_threshold,
+    loosest_passing_tolerance,
+    reconstruction_error,
+    solver_tolerances,
+)
 
 __all__ = ["IMAGE_SETUPS", "MODELS", "ImageSetup", "enable_tf32", "run_image_benchmark"]
 
@@ -214,6 +225,57 @@ class _TrainAccuracy(Callback):
             self._logits = None
 
 
+def _first_test_images(dm: ImageDataModule, n: int) -> Tensor:
+    """The first ``n`` images of the test set (fewer if it is smaller)."""
+    batches, count = [], 0
+    for x, _ in dm.test_dataloader():
+        batches.append(x)
+        count += len(x)
+        if count >= n:
+            break
+    return torch.cat(batches)[:n]
+
+
+def _reconstruction(
+    trainer: pl.Trainer,
+    model: ANODEModule,
+    dm: ImageDataModule,
+    *,
+    samples: int,
+    ladder: tuple[float, ...],
+    threshold: float,
+    test: dict[str, float],
+) -> dict[str, Any]:
+    """Round-trip error on the first test images, the loosest passing tolerance of
+    ``ladder`` and the test accuracy at it (the replication's figures)."""
+    ode = model.ode
+    trained = {"trained_atol": float(ode.atol), "trained_rtol": float(ode.rtol)}
+    if samples == 0:
+        return trained
+    device = trainer.strategy.root_device
+    model.to(device)
+    x = _first_test_images(dm, samples).to(device)
+    report = reconstruction_error(ode, x)
+    loosest = loosest_passing_tolerance(ode, x, ladder=ladder, threshold=threshold)
+    if loosest is None:
+        acc = nfe = None
+    elif loosest == ode.atol == ode.rtol:
+        acc, nfe = float(test["test/acc"]), float(test.get("test/nfe/forward", math.nan))
+    else:
+        with solver_tolerances(ode, atol=loosest, rtol=loosest):
+            again = trainer.test(model, datamodule=dm, verbose=False)[0]
+        acc, nfe = float(again["test/acc"]), float(again.get("test/nfe/forward", math.nan))
+    return {
+        **trained,
+        "reconstruction_samples": len(x),
+        "reconstruction_error": report.max,
+        "reconstruction_error_mean": report.mean,
+        "loosest_tol": loosest,
+        "test_acc_loosest": acc,
+        "test_nfe_forward_loosest": nfe,
+    }
+
+
 def _run_one(
     setup: ImageSetup,
     model_name: str,
@@ -224,6 +286,8 @@ def _run_one(
     max_epochs: int,
     max_steps: int,
     accelerator: str,
+    reconstruction: dict[str, Any],
+    channels_last: bool,
 ) -> dict[str, Any]:
     pl.seed_everything(seed, workers=True, verbose=False)
     dm = make_datamodule(seed=seed, **data_kwargs)
@@ -237,7 +301,7 @@ def _run_one(
         devices=1,
         max_epochs=max_epochs,
         max_steps=max_steps,
-        callbacks=[nfe, acc],
+        callbacks=[nfe, acc, *([ChannelsLast()] if channels_last else [])],
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
@@ -248,6 +312,8 @@ def _run_one(
     trainer.fit(model, datamodule=dm)
     train_seconds = time.perf_counter() - start
     test = trainer.test(model, datamodule=dm, verbose=False)[0]
+    device = str(trainer.strategy.root_device)  # the module is back on the CPU after a test
+    checked = _reconstruction(trainer, model, dm, test=test, **reconstruction)
     steps = list(nfe.history)
     tail = steps[-max(1, min(20, len(steps) // 10 or 1)) :]
     return {
@@ -262,8 +328,9 @@ def _run_one(
         "final_train_loss": statistics.fmean(s.loss for s in tail),
         "nfe_forward": statistics.fmean(s.nfe_forward for s in steps),
         "nfe_backward": statistics.fmean(s.nfe_backward for s in steps),
+        **checked,
         "train_seconds": train_seconds,
-        "device": str(model.device),
+        "device": device,
         "history": {
             "loss": [s.loss for s in steps],
             "nfe_forward": [s.nfe_forward for s in steps],
@@ -277,11 +344,50 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def _table(dataset: str, setup: ImageSetup, runs: list[dict[str, Any]]) -> str:
+def _reconstruction_line(run: dict[str, Any]) -> str:
+    if "reconstruction_error" not in run:
+        return ""
+    tol = run["loosest_tol"]
+    at = (
+        "none passes" if tol is None else f"{tol:g} (test acc {100 * run['test_acc_loosest']:.2f}%)"
+    )
+    return (
+        f"; round-trip error {run['reconstruction_error']:.2g} at tol "
+        f"{run['trained_atol']:g}, loosest passing tol: {at}"
+    )
+
+
+def _reconstruction_cells(runs: list[dict[str, Any]]) -> str:
+    """Round-trip error, loosest passing tolerance(s) and accuracy there, as table cells."""
+    checked = [r for r in runs if "reconstruction_error" in r]
+    if not checked:
+        return "- | - | -"
+    error, error_sd = _mean_std([r["reconstruction_error"] for r in checked])
+    tols = [r["loosest_tol"] for r in checked]
+    counts = {t: tols.count(t) for t in dict.fromkeys(tols)}
+    tol_cell = ", ".join(
+        f"{'none' if t is None else f'{t:g}'}" + (f" ({n}/{len(tols)})" if len(counts) > 1 else "")
+        for t, n in counts.items()
+    )
+    passing = [100 * r["test_acc_loosest"] for r in checked if r["test_acc_loosest"] is not None]
+    acc_cell = "-"
+    if passing:
+        acc, acc_sd = _mean_std(passing)
+        acc_cell = f"{acc:.1f} ± {acc_sd:.1f}"
+    return f"{error:.2g} ± {error_sd:.1g} | {tol_cell} | {acc_cell}"
+
+
+def _table(
+    dataset: str,
+    setup: ImageSetup,
+    runs: list[dict[str, Any]],
+    reconstruction: dict[str, Any] | None = None,
+) -> str:
     header = (
         "| Data set | Model | Filters | p | Parameters | Test accuracy (%) | Paper (%) "
-        "| Final train loss | NFE forward | NFE backward | Runs |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| Final train loss | NFE forward | NFE backward | Round-trip error "
+        "| Loosest passing tol | Test accuracy there (%) | Runs |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     rows = []
     for model in MODELS:
@@ -298,9 +404,19 @@ def _table(dataset: str, setup: ImageSetup, runs: list[dict[str, Any]]) -> str:
             f"| {dataset} | {model.upper()} | {mine[0]['filters']} | {mine[0]['augment_dims']} "
             f"| {mine[0]['parameters']:,} | {acc:.1f} ± {acc_sd:.1f} | {paper_cell} "
             f"| {loss:.3f} ± {loss_sd:.3f} | {fwd:.1f} ± {fwd_sd:.1f} | {bwd:.1f} ± {bwd_sd:.1f} "
-            f"| {len(mine)} |"
+            f"| {_reconstruction_cells(mine)} | {len(mine)} |"
         )
-    return header + "\n".join(rows) + "\n"
+    note = ""
+    if reconstruction is not None and reconstruction["samples"]:
+        ladder = ", ".join(f"{t:g}" for t in reconstruction["ladder"])
+        note = (
+            f"\nRound-trip error: the largest relative error ||inverse(features(x)) - x|| / "
+            f"||x|| over the first {reconstruction['samples']} test images, at the trained "
+            f"tolerance (mean ± std over runs). Loosest passing tol: the loosest of {ladder} "
+            f"(atol = rtol) at which every one of them is below "
+            f"{reconstruction['threshold']:g}; the test set is evaluated again there.\n"
+        )
+    return header + "\n".join(rows) + "\n" + note
 
 
 def _figures(dataset: str, runs: list[dict[str, Any]], path: Path) -> None:
@@ -391,11 +507,18 @@ def run_image_benchmark(
     verify_checksums: bool = True,
     data_source: str | None = None,
     torchvision_dataset: str | None = None,
+    reconstruction_samples: int = 256,
+    reconstruction_ladder: Sequence[float] = TOLERANCE_LADDER,
+    reconstruction_threshold: float = _THRESHOLD,
+    channels_last: bool = True,
 ) -> Path:
     """Train the parameter-matched NODE and ANODE over seeds; write Table 1 and figures.
 
     Writes ``<out_dir>/<dataset>/table.md`` (test accuracy mean ± std beside the
-    paper's, final training loss, mean forward and backward NFE per step),
+    paper's, final training loss, mean forward and backward NFE per step, and the
+    reconstruction check: the round trip's relative error at the trained tolerance, the
+    loosest tolerance of ``reconstruction_ladder`` at which it passes and the test
+    accuracy at that tolerance, as the ReScience replication reports),
     ``runs.json`` (every figure and per-step history) and ``figures.png`` (training
     loss and NFE over iterations, NFE vs loss, training accuracy vs NFE: the panels
     of Figures 10-12).
@@ -430,6 +553,15 @@ def run_image_benchmark(
             ``dataset``'s set-up, whose image shape and class count it must have.
         torchvision_dataset: with ``data_source='torchvision'``, the torchvision class
             name (e.g. ``'FashionMNIST'`` with ``dataset='mnist'``).
+        reconstruction_samples: after each run, check the round trip
+            ``inverse(features(x))`` on this many first test images; 0 skips the check.
+        reconstruction_ladder: solver tolerances tried (loosest first) for the loosest
+            passing one, at which the test set is evaluated again.
+        reconstruction_threshold: largest relative error ``||x_rec - x|| / ||x||`` per
+            image that passes.
+        channels_last: on CUDA, run the convolutions in channels-last memory format
+            (NHWC, native to tensor cores); no effect on the CPU, where the vector field
+            already converts.
 
     Returns:
         The path of the markdown table.
@@ -441,6 +573,11 @@ def run_image_benchmark(
         raise ValueError(f"`models` must be a non-empty list from {list(MODELS)}, got {models!r}.")
     if not seeds:
         raise ValueError("`seeds` must name at least one seed.")
+    reconstruction = {
+        "samples": check_non_negative_int("reconstruction_samples", reconstruction_samples),
+        "ladder": _check_ladder(reconstruction_ladder, "reconstruction_ladder"),
+        "threshold": _check_threshold(reconstruction_threshold, "reconstruction_threshold"),
+    }
     setup = IMAGE_SETUPS[dataset]
     make_datamodule = _datamodule_factory(setup, data_source, torchvision_dataset)
     if anode_filters is not None or augment_dims is not None:
@@ -485,13 +622,16 @@ def run_image_benchmark(
                     max_epochs=epochs,
                     max_steps=max_steps,
                     accelerator=accelerator,
+                    reconstruction=reconstruction,
+                    channels_last=channels_last,
                 )
                 runs.append(run)
                 print(
                     f"[{dataset}] {model.upper()} seed={seed}: "
                     f"test acc {100 * run['test_acc']:.2f}% "
                     f"NFE fwd {run['nfe_forward']:.1f} bwd {run['nfe_backward']:.1f} "
-                    f"({run['train_seconds']:.0f} s on {run['device']})",
+                    f"({run['train_seconds']:.0f} s on {run['device']})"
+                    f"{_reconstruction_line(run)}",
                     flush=True,
                 )
     settings = {
@@ -501,11 +641,13 @@ def run_image_benchmark(
         "quick": quick,
         "data_source": data_source,
         "torchvision_dataset": torchvision_dataset,
+        "channels_last": channels_last,
+        "reconstruction": {**reconstruction, "ladder": list(reconstruction["ladder"])},
         **{k: v for k, v in data_kwargs.items() if k != "download"},
         "setup": {k: v for k, v in asdict(setup).items() if k != "datamodule"},
     }
     (folder / "runs.json").write_text(json.dumps({"settings": settings, "runs": runs}, indent=1))
     table = folder / "table.md"
-    table.write_text(_table(dataset, setup, runs))
+    table.write_text(_table(dataset, setup, runs, reconstruction))
     _figures(dataset, runs, folder / "figures.png")
     return table

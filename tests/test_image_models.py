@@ -16,6 +16,7 @@ from anode_plugin import (
     ANODEModule,
     AugmentedNeuralODE,
     ConvVectorField,
+    MLPVectorField,
     conv_ode,
     count_image_parameters,
     match_num_filters,
@@ -270,3 +271,75 @@ def test_digits_configs_run_through_the_cli(tmp_path, monkeypatch, model):
         ]
     )
     assert (tmp_path / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_digits_run_reports_the_reconstruction_check(tmp_path):
+    table = run_image_benchmark(
+        "digits",
+        seeds=[0],
+        max_steps=3,
+        anode_filters=4,
+        reconstruction_samples=16,
+        reconstruction_ladder=[1e-3, 1e-5, 1e-7],
+        out_dir=str(tmp_path),
+    )
+    data = json.loads((table.parent / "runs.json").read_text())
+    assert data["settings"]["reconstruction"] == {
+        "samples": 16,
+        "ladder": [1e-3, 1e-5, 1e-7],
+        "threshold": 1e-2,
+    }
+    for run in data["runs"]:
+        assert (run["trained_atol"], run["trained_rtol"]) == (1e-3, 1e-3)
+        assert run["reconstruction_samples"] == 16
+        assert 0 <= run["reconstruction_error_mean"] <= run["reconstruction_error"]
+        assert run["loosest_tol"] in (1e-3, 1e-5, 1e-7)
+        assert 0 <= run["test_acc_loosest"] <= 1
+        if run["loosest_tol"] == 1e-3:
+            assert run["test_acc_loosest"] == run["test_acc"]
+        assert run["test_nfe_forward_loosest"] >= run["test_nfe_forward"]
+    text = table.read_text()
+    assert "| Round-trip error | Loosest passing tol | Test accuracy there (%) |" in text
+    assert "over the first 16 test images" in text
+
+
+def test_reconstruction_check_can_be_skipped_and_is_validated(tmp_path):
+    table = run_image_benchmark(
+        "digits",
+        seeds=[0],
+        models=["anode"],
+        max_steps=1,
+        anode_filters=4,
+        reconstruction_samples=0,
+        out_dir=str(tmp_path),
+    )
+    (run,) = json.loads((table.parent / "runs.json").read_text())["runs"]
+    assert "loosest_tol" not in run and run["trained_atol"] == 1e-3
+    assert "| - | - | - |" in table.read_text()
+    with pytest.raises(ValueError, match="`reconstruction_samples` must be"):
+        run_image_benchmark("digits", reconstruction_samples=-1)
+    with pytest.raises(ValueError, match="`reconstruction_ladder` must be a non-empty"):
+        run_image_benchmark("digits", reconstruction_ladder=[1e-5, 1e-3])
+    with pytest.raises(ValueError, match="`reconstruction_threshold` must be a positive"):
+        run_image_benchmark("digits", reconstruction_threshold=0)
+
+
+def test_channels_last_changes_the_layout_not_the_values():
+    import pickle
+
+    from anode_plugin.lightning._channels_last import ChannelsLast, to_channels_last
+
+    torch.manual_seed(0)
+    module = ANODEModule(conv_ode(1, 4, augment_dims=1), num_outputs=3, feature_dim=2 * 36)
+    x = torch.rand(5, 1, 6, 6)
+    before = module(x)
+    handles = to_channels_last(module)
+    assert len(handles) == 1
+    assert module.ode.vector_field.conv2.weight.is_contiguous(memory_format=torch.channels_last)
+    seen = []
+    module.ode.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    torch.testing.assert_close(module(x), before, rtol=1e-5, atol=1e-6)
+    assert seen[0].is_contiguous(memory_format=torch.channels_last)
+    mlp = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1)
+    assert to_channels_last(ANODEModule(mlp, num_outputs=2, feature_dim=3)) == []
+    assert pickle.loads(pickle.dumps(ChannelsLast())).state_dict() == {}

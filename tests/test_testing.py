@@ -545,3 +545,29 @@ def test_the_checks_leave_the_model_nfe_untouched():
     assert before.forward > 0
     assert_flow_properties(model, x)
     assert model.nfe == before
+
+
+def test_docs_show_the_real_reconstruction_report():
+    from anode_plugin.testing import (
+        assert_reconstructs,
+        loosest_passing_tolerance,
+        reconstruction_error,
+    )
+
+    torch.manual_seed(0)
+    field = MLPVectorField(3, 16, activation="tanh")
+    with torch.no_grad():
+        for parameter in field.parameters():
+            parameter.mul_(5.0)
+    model = AugmentedNeuralODE(field, augment_dims=1).double()
+    x = torch.randn(16, 2, dtype=F64)
+    report = reconstruction_error(model, x)
+    tol = loosest_passing_tolerance(model, x, threshold=1e-3)
+    with pytest.raises(AssertionError) as info:
+        assert_reconstructs(model, x, threshold=1e-3)
+    printed = (
+        f"at 1e-3: largest relative error {report.max:.2g}, mean {report.mean:.2g}\n"
+        f"loosest passing tolerance: {tol:g}\n{info.value}\n"
+    )
+    (shown,) = [block for block in _text_blocks() if block.startswith("at 1e-3:")]
+    assert shown == printed

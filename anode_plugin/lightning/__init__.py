@@ -1,4 +1,4 @@
-"""Lightning training for Augmented Neural ODEs: the module, NFE callbacks and the CLI."""
+"""Lightning training for Augmented Neural ODEs: the module, callbacks and the CLI."""
 
 from ._failure_guard import FailureGuard
 from ._module import LOSSES, TASKS, ANODEModule
@@ -6,6 +6,7 @@ from ._nfe_budget import ON_EXCEED, NFEBudget
 from ._nfe_callback import NFECallback
 from ._nfe_history import NFEHistory, NFEStep
 from ._ode_blocks import find_ode_blocks
+from ._reconstruction_check import ReconstructionCheck
 from ._toy_data import ToyClassificationDataModule, ToyRegressionDataModule
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "NFECallback",
     "NFEHistory",
     "NFEStep",
+    "ReconstructionCheck",
     "ToyClassificationDataModule",
     "ToyRegressionDataModule",
     "find_ode_blocks",

@@ -1,5 +1,9 @@
 """Property checks and hypothesis strategies for users' vector fields.
 
+The reconstruction functions (:func:`reconstruction_error`,
+:func:`loosest_passing_tolerance`) return data: how far integrating to the final time
+and back lands from the inputs, and at which solver tolerance it stops mattering.
+
 The checks (``assert_*``) need only torch. The strategies need ``hypothesis``
 (``pip install "anode-plugin[test]"``) and are imported on first use. The pytest fixtures
 (``anode_check_flow``, ``anode_inputs``, ``anode_seed``) come from the plugin
@@ -26,6 +30,14 @@ from ._checks import (
     assert_nfe_consistent,
     assert_non_crossing,
 )
+from ._reconstruction import (
+    TOLERANCE_LADDER,
+    ReconstructionReport,
+    assert_reconstructs,
+    loosest_passing_tolerance,
+    reconstruction_error,
+    solver_tolerances,
+)
 
 _STRATEGIES = (
     "augmented_neural_odes",
@@ -37,11 +49,17 @@ _STRATEGIES = (
 )
 
 __all__ = [
+    "TOLERANCE_LADDER",
+    "ReconstructionReport",
     "assert_augmentation_roundtrip",
     "assert_flow_properties",
     "assert_invertible",
     "assert_nfe_consistent",
     "assert_non_crossing",
+    "assert_reconstructs",
+    "loosest_passing_tolerance",
+    "reconstruction_error",
+    "solver_tolerances",
     *_STRATEGIES,
 ]
 

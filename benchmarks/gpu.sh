@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# GPU check of anode-plugin in one command, under 10 minutes on one GPU (an estimate:
+# not yet run on a GPU). Installs nothing: the package must be installed.
+#
+#   bash benchmarks/gpu.sh [OUT_DIR]          # default OUT_DIR: runs/gpu
+#
+# 1. prints the GPU (nvidia-smi);
+# 2. times STEPS (20) training steps, batch 256, forward + adjoint backward + Adam, of the
+#    paper's MNIST pair (NODE 92 filters, ANODE 64 filters p=5) on both backends and in
+#    both memory layouts: OUT_DIR/gpu_steps.{json,md} (benchmarks/gpu_steps.py); real
+#    MNIST images when $MNIST_ROOT/MNIST/raw exists (default ../shared/data), synthetic
+#    ones otherwise;
+# 3. with MNIST present, the --quick MNIST table (one epoch per model, seeds $SEEDS,
+#    default [0]; the reconstruction check on 256 test images included):
+#    OUT_DIR/images/mnist/{table.md,runs.json,figures.png}, capped at QUICK_TIMEOUT
+#    seconds (default 420).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT_DIR=${1:-runs/gpu}
+MNIST_ROOT=${MNIST_ROOT:-../shared/data}
+STEPS=${STEPS:-20}
+SEEDS=${SEEDS:-[0]}
+QUICK_TIMEOUT=${QUICK_TIMEOUT:-420}
+PYTHON=${PYTHON:-python}
+mkdir -p "$OUT_DIR"
+
+echo "== GPU"
+nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --format=csv \
+    || echo "nvidia-smi not found: no NVIDIA GPU visible"
+
+echo "== Training steps of the MNIST pair (batch 256, $STEPS steps)"
+"$PYTHON" benchmarks/gpu_steps.py --out_dir "$OUT_DIR" --mnist_root "$MNIST_ROOT" \
+    --steps "$STEPS" --batch 256
+cat "$OUT_DIR/gpu_steps.md"
+
+if [ -d "$MNIST_ROOT/MNIST/raw" ]; then
+    echo "== anode-images --dataset mnist --quick true (seeds $SEEDS)"
+    timeout "$QUICK_TIMEOUT" "$PYTHON" -m anode_plugin.benchmarks_images --dataset mnist \
+        --data_dir "$MNIST_ROOT" --quick true --seeds "$SEEDS" --num_workers 4 \
+        --out_dir "$OUT_DIR/images" | tee "$OUT_DIR/images.log" \
+        || echo "the quick MNIST table stopped (timeout ${QUICK_TIMEOUT} s or error)"
+else
+    echo "== No MNIST at $MNIST_ROOT/MNIST/raw: the --quick MNIST table is skipped"
+fi
+echo "Results in $OUT_DIR"
