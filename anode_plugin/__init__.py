@@ -1,6 +1,6 @@
 """Augmented Neural ODEs (Dupont, Doucet & Teh, 2019) for torchdyn, torchdiffeq and Lightning."""
 
-from . import solve
+from . import solve as solve  # the solve layer: anode_plugin.solve
 from ._augment import Augmenter
 from ._errors import (
     NFEBudgetExceeded,
