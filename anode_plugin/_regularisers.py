@@ -72,10 +72,6 @@ class RegularisedField(nn.Module):
         blocks = sol[-1, self.entries :].view(len(self.names), self.shape[0])
         return z, dict(zip(self.names, blocks.unbind(0), strict=True))
 
-    def error_norm(self, state: Tensor) -> Tensor:
-        """RMS norm over the entries of ``z``: the accumulators stay out of step control."""
-        return state[: self.entries].pow(2).mean().sqrt()
-
     def forward(self, t: Tensor, state: Tensor) -> Tensor:
         z = state[: self.entries].view(self.shape)
         rate: dict[str, Tensor] = {}

@@ -56,22 +56,7 @@ class TorchdiffeqBackend(Backend):
     """
 
     name: ClassVar[str] = "torchdiffeq"
-    SOLVERS: ClassVar[tuple[str, ...]] = (
-        "dopri8",
-        "dopri5",
-        "bosh3",
-        "fehlberg2",
-        "adaptive_heun",
-        "euler",
-        "midpoint",
-        "heun2",
-        "heun3",
-        "rk4",
-        "explicit_adams",
-        "implicit_adams",
-        "fixed_adams",
-        "scipy_solver",
-    )
+    SOLVERS: ClassVar[tuple[str, ...]] = tuple(_TORCHDIFFEQ_SOLVERS)
     SENSITIVITIES: ClassVar[tuple[str, ...]] = ("autograd", "adjoint")
 
     solver: str = "dopri5"
