@@ -245,3 +245,13 @@ print("ok")
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_an_ode_block_returning_something_else_is_refused():
+    class Broken(nn.Module):
+        def forward(self, x):
+            return {"sol": x}
+
+    model = ANODEModule(Broken(), num_outputs=2, feature_dim=2)
+    with pytest.raises(ValueError, match=r"`ode` must return `\(t_eval, sol\)` or `sol`"):
+        model(torch.randn(4, 2))
