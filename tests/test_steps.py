@@ -124,3 +124,23 @@ def test_the_budget_error_carries_the_partial_state_and_its_time(backend):
     reference = AugmentedNeuralODE(StiffField(3, a=60.0), 1, atol=1e-7, rtol=1e-7)
     expected = reference.features(x, t_span=torch.tensor([0.0, error.time]))
     torch.testing.assert_close(error.state, expected, rtol=0, atol=1e-2)
+
+
+def test_forward_and_adjoint_methods_count_their_own_steps():
+    # dopri5 forward (accepts and rejects), rk4 backward (accepts every step it takes).
+    field = StiffField(3, a=60.0).double()
+    model = AugmentedNeuralODE(
+        field,
+        1,
+        backend="torchdiffeq",
+        sensitivity="adjoint",
+        solver_adjoint="rk4",
+        atol=1e-6,
+        rtol=1e-6,
+    ).double()
+    features = model.features(torch.randn(8, 2, dtype=torch.float64))
+    accepted, rejected = steps_from_times(list(field.times))
+    features.pow(2).sum().backward()
+    steps = model.steps
+    assert (steps.forward_accepted, steps.forward_rejected) == (accepted, rejected)
+    assert steps.backward_rejected == 0 and steps.backward_accepted > 0

@@ -26,18 +26,15 @@ class _CountedSteps:
     backward solve); it warns about callbacks a solver does not support.
     """
 
-    def __init__(self, field: Any, tally: NFETally, methods: tuple[str, ...]) -> None:
+    def __init__(self, field: Any, tally: NFETally, method: str, adjoint_method: str) -> None:
         self._field = field
-        for suffix in ("", "_adjoint"):
-            valid = set.intersection(
-                *(set(_TORCHDIFFEQ_SOLVERS[m].valid_callbacks()) for m in methods)
-            )
+        for suffix, name in (("", method), ("_adjoint", adjoint_method)):
+            valid = _TORCHDIFFEQ_SOLVERS[name].valid_callbacks()
             if "callback_accept_step" in valid:
                 setattr(self, "callback_accept_step" + suffix, lambda *_: tally.step(True))
                 setattr(self, "callback_reject_step" + suffix, lambda *_: tally.step(False))
             elif "callback_step" in valid:
                 setattr(self, "callback_step" + suffix, lambda *_: tally.step(True))
-            methods = methods[-1:]  # the adjoint's callbacks follow the adjoint's method
 
     def __call__(self, t: Tensor, z: Tensor) -> Tensor:
         return self._field(t, z)
@@ -89,7 +86,7 @@ class TorchdiffeqBackend(Backend):
         method = self.solver if solver is None else solver
         with _underflow_as_error():
             return torchdiffeq.odeint(
-                _CountedSteps(field, tally, (method,)),
+                _CountedSteps(field, tally, method, method),
                 z0,
                 t,
                 rtol=self.rtol if rtol is None else rtol,
@@ -113,7 +110,7 @@ class TorchdiffeqBackend(Backend):
         method = gradient.solver or self.solver
         with _underflow_as_error():
             return torchdiffeq.odeint_adjoint(
-                _CountedSteps(field, tally, (self.solver, method)),
+                _CountedSteps(field, tally, self.solver, method),
                 z0,
                 t,
                 rtol=self.rtol,
