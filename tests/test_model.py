@@ -382,3 +382,12 @@ def test_torchdyn_attributes_keep_their_type_whatever_the_backend(backend, sensi
     assert model.sensitivity == sensitivity and model.vf.field is model.vector_field
     model.atol = 1e-5  # settable, as on a torchdyn NeuralODE: the solve is rebuilt
     assert model.solve.backend.atol == 1e-5
+
+
+def test_torchdyns_odeint_solves_an_augmented_state():
+    model = AugmentedNeuralODE(_mlp(3), 1)
+    z0 = model.augmenter(torch.randn(4, 2))
+    t = torch.linspace(0, 1, 3)
+    t_eval, sol = model.odeint(z0, t)
+    assert torch.equal(t_eval, t)
+    torch.testing.assert_close(sol[-1], model.features(model.augmenter.strip(z0), t))

@@ -171,6 +171,7 @@ class SolveAttributes:
     """
 
     solve: Solve
+    _solve: Any
 
     @property
     def backend(self) -> str:
@@ -232,3 +233,12 @@ class SolveAttributes:
     def seminorm(self) -> bool | None:
         """The adjoint's error norm (see :class:`Adjoint`)."""
         return getattr(self.solve.gradient, "seminorm", None)
+
+    def odeint(
+        self, x: Tensor, t_span: Tensor, save_at: Any = (), args: Any = None
+    ) -> tuple[Tensor, Tensor]:
+        """torchdyn's ``ODEProblem.odeint``: solve from a state ``x`` already in the ODE's
+        space (no augmentation); returns ``(t_span, sol)``."""
+        if len(save_at):
+            raise ValueError(f"`save_at` is not supported, got {save_at!r}; use `t_span`.")
+        return t_span, self._solve(x, t_span, args or None)
