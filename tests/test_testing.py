@@ -136,6 +136,13 @@ def _line(n: int = 5) -> torch.Tensor:
             ),
             None,  # valid: tsit5 is kept for torchdyn only
         ),
+        (
+            # dopri8 is torchdiffeq's only, interpolated_adjoint torchdyn's only.
+            lambda: testing.augmented_neural_odes(
+                solvers=["dopri8"], sensitivities=["interpolated_adjoint"]
+            ),
+            r"No valid \(backend, solver, sensitivity\) among backends=\['torchdyn'",
+        ),
         (lambda: testing.augmented_neural_odes(atol=0), r"`atol` must be a positive finite number"),
         (
             lambda: testing.augmented_neural_odes(vector_fields=3),
