@@ -8,11 +8,9 @@ the paper is silent, our choice) and a NODE whose filter count is picked by
 from __future__ import annotations
 
 import json
-import logging
 import math
 import statistics
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -25,6 +23,8 @@ from torch import Tensor
 from typing_extensions import override
 
 from ._image_model import conv_ode, count_image_parameters, match_num_filters
+from ._summary import mean_std
+from ._tf32 import enable_tf32
 from ._validation import check_non_negative_int
 from .callbacks import NFECallback
 from .datasets import (
@@ -39,6 +39,7 @@ from .datasets import (
 )
 from .lightning import ANODEModule
 from .lightning._channels_last import ChannelsLast
+from .lightning._quiet import quiet_lightning
 from .testing._reconstruction import (
     _THRESHOLD,
     TOLERANCE_LADDER,
@@ -49,7 +50,7 @@ from .testing._reconstruction import (
     solver_tolerances,
 )
 
-__all__ = ["IMAGE_SETUPS", "MODELS", "ImageSetup", "enable_tf32", "run_image_benchmark"]
+__all__ = ["IMAGE_SETUPS", "MODELS", "ImageSetup", "run_image_benchmark"]
 
 MODELS = ("node", "anode")
 
@@ -185,13 +186,6 @@ IMAGE_SETUPS: dict[str, ImageSetup] = {
         "is larger (13 vs 3 channels).",
     ),
 }
-
-
-def enable_tf32() -> None:
-    """Allow TF32 matmuls and convolutions on CUDA (Ampere or newer): ~2x faster."""
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
-    torch.set_float32_matmul_precision("high")
 
 
 class _TrainAccuracy(Callback):
@@ -340,10 +334,6 @@ def _run_one(
     }
 
 
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
 def _reconstruction_line(run: dict[str, Any]) -> str:
     if "reconstruction_error" not in run:
         return ""
@@ -362,7 +352,7 @@ def _reconstruction_cells(runs: list[dict[str, Any]]) -> str:
     checked = [r for r in runs if "reconstruction_error" in r]
     if not checked:
         return "- | - | -"
-    error, error_sd = _mean_std([r["reconstruction_error"] for r in checked])
+    error, error_sd = mean_std([r["reconstruction_error"] for r in checked])
     tols = [r["loosest_tol"] for r in checked]
     counts = {t: tols.count(t) for t in dict.fromkeys(tols)}
     tol_cell = ", ".join(
@@ -372,7 +362,7 @@ def _reconstruction_cells(runs: list[dict[str, Any]]) -> str:
     passing = [100 * r["test_acc_loosest"] for r in checked if r["test_acc_loosest"] is not None]
     acc_cell = "-"
     if passing:
-        acc, acc_sd = _mean_std(passing)
+        acc, acc_sd = mean_std(passing)
         acc_cell = f"{acc:.1f} ± {acc_sd:.1f}"
     return f"{error:.2g} ± {error_sd:.1g} | {tol_cell} | {acc_cell}"
 
@@ -394,10 +384,10 @@ def _table(
         mine = [r for r in runs if r["model"] == model]
         if not mine:
             continue
-        acc, acc_sd = _mean_std([100 * r["test_acc"] for r in mine])
-        loss, loss_sd = _mean_std([r["final_train_loss"] for r in mine])
-        fwd, fwd_sd = _mean_std([r["nfe_forward"] for r in mine])
-        bwd, bwd_sd = _mean_std([r["nfe_backward"] for r in mine])
+        acc, acc_sd = mean_std([100 * r["test_acc"] for r in mine])
+        loss, loss_sd = mean_std([r["final_train_loss"] for r in mine])
+        fwd, fwd_sd = mean_std([r["nfe_forward"] for r in mine])
+        bwd, bwd_sd = mean_std([r["nfe_backward"] for r in mine])
         paper = setup.paper.get(model) if setup.paper else None
         paper_cell = f"{paper[0]:.1f} ± {paper[1]:.1f}" if paper else "-"
         rows.append(
@@ -606,11 +596,7 @@ def run_image_benchmark(
     folder = Path(out_dir) / dataset
     folder.mkdir(parents=True, exist_ok=True)
     runs = []
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=".*number of training batches.*")
-        warnings.filterwarnings("ignore", message=".*Total length of .* across ranks is zero.*")
+    with quiet_lightning(".*Total length of .* across ranks is zero.*"):
         for seed in seeds:
             for model in models:
                 run = _run_one(

@@ -28,7 +28,8 @@ import torch.nn.functional as F
 from jsonargparse import auto_cli
 
 from anode_plugin import ANODEModule, conv_ode
-from anode_plugin._image_benchmark import IMAGE_SETUPS, enable_tf32
+from anode_plugin._image_benchmark import IMAGE_SETUPS
+from anode_plugin._tf32 import enable_tf32
 from anode_plugin.datasets import MNISTDataModule
 from anode_plugin.lightning._channels_last import to_channels_last
 

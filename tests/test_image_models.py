@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -304,6 +305,8 @@ def test_digits_run_reports_the_reconstruction_check(tmp_path):
 
 
 def test_reconstruction_check_can_be_skipped_and_is_validated(tmp_path):
+    logger = logging.getLogger("lightning.pytorch")
+    level = logger.level
     table = run_image_benchmark(
         "digits",
         seeds=[0],
@@ -316,6 +319,7 @@ def test_reconstruction_check_can_be_skipped_and_is_validated(tmp_path):
     (run,) = json.loads((table.parent / "runs.json").read_text())["runs"]
     assert "loosest_tol" not in run and run["trained_atol"] == 1e-3
     assert "| - | - | - |" in table.read_text()
+    assert logger.level == level  # quieted while training only
     with pytest.raises(ValueError, match="`reconstruction_samples` must be"):
         run_image_benchmark("digits", reconstruction_samples=-1)
     with pytest.raises(ValueError, match="`reconstruction_ladder` must be a non-empty"):

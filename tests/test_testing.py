@@ -12,6 +12,7 @@ import torch
 import torchdyn.nn
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 from torch import nn
 
 import anode_plugin.testing as testing
@@ -59,8 +60,8 @@ def _line(n: int = 5) -> torch.Tensor:
 @pytest.mark.parametrize(
     ("make", "match"),
     [
-        (lambda: testing.vectors(min_batch=0), r"`min_batch` must be an integer >= 1, got 0"),
-        (lambda: testing.vectors(max_dim=2.5), r"`max_dim` must be an integer >= 1, got 2\.5"),
+        (lambda: testing.vectors(min_batch=0), r"`min_batch` must be a positive integer, got 0"),
+        (lambda: testing.vectors(max_dim=2.5), r"`max_dim` must be a positive integer, got 2\.5"),
         (
             lambda: testing.vectors(min_dim=3, max_dim=2),
             r"`min_dim`=3 must not exceed `max_dim`=2",
@@ -82,14 +83,14 @@ def _line(n: int = 5) -> torch.Tensor:
             lambda: testing.vectors(max_batch=100, min_separation=1.0),
             r"Cannot fit max_batch=100 points separated by 1\.0 in \[-2\.0, 2\.0\]: at most 5",
         ),
-        (lambda: testing.images(min_side=0), r"`min_side` must be an integer >= 1, got 0"),
+        (lambda: testing.images(min_side=0), r"`min_side` must be a positive integer, got 0"),
         (
             lambda: testing.images(min_channels=4, max_channels=3),
             r"`min_channels`=4 must not exceed `max_channels`=3",
         ),
         (
             lambda: testing.mlp_vector_fields(activations=["swish"]),
-            r"`activations` must be among \[.*'relu'.*\], got \['swish'\]",
+            r"`activations` must be one of \[.*'relu'.*\], got 'swish'",
         ),
         (
             lambda: testing.mlp_vector_fields(activations=[]),
@@ -97,7 +98,7 @@ def _line(n: int = 5) -> torch.Tensor:
         ),
         (
             lambda: testing.mlp_vector_fields(weight_scale=0),
-            r"`weight_scale` must be a positive number, got 0",
+            r"`weight_scale` must be a positive finite number, got 0",
         ),
         (
             lambda: testing.conv_vector_fields(time_dependent="yes"),
@@ -105,29 +106,29 @@ def _line(n: int = 5) -> torch.Tensor:
         ),
         (
             lambda: testing.conv_vector_fields(min_filters=0),
-            r"`min_filters` must be an integer >= 1, got 0",
+            r"`min_filters` must be a positive integer, got 0",
         ),
         (
             lambda: testing.augmented_neural_odes(min_augment_dims=-1),
-            r"`min_augment_dims` must be an integer >= 0, got -1",
+            r"`min_augment_dims` must be a non-negative integer, got -1",
         ),
         (
             lambda: testing.augmented_neural_odes(backends=["jax"]),
-            r"`backends` must be among \['torchdyn', 'torchdiffeq'\], got \['jax'\]",
+            r"`backends` must be one of \['torchdyn', 'torchdiffeq'\], got 'jax'",
         ),
         (
             lambda: testing.augmented_neural_odes(sensitivities=["adjont"]),
-            r"`sensitivities` must be among \[.*'adjoint'.*\], got \['adjont'\]",
+            r"`sensitivities` must be one of \[.*'adjoint'.*\], got 'adjont'",
         ),
         (
             lambda: testing.augmented_neural_odes(
                 backends=["torchdiffeq"], sensitivities=["interpolated_adjoint"]
             ),
-            r"`sensitivities` must be among \['adjoint', 'autograd'\]",
+            r"`sensitivities` must be one of \['adjoint', 'autograd'\]",
         ),
         (
             lambda: testing.augmented_neural_odes(backends=["torchdiffeq"], solvers=["tsit5"]),
-            r"`solvers` must be among \[.*\], got \['tsit5'\]",
+            r"`solvers` must be one of \[.*\], got 'tsit5'",
         ),
         (
             lambda: testing.augmented_neural_odes(
@@ -135,7 +136,14 @@ def _line(n: int = 5) -> torch.Tensor:
             ),
             None,  # valid: tsit5 is kept for torchdyn only
         ),
-        (lambda: testing.augmented_neural_odes(atol=0), r"`atol` must be a positive number"),
+        (
+            # dopri8 is torchdiffeq's only, interpolated_adjoint torchdyn's only.
+            lambda: testing.augmented_neural_odes(
+                solvers=["dopri8"], sensitivities=["interpolated_adjoint"]
+            ),
+            r"No valid \(backend, solver, sensitivity\) among backends=\['torchdyn'",
+        ),
+        (lambda: testing.augmented_neural_odes(atol=0), r"`atol` must be a positive finite number"),
         (
             lambda: testing.augmented_neural_odes(vector_fields=3),
             r"`vector_fields` must be a function from a state size to a strategy",
@@ -146,7 +154,7 @@ def test_strategies_validate_their_arguments(make, match):
     if match is None:
         make()
         return
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(InvalidArgument, match=match):
         make()
 
 
@@ -228,7 +236,7 @@ def test_augmented_neural_odes_with_their_inputs(data, model):
 
 def test_model_inputs_needs_a_known_field():
     model = AugmentedNeuralODE(lambda x: -x, 0)
-    with pytest.raises(TypeError, match=r"reads the input size from an MLPVectorField"):
+    with pytest.raises(InvalidArgument, match=r"reads the input size from an MLPVectorField"):
         testing.model_inputs(model)
 
 

@@ -9,6 +9,7 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback
 from torch import Tensor, nn
+from typing_extensions import override
 
 from .._model import AugmentedNeuralODE
 
@@ -56,17 +57,19 @@ class TrainingRecorder(Callback):
             model.train(was_training)
         self.snapshots.append({"step": step, "features": features.tolist()})
 
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    @override
+    def on_train_start(self, *args: Any, **kwargs: Any) -> None:
         if 0 in self.snapshot_steps and not self.snapshots:
             self._snapshot(0)
 
+    @override
     def on_train_batch_end(
         self,
         trainer: pl.Trainer,
         pl_module: pl.LightningModule,
         outputs: Any,
-        batch: Any,
-        batch_idx: int,
+        *args: Any,
+        **kwargs: Any,
     ) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         self.losses.append(float(loss))
@@ -74,7 +77,8 @@ class TrainingRecorder(Callback):
         if step in self.snapshot_steps and step > 0:
             self._snapshot(step)
 
-    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    @override
+    def on_validation_epoch_end(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
         if trainer.sanity_checking:
             return
         value = trainer.callback_metrics.get("val/loss")

@@ -10,20 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from .._summary import format_mean_std
 from ._claims import ClaimCheck, check_all, nfe_start_end
 
 __all__ = ["render_report", "write_report"]
 
 _VERDICT = {True: "holds", False: "**does not hold**", None: "not run"}
-
-
-def _mean_std(values: list[float], spec: str = ".3g") -> str:
-    array = np.asarray([v for v in values if v is not None], dtype=float)
-    if array.size == 0:
-        return "-"
-    if array.size == 1:
-        return f"{array[0]:{spec}}"
-    return f"{array.mean():{spec}} ± {array.std(ddof=1):{spec}}"
 
 
 def _claims_table(checks: list[ClaimCheck]) -> list[str]:
@@ -56,11 +48,11 @@ def _experiment_table(exp: dict[str, Any]) -> list[str]:
             nfe = "- (discrete)"
         row = (
             f"| {name} | {model['augment_dims']} | {model['num_parameters']} | "
-            f"{_mean_std([r['final_loss'] for r in runs])}"
+            f"{format_mean_std([r['final_loss'] for r in runs])}"
         )
         if has_val:
-            row += f" | {_mean_std([r['final_val_loss'] for r in runs])}"
-        row += f" | {nfe} | {_mean_std([r['wall_time_s'] for r in runs], '.1f')} |"
+            row += f" | {format_mean_std([r['final_val_loss'] for r in runs])}"
+        row += f" | {nfe} | {format_mean_std([r['wall_time_s'] for r in runs], '.1f')} |"
         lines.append(row)
     return lines
 

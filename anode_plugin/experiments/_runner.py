@@ -10,10 +10,8 @@ flow, feature and output-map figures.
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 import time
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +27,7 @@ from .._vector_fields import MLPVectorField
 from ..callbacks import NFECallback
 from ..datasets import ToyDataModule
 from ..lightning import ANODEModule
+from ..lightning._quiet import quiet_lightning
 from ._config import TrainingConfig
 from ._pool import map_jobs
 from ._recorder import TrainingRecorder
@@ -80,24 +79,6 @@ def _threads(count: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
-
-
-@contextlib.contextmanager
-def _quiet_lightning() -> Iterator[None]:
-    """Silence Lightning's per-Trainer banners and data-loader advice for many small fits."""
-    loggers = [logging.getLogger(name) for name in ("lightning", "lightning.pytorch")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-            warnings.filterwarnings("ignore", message=".*number of training batches.*")
-            warnings.filterwarnings("ignore", message=".*`isinstance.*treespec.*")
-            yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
 
 
 def _viz_inputs(datamodule: ToyDataModule, seed: int) -> tuple[Tensor, Tensor]:
@@ -309,7 +290,7 @@ def train_run(spec: RunSpec) -> dict[str, Any]:
     # Seeded before anything else, so that a data module drawing from the global
     # generators gets the same data whichever runs this process trained before.
     pl.seed_everything(spec.seed, workers=False, verbose=False)
-    with _quiet_lightning(), _threads(group.config.num_threads):
+    with quiet_lightning(".*`isinstance.*treespec.*"), _threads(group.config.num_threads):
         datamodule = group.make_datamodule(spec.seed)
         viz = _viz_inputs(datamodule, spec.seed) if spec.with_viz else None
         run, viz_data, info = _train_one(

@@ -18,6 +18,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities import rank_zero_info
 from typing_extensions import override
 
+from .._tf32 import enable_tf32
 from ._failure_guard import FailureGuard
 from ._module import ANODEModule
 
@@ -130,10 +131,7 @@ def main(args: Sequence[str] | None = None) -> None:
     from ._channels_last import ChannelsLast
 
     if torch.cuda.is_available():
-        # TF32 matmuls and convolutions: about twice as fast on Ampere and newer GPUs,
-        # well inside the solvers' 1e-3 tolerances.
-        torch.backends.cudnn.allow_tf32 = True
-        torch.set_float32_matmul_precision("high")
+        enable_tf32()
     ANODECLI(
         ANODEModule,
         pl.LightningDataModule,

@@ -1,20 +1,29 @@
 """Hypothesis strategies: input batches, random vector fields and whole model configurations.
 
 Strategies are nouns with keyword-only ``min_``/``max_`` bounds, as in
-``hypothesis.extra.numpy``, and check their own arguments when they are built.
+``hypothesis.extra.numpy``, and check their own arguments when they are built, raising
+``hypothesis.errors.InvalidArgument`` as hypothesis's own strategies do.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 from torch import Tensor, nn
 
 from .._model import BACKENDS, SENSITIVITIES, SOLVERS, AugmentedNeuralODE
+from .._validation import (
+    check_choice,
+    check_non_negative_int,
+    check_positive_float,
+    check_positive_int,
+)
 from .._vector_fields import ACTIVATIONS, ConvVectorField, MLPVectorField
 
 __all__ = [
@@ -34,29 +43,47 @@ _ADAPTIVE = {"torchdyn": ("dopri5", "tsit5"), "torchdiffeq": ("dopri5",)}
 
 
 # ---------------------------------------------------------------------------- validation
+_Checked = TypeVar("_Checked")
+
+
+def _check(check: Callable[..., _Checked], *args: Any) -> _Checked:
+    """Run one of the package's argument checks, raising hypothesis's ``InvalidArgument``.
+
+    Strategies share the constructors' checks (``_validation``) and messages, but report a
+    bad argument as hypothesis's own strategies do.
+    """
+    try:
+        return check(*args)
+    except (ValueError, TypeError) as error:
+        raise InvalidArgument(str(error)) from None
+
+
 def _bounds(name: str, low: int, high: int, *, minimum: int) -> tuple[int, int]:
-    for label, value in ((f"min_{name}", low), (f"max_{name}", high)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"`{label}` must be an integer >= {minimum}, got {value!r}.")
+    check = {0: check_non_negative_int, 1: check_positive_int}[minimum]
+    low, high = _check(check, f"min_{name}", low), _check(check, f"max_{name}", high)
     if low > high:
-        raise ValueError(f"`min_{name}`={low} must not exceed `max_{name}`={high}.")
+        raise InvalidArgument(f"`min_{name}`={low} must not exceed `max_{name}`={high}.")
     return low, high
 
 
+def _finite(name: str, value: object, *, allowed: str = "a finite number") -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidArgument(f"`{name}` must be {allowed}, got {value!r}.")
+    if not math.isfinite(value):
+        raise InvalidArgument(f"`{name}` must be {allowed}, got {value!r}.")
+    return float(value)
+
+
 def _value_range(min_value: float, max_value: float) -> tuple[float, float]:
-    for label, value in (("min_value", min_value), ("max_value", max_value)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"`{label}` must be a finite number, got {value!r}.")
-        if not math.isfinite(value):
-            raise ValueError(f"`{label}` must be a finite number, got {value!r}.")
-    if min_value > max_value:
-        raise ValueError(f"`min_value`={min_value} must not exceed `max_value`={max_value}.")
-    return float(min_value), float(max_value)
+    low, high = _finite("min_value", min_value), _finite("max_value", max_value)
+    if low > high:
+        raise InvalidArgument(f"`min_value`={min_value} must not exceed `max_value`={max_value}.")
+    return low, high
 
 
 def _dtype(dtype: object) -> torch.dtype:
     if dtype not in _FLOAT_DTYPES:
-        raise ValueError(
+        raise InvalidArgument(
             f"`dtype` must be one of {[str(d) for d in _FLOAT_DTYPES]}, got {dtype!r}."
         )
     return dtype  # type: ignore[return-value]
@@ -67,27 +94,18 @@ def _choices(name: str, values: Sequence[Any] | None, allowed: Sequence[Any]) ->
         return tuple(allowed)
     values = tuple(values)
     if not values:
-        raise ValueError(f"`{name}` must name at least one of {list(allowed)}, got none.")
-    unknown = [v for v in values if v not in allowed]
-    if unknown:
-        raise ValueError(f"`{name}` must be among {list(allowed)}, got {unknown!r}.")
-    return values
+        raise InvalidArgument(f"`{name}` must name at least one of {list(allowed)}, got none.")
+    return tuple(_check(check_choice, name, value, allowed) for value in values)
 
 
 def _time_dependence(time_dependent: bool | None) -> st.SearchStrategy[bool]:
     if time_dependent is None:
         return st.booleans()
     if not isinstance(time_dependent, bool):
-        raise ValueError(f"`time_dependent` must be True, False or None, got {time_dependent!r}.")
+        raise InvalidArgument(
+            f"`time_dependent` must be True, False or None, got {time_dependent!r}."
+        )
     return st.just(time_dependent)
-
-
-def _positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"`{name}` must be a positive number, got {value!r}.")
-    if not math.isfinite(value):
-        raise ValueError(f"`{name}` must be a positive number, got {value!r}.")
-    return float(value)
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -129,13 +147,12 @@ def vectors(
     min_dim, max_dim = _bounds("dim", min_dim, max_dim, minimum=1)
     dtype = _dtype(dtype)
     low, high = _value_range(min_value, max_value)
-    if isinstance(min_separation, bool) or not isinstance(min_separation, (int, float)):
-        raise ValueError(f"`min_separation` must be a number >= 0, got {min_separation!r}.")
-    if not (math.isfinite(min_separation) and min_separation >= 0):
-        raise ValueError(f"`min_separation` must be a number >= 0, got {min_separation!r}.")
+    min_separation = _finite("min_separation", min_separation, allowed="a number >= 0")
+    if min_separation < 0:
+        raise InvalidArgument(f"`min_separation` must be a number >= 0, got {min_separation!r}.")
     slots = math.floor((high - low) / min_separation) + 1 if min_separation > 0 else None
     if slots is not None and slots < max_batch:
-        raise ValueError(
+        raise InvalidArgument(
             f"Cannot fit max_batch={max_batch} points separated by {min_separation} in "
             f"[{low}, {high}]: at most {slots} fit. Lower `max_batch` or `min_separation`, or "
             "widen the value range."
@@ -260,7 +277,7 @@ def model_inputs(
             min_value=min_value,
             max_value=max_value,
         )
-    raise TypeError(
+    raise InvalidArgument(
         "`model_inputs` reads the input size from an MLPVectorField or ConvVectorField; got a "
         f"{type(field).__name__}. Use `vectors(min_dim=d, max_dim=d, ...)` or `images(...)`."
     )
@@ -329,7 +346,7 @@ def mlp_vector_fields(
     min_hidden, max_hidden = _bounds("hidden", min_hidden, max_hidden, minimum=1)
     names = _choices("activations", activations, tuple(ACTIVATIONS))
     dependence = _time_dependence(time_dependent)
-    scale = _positive("weight_scale", weight_scale)
+    scale = _check(check_positive_float, "weight_scale", weight_scale)
     dtype = _dtype(dtype)
 
     sizes, widths = (min_dim, max_dim), (min_hidden, max_hidden)
@@ -363,7 +380,7 @@ def conv_vector_fields(
     min_filters, max_filters = _bounds("filters", min_filters, max_filters, minimum=1)
     names = _choices("activations", activations, tuple(ACTIVATIONS))
     dependence = _time_dependence(time_dependent)
-    scale = _positive("weight_scale", weight_scale)
+    scale = _check(check_positive_float, "weight_scale", weight_scale)
     dtype = _dtype(dtype)
 
     sizes, widths = (min_channels, max_channels), (min_filters, max_filters)
@@ -423,12 +440,13 @@ def augmented_neural_odes(
             for sensitivity in (s for s in wanted_sens if s in SENSITIVITIES[backend]):
                 options.append((backend, solver, sensitivity))
     if not options:
-        raise ValueError(
+        raise InvalidArgument(
             f"No valid (backend, solver, sensitivity) among backends={list(chosen_backends)}, "
             f"solvers={solvers!r}, sensitivities={sensitivities!r}; see SOLVERS and "
             "SENSITIVITIES for what each backend accepts."
         )
-    atol, rtol = _positive("atol", atol), _positive("rtol", rtol)
+    atol = _check(check_positive_float, "atol", atol)
+    rtol = _check(check_positive_float, "rtol", rtol)
     dtype = _dtype(dtype)
     if vector_fields is None:
 
@@ -442,7 +460,7 @@ def augmented_neural_odes(
             )
 
     elif not callable(vector_fields):
-        raise ValueError(
+        raise InvalidArgument(
             "`vector_fields` must be a function from a state size to a strategy of fields, "
             f"got {vector_fields!r}."
         )
