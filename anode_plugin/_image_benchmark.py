@@ -261,6 +261,18 @@ def _first_test_images(dm: ImageDataModule, n: int) -> Tensor:
     return torch.cat(batches)[:n]
 
 
+def _per_epoch(steps: Sequence[Any], steps_per_epoch: int) -> dict[str, Any]:
+    """Forward and backward NFE per step, averaged over each epoch and over the last."""
+    size = max(1, steps_per_epoch)
+    out: dict[str, Any] = {}
+    for key in ("nfe_forward", "nfe_backward"):
+        values = [getattr(s, key) for s in steps]
+        epochs = [statistics.fmean(values[i : i + size]) for i in range(0, len(values), size)]
+        out[f"{key}_per_epoch"] = epochs
+        out[f"{key}_last_epoch"] = epochs[-1] if epochs else math.nan
+    return out
+
+
 def _reconstruction(
     trainer: pl.Trainer,
     model: ANODEModule,
@@ -367,18 +379,6 @@ def _run_one(
             "accuracy": acc.accuracy,
         },
     }
-
-
-def _per_epoch(steps: Sequence[Any], steps_per_epoch: int) -> dict[str, Any]:
-    """Forward and backward NFE per step, averaged over each epoch and over the last."""
-    size = max(1, steps_per_epoch)
-    out: dict[str, Any] = {}
-    for key in ("nfe_forward", "nfe_backward"):
-        values = [getattr(s, key) for s in steps]
-        epochs = [statistics.fmean(values[i : i + size]) for i in range(0, len(values), size)]
-        out[f"{key}_per_epoch"] = epochs
-        out[f"{key}_last_epoch"] = epochs[-1] if epochs else math.nan
-    return out
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
