@@ -1,6 +1,7 @@
 """Command line of the image benchmarks (Table 1, Figures 10-12 of the paper).
 
 Examples:
+    python -m anode_plugin.benchmarks_images --profile cpu  # the image claims on a CPU
     python -m anode_plugin.benchmarks_images --dataset digits --seeds '[0, 1, 2]'
     python -m anode_plugin.benchmarks_images --dataset mnist --quick true --data_dir data \\
         --download true
@@ -23,8 +24,11 @@ __all__ = ["main"]
 def main(args: Sequence[str] | None = None) -> None:
     """Parse ``args`` (``None``: ``sys.argv``) and run :func:`run_image_benchmark`."""
     table = CLI(run_image_benchmark, args=None if args is None else list(args), as_positional=False)
-    print(table.read_text())
+    claims = table.parent / "claims.md"
+    print(claims.read_text() if claims.is_file() else table.read_text())
     print(f"Table: {table}\nFigures: {table.parent / 'figures.png'}")
+    if claims.is_file():
+        print(f"Claims: {claims}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,111 @@
+"""The CPU profile of ``anode-images`` and its claims report, computed from the runs."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from anode_plugin._image_benchmark import (
+    IMAGE_SETUPS,
+    PROFILES,
+    _claims_report,
+    _per_epoch,
+    run_image_benchmark,
+)
+
+
+def _run(model: str, seed: int, acc: float, fwd: float, bwd: float, last: float) -> dict:
+    return {
+        "model": model,
+        "seed": seed,
+        "filters": 30 if model == "node" else 23,
+        "augment_dims": 0 if model == "node" else 5,
+        "parameters": 9_172 if model == "node" else 9_175,
+        "test_acc": acc,
+        "final_train_loss": 0.1,
+        "nfe_forward": fwd,
+        "nfe_backward": bwd,
+        "nfe_forward_last_epoch": last,
+        "nfe_backward_last_epoch": bwd,
+        "nfe_forward_per_epoch": [fwd - 1, last],
+        "nfe_backward_per_epoch": [bwd, bwd],
+        "train_seconds": 1.0,
+    }
+
+
+def _claim(report: str, start: str) -> str:
+    lines = [line for line in report.splitlines() if line.startswith("- ") and start in line]
+    assert len(lines) == 1, (start, report)
+    return lines[0]
+
+
+def test_cpu_profile_writes_the_claims_of_its_own_runs(tmp_path):
+    table = run_image_benchmark(
+        profile="cpu",
+        seeds=[0],
+        max_steps=2,
+        train_subset=64,
+        test_subset=64,
+        out_dir=str(tmp_path),
+    )
+    saved = json.loads((table.parent / "runs.json").read_text())
+    settings, runs = saved["settings"], saved["runs"]
+    assert settings["profile"] == "cpu" and settings["epochs"] == PROFILES["cpu"]["max_epochs"]
+    assert settings["backend"] == "torchdyn" and settings["reconstruction"]["samples"] == 0
+    node, anode = (next(r for r in runs if r["model"] == m) for m in ("node", "anode"))
+    assert (node["parameters"], anode["parameters"]) == (9_172, 9_175)
+    for run in runs:
+        assert "reconstruction_error" not in run  # the profile skips the check
+        assert len(run["nfe_forward_per_epoch"]) == 2  # 64 images, batch 64: 1 step an epoch
+        assert run["nfe_forward_last_epoch"] == run["history"]["nfe_forward"][-1]
+    report = (table.parent / "claims.md").read_text()
+    assert "digits, 1 seed(s), 2 epoch(s), backend torchdyn" in report
+    fwd = _claim(report, "fewer forward NFE per training step than NODE. ")
+    assert f"ANODE {anode['nfe_forward']:.2f} vs NODE {node['nfe_forward']:.2f}" in fwd
+    acc = _claim(report, "test accuracy")
+    assert f"ANODE {100 * anode['test_acc']:.2f} vs NODE {100 * node['test_acc']:.2f}" in acc
+    holds = anode["test_acc"] >= node["test_acc"]
+    assert acc.startswith("- **Holds**" if holds else "- **Does not hold**")
+
+
+def test_claims_say_which_hold_and_in_how_many_seeds():
+    runs = []
+    for seed, (node_acc, anode_acc) in enumerate([(0.90, 0.95), (0.92, 0.96), (0.94, 0.93)]):
+        runs.append(_run("node", seed, node_acc, fwd=20.0, bwd=30.0, last=26.0))
+        # more forward NFE than the NODE over training, fewer in the last epoch
+        runs.append(_run("anode", seed, anode_acc, fwd=21.0 + seed, bwd=25.0, last=24.0))
+    settings = {"epochs": 2, "backend": "torchdyn"}
+    report = _claims_report("digits", IMAGE_SETUPS["digits"], runs, settings)
+    fwd = _claim(report, "fewer forward NFE per training step than NODE. ")
+    assert fwd.startswith("- **Does not hold**") and "in 0/3 seed(s)" in fwd
+    assert "ANODE 22.00 vs NODE 20.00" in fwd
+    last = _claim(report, "in the last epoch")
+    assert last.startswith("- **Holds**") and "in 3/3 seed(s)" in last
+    assert _claim(report, "backward NFE").startswith("- **Holds**")
+    acc = _claim(report, "test accuracy")
+    assert acc.startswith("- **Holds on the mean, not in every seed**") and "2/3" in acc
+    assert "| 2 | 26.0 / 30.0 | 24.0 / 25.0 |" in report  # NFE by epoch, mean over seeds
+
+
+def test_claims_need_both_models_of_a_seed():
+    runs = [_run("node", 0, 0.9, 20, 30, 20), _run("anode", 1, 0.9, 20, 30, 20)]
+    report = _claims_report("digits", IMAGE_SETUPS["digits"], runs, {"epochs": 2})
+    assert "No seed ran both models" in report
+
+
+def test_per_epoch_averages_each_epoch_and_the_last():
+    steps = [SimpleNamespace(nfe_forward=f, nfe_backward=2 * f) for f in (14, 14, 20, 26, 32)]
+    out = _per_epoch(steps, steps_per_epoch=2)
+    assert out["nfe_forward_per_epoch"] == [14, 23, 32]
+    assert out["nfe_backward_last_epoch"] == 64
+
+
+def test_profile_backend_and_dataset_are_validated():
+    with pytest.raises(ValueError, match="`profile` must be None or one of"):
+        run_image_benchmark(profile="gpu")
+    with pytest.raises(ValueError, match="profile='cpu' runs dataset='digits'"):
+        run_image_benchmark("mnist", profile="cpu")
+    with pytest.raises(ValueError, match="`backend` must be 'torchdyn' or 'torchdiffeq'"):
+        run_image_benchmark(backend="scipy")
