@@ -55,7 +55,6 @@ __all__ = [
     "MODELS",
     "PROFILES",
     "ImageSetup",
-    "enable_tf32",
     "run_image_benchmark",
 ]
 
