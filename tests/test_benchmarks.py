@@ -28,13 +28,19 @@ def run_module():
 def test_tiny_profile_writes_json_and_markdown(run_module, tmp_path):
     rows = run_module.main(
         profile="tiny",
-        sections=("overhead", "conv_field", "backends", "seminorm"),
+        sections=("overhead", "conv_field", "conv_step", "backends", "seminorm"),
         output_dir=tmp_path,
     )
     data = json.loads((tmp_path / "latest.json").read_text())
     assert data["meta"]["profile"] == "tiny"
     assert [r["section"] for r in data["rows"]] == [r.section for r in rows]
-    assert {r.section for r in rows} == {"overhead", "conv_field", "backends", "seminorm"}
+    assert {r.section for r in rows} == {
+        "overhead",
+        "conv_field",
+        "conv_step",
+        "backends",
+        "seminorm",
+    }
     assert all(r["value"] == r["value"] for r in data["rows"])  # no NaN
     table = (tmp_path / "latest.md").read_text()
     assert "| seminorm |" in table and "| overhead |" in table

@@ -14,6 +14,7 @@ from ._row import Row
 from .anode_vs_node import bench_anode_vs_node
 from .backends import bench_backends
 from .conv_field import bench_conv_field
+from .conv_step import bench_conv_step
 from .efficiency import bench_efficiency
 from .memory import bench_memory
 from .nfe_tracking import bench_nfe_tracking
@@ -29,6 +30,7 @@ SECTIONS: dict[str, Callable[[Profile], list[Row]]] = {
     "nfe_tracking": bench_nfe_tracking,
     "efficiency": bench_efficiency,
     "conv_field": bench_conv_field,
+    "conv_step": bench_conv_step,
     "backends": bench_backends,
     "anode_vs_node": bench_anode_vs_node,
     "memory": bench_memory,
