@@ -14,7 +14,6 @@ from ._interpolated import InterpolatedAdjoint
 from ._norms import ErrorNorm
 from ._solve import (
     BACKEND_TYPES,
-    GRADIENT_TYPES,
     Solve,
     SolveAttributes,
     resolve_solve,
@@ -25,7 +24,6 @@ from ._torchdyn import TorchdynBackend
 
 __all__ = [
     "BACKEND_TYPES",
-    "GRADIENT_TYPES",
     "Adjoint",
     "Autograd",
     "Backend",

@@ -20,7 +20,6 @@ from ._torchdyn import TorchdynBackend
 
 __all__ = [
     "BACKEND_TYPES",
-    "GRADIENT_TYPES",
     "Solve",
     "SolveAttributes",
     "resolve_solve",
@@ -31,12 +30,6 @@ __all__ = [
 BACKEND_TYPES: dict[str, type[Backend]] = {
     TorchdynBackend.name: TorchdynBackend,
     TorchdiffeqBackend.name: TorchdiffeqBackend,
-}
-#: Sensitivity name -> gradient method.
-GRADIENT_TYPES: dict[str, type] = {
-    "autograd": Autograd,
-    "adjoint": Adjoint,
-    "interpolated_adjoint": InterpolatedAdjoint,
 }
 Gradient = Autograd | Adjoint | InterpolatedAdjoint
 
