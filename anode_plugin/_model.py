@@ -8,11 +8,11 @@ from typing import Any
 from torch import Tensor, nn
 from torchdyn.core import NeuralODE
 
-from ._augment import Augmenter
+from ._augmentations import build_augmentation, users_field
 from ._counted_field import CountedField, mark_backward_start
 from ._nfe import NFETally, SolveStatistics
 from ._regularisers import RegularisedField, check_regularisers
-from ._validation import check_non_negative_int, check_positive_int, check_state, check_t_span
+from ._validation import check_positive_int, check_save_at, check_state, check_t_span
 from .solve import BACKEND_TYPES, ErrorNorm, Solve, SolveAttributes, resolve_solve
 
 __all__ = ["BACKENDS", "SENSITIVITIES", "SOLVERS", "AugmentedNeuralODE"]
@@ -25,11 +25,12 @@ SENSITIVITIES: dict[str, tuple[str, ...]] = {n: b.SENSITIVITIES for n, b in BACK
 class AugmentedNeuralODE(SolveAttributes, SolveStatistics, NeuralODE):
     """Augmented Neural ODE (Dupont, Doucet & Teh, 2019).
 
-    The input ``x`` is augmented with ``augment_dims`` zero dimensions (zero channels
-    for images), then ``dz/dt = f(t, z)`` is solved over ``t_span`` by a
-    :class:`~anode_plugin.solve.Solve`. With ``augment_dims=0`` this is a plain Neural
-    ODE through the same code path. It is a ``torchdyn.core.NeuralODE`` (same call
-    contract and attributes) that composes its own solve instead of torchdyn's.
+    The input ``x`` is augmented with ``augment_dims`` dimensions (channels for images;
+    zeros, learned, or a second-order state: ``augmentation``), then ``dz/dt = f(t, z)``
+    is solved over ``t_span`` by a :class:`~anode_plugin.solve.Solve`. With
+    ``augment_dims=0`` this is a plain Neural ODE through the same code path. It is a
+    ``torchdyn.core.NeuralODE`` (same call contract and attributes) that composes its own
+    solve instead of torchdyn's.
 
     Shape:
         - ``x``: ``[batch, d]`` or ``[batch, c, h, w]``.
@@ -51,7 +52,10 @@ class AugmentedNeuralODE(SolveAttributes, SolveStatistics, NeuralODE):
         augment_dims: int,
         *,
         augment_idx: int = 1,
-        order: str = "last",
+        augmentation: str | nn.Module = "zeros",
+        placement: str | None = None,
+        initial_velocity: str | nn.Module = "zeros",
+        order: str | None = None,
         solver: str | nn.Module = "dopri5",
         atol: float = 1e-3,
         rtol: float = 1e-3,
@@ -74,10 +78,15 @@ class AugmentedNeuralODE(SolveAttributes, SolveStatistics, NeuralODE):
         Args:
             vector_field: ``f``, any module or callable written as ``f(x)``, ``f(t, x)`` or
                 ``f(t, x, args)``, on the augmented state.
-            augment_dims: number of zero dimensions (channels) added, the paper's ``p``.
+            augment_dims: number of dimensions (channels) added, the paper's ``p``.
             augment_idx: dimension to augment: 1 for vectors ``[batch, d]`` and for the
                 channels of images ``[batch, c, h, w]``.
-            order: ``'last'`` puts the zeros after ``x`` (the paper), ``'first'`` before.
+            augmentation: ``'zeros'`` (``[x, 0]``), ``'input_layer'`` (``[x, phi(x)]``, ``phi``
+                learned, or the module ``phi``) or ``'second_order'`` (``[x, 0, v]``: ``f``
+                sees all ``2 * (d + p)`` and returns ``x''``, ``d + p``). See the guide.
+            placement: ``'last'`` (``None``) puts the augmentation after ``x``, ``'first'`` before.
+            initial_velocity: ``'second_order'``'s ``v(0)``: ``'zeros'``, ``'learned'`` or a module.
+            order: the deprecated name of ``placement``.
             solver: solver name; see ``SOLVERS[backend]``. A torchdyn solver module is
                 accepted with ``backend='torchdyn'``.
             atol: absolute tolerance of adaptive solvers.
@@ -118,16 +127,15 @@ class AugmentedNeuralODE(SolveAttributes, SolveStatistics, NeuralODE):
             seminorm=seminorm,
             solver_options=solver_options,
         )
-        augment_dims = check_non_negative_int("augment_dims", augment_dims)
         max_nfe = None if max_nfe is None else check_positive_int("max_nfe", max_nfe)
         regularisers = check_regularisers(regularisers, jacobian_probe, solve.sensitivity)
-        # torchdyn's NeuralODE.__init__ builds its own solve machinery; this class keeps
-        # the contract (an instance, its call and attributes) and composes `solve`.
+        # Not NeuralODE.__init__: this keeps torchdyn's contract and composes `solve`.
         nn.Module.__init__(self)
         self.solve = solve
-        self.augmenter = Augmenter(augment_idx, augment_dims, order=order)
+        kind = (augmentation, vector_field, augment_idx, augment_dims, placement, order)
+        self.augmentation, self.augmenter, field = build_augmentation(*kind, initial_velocity)
         self._tally = NFETally(max_nfe)
-        self.vf = CountedField(vector_field, self._tally)
+        self.vf = CountedField(field, self._tally)
         self.register_buffer("t_span", check_t_span(t_span), persistent=False)
         self.regularisers, self.jacobian_probe = regularisers, jacobian_probe
         self.max_nfe, self.return_t_eval = max_nfe, return_t_eval
@@ -140,18 +148,15 @@ class AugmentedNeuralODE(SolveAttributes, SolveStatistics, NeuralODE):
 
     @property
     def vector_field(self) -> Callable[..., Tensor]:
-        """The user's vector field, as given."""
-        return self.vf.field
+        """The user's vector field, as given (the acceleration with ``'second_order'``)."""
+        return users_field(self.vf.field)
 
     @property
     def regularisation(self) -> dict[str, Tensor]:
-        """The regularisers of the last forward solve: ``{name: [batch]}``, per sample.
-
-        Empty without ``regularisers``. The values carry gradients when the solve did.
-        """
+        """The regularisers of the last forward solve, per sample: ``{name: [batch]}``; empty
+        without ``regularisers``. The values carry gradients when the solve did."""
         return dict(self._regularisation)
 
-    # ------------------------------------------------------------------ solving
     def _state(self, name: str, x: Tensor) -> Tensor:
         parameters = self.vf.user_parameters()
         x = check_state(name, x, device=self.t_span.device, parameters=parameters)
@@ -205,11 +210,7 @@ class AugmentedNeuralODE(SolveAttributes, SolveStatistics, NeuralODE):
             ``(t_eval, sol)``, or ``sol`` alone when ``return_t_eval=False``; ``sol`` has
             shape ``[len(t_eval), batch, d + p, ...]``.
         """
-        if len(save_at):
-            raise ValueError(
-                f"`save_at` is not supported, got {save_at!r}; pass the times to save as "
-                "`t_span`: the solution is returned at each of them."
-            )
+        check_save_at(save_at)
         z0 = self.augmenter(self._state("x", x))
         t = self._times(t_span, z0)
         sol = self._solve(z0, t, args)
@@ -222,8 +223,7 @@ class AugmentedNeuralODE(SolveAttributes, SolveStatistics, NeuralODE):
 
     def features(self, x: Tensor, t_span: Sequence[float] | Tensor | None = None) -> Tensor:
         """The features ``phi(x)``, the augmented state at the final time: ``[batch, d+p, ...]``."""
-        z0 = self.augmenter(self._state("x", x))
-        return self._solve(z0, self._times(t_span, z0), None)[-1]
+        return self.trajectory(x, self.t_span if t_span is None else t_span)[-1]
 
     def inverse(self, z: Tensor, t_span: Sequence[float] | Tensor | None = None) -> Tensor:
         """Invert the flow: integrate ``z`` from the final time back and strip augmentation.
@@ -242,7 +242,8 @@ class AugmentedNeuralODE(SolveAttributes, SolveStatistics, NeuralODE):
     def __repr__(self) -> str:
         regularisers = f", regularisers={self.regularisers}" if self.regularisers else ""
         return (
-            f"{type(self).__name__}(augment_dims={self.augment_dims}, "
-            f"t_span={self.t_span.tolist()}, max_nfe={self.max_nfe}{regularisers}, "
-            f"nfe={self.nfe})\n  solve: {self.solve!r}\n  vector_field: {self.vector_field!r}"
+            f"{type(self).__name__}(augment_dims={self.augment_dims}, augmentation="
+            f"{self.augmentation!r}, t_span={self.t_span.tolist()}, max_nfe={self.max_nfe}"
+            f"{regularisers}, nfe={self.nfe})\n  solve: {self.solve!r}\n  vector_field: "
+            f"{self.vector_field!r}"
         )

@@ -17,6 +17,7 @@ __all__ = [
     "check_non_negative_int",
     "check_positive_float",
     "check_positive_int",
+    "check_save_at",
     "check_t_span",
 ]
 
@@ -155,3 +156,12 @@ def check_tolerances_resolvable(
                 f"at least one must be >= {floor:.3g}): the solver would chase rounding "
                 "noise with ever smaller steps. Loosen them, or solve in float64."
             )
+
+
+def check_save_at(save_at: object) -> None:
+    """Refuse a non-empty ``save_at`` (torchdyn's argument): the times go in ``t_span``."""
+    if len(save_at):  # type: ignore[arg-type]
+        raise ValueError(
+            f"`save_at` is not supported, got {save_at!r}; pass the times to save as "
+            "`t_span`: the solution is returned at each of them."
+        )

@@ -35,18 +35,21 @@ def _activation(name: str) -> nn.Module:
 class MLPVectorField(nn.Module):
     """The paper's MLP vector field ``f(t, h)`` for states of shape ``[batch, dim]``.
 
-    Three linear layers ``dim (+1 for t) -> hidden_dim -> hidden_dim -> dim`` with the
-    activation after the first two, as in the reference ANODE code.
+    Three linear layers ``dim (+1 for t) -> hidden_dim -> hidden_dim -> out_dim`` with
+    the activation after the first two, as in the reference ANODE code.
 
     Args:
         dim: state size, augmented dimensions included (``d + p``).
         hidden_dim: width of the two hidden layers.
         time_dependent: whether ``t`` is fed to the first layer as one extra input.
         activation: one of ``ACTIVATIONS`` (``'relu'``, ``'softplus'``, ``'tanh'``, ...).
+        out_dim: output size; ``None`` for ``dim``. A second-order model's field
+            (``augmentation='second_order'``) sees ``[x, v]`` of size ``2 * (d + p)`` and
+            returns the acceleration: ``MLPVectorField(2 * (d + p), out_dim=d + p)``.
 
     Shape:
         - ``t``: scalar tensor (shape ``[]`` or ``[1]``).
-        - ``x``: ``[batch, dim]``; output: ``[batch, dim]``.
+        - ``x``: ``[batch, dim]``; output: ``[batch, out_dim]``.
     """
 
     def __init__(
@@ -56,14 +59,16 @@ class MLPVectorField(nn.Module):
         *,
         time_dependent: bool = True,
         activation: str = "relu",
+        out_dim: int | None = None,
     ) -> None:
         super().__init__()
         self.dim = check_positive_int("dim", dim)
         self.hidden_dim = check_positive_int("hidden_dim", hidden_dim)
+        self.out_dim = self.dim if out_dim is None else check_positive_int("out_dim", out_dim)
         self.time_dependent = bool(time_dependent)
         self.fc1 = nn.Linear(self.dim + int(self.time_dependent), self.hidden_dim)
         self.fc2 = nn.Linear(self.hidden_dim, self.hidden_dim)
-        self.fc3 = nn.Linear(self.hidden_dim, self.dim)
+        self.fc3 = nn.Linear(self.hidden_dim, self.out_dim)
         self.activation = _activation(activation)
 
     def forward(self, t: Tensor, x: Tensor, args: Any = None) -> Tensor:
@@ -142,9 +147,12 @@ class ConvVectorField(nn.Module):
         num_filters: channels of the two hidden feature maps.
         time_dependent: whether each convolution receives ``t`` as an extra channel.
         activation: one of ``ACTIVATIONS``.
+        out_channels: output channels; ``None`` for ``channels`` (a second-order
+            model's field: ``ConvVectorField(2 * (c + p), n, out_channels=c + p)``).
 
     Shape:
-        - ``x``: ``[batch, channels, height, width]``; output: same shape.
+        - ``x``: ``[batch, channels, height, width]``; output:
+          ``[batch, out_channels, height, width]``.
     """
 
     def __init__(
@@ -154,16 +162,22 @@ class ConvVectorField(nn.Module):
         *,
         time_dependent: bool = True,
         activation: str = "relu",
+        out_channels: int | None = None,
     ) -> None:
         super().__init__()
         self.channels = check_positive_int("channels", channels)
+        self.out_channels = (
+            self.channels
+            if out_channels is None
+            else check_positive_int("out_channels", out_channels)
+        )
         self.num_filters = check_positive_int("num_filters", num_filters)
         self.time_dependent = bool(time_dependent)
         conv = _TimeConv2d if self.time_dependent else nn.Conv2d
         extra = int(self.time_dependent)
         self.conv1 = conv(self.channels + extra, self.num_filters, kernel_size=1)
         self.conv2 = conv(self.num_filters + extra, self.num_filters, kernel_size=3, padding=1)
-        self.conv3 = conv(self.num_filters + extra, self.channels, kernel_size=1)
+        self.conv3 = conv(self.num_filters + extra, self.out_channels, kernel_size=1)
         self.activation = _activation(activation)
 
     def forward(self, t: Tensor, x: Tensor, args: Any = None) -> Tensor:
