@@ -2,6 +2,13 @@
 
 from . import solve as solve  # the solve layer: anode_plugin.solve
 from ._augment import Augmenter
+from ._augmentations import (
+    AUGMENTATIONS,
+    InputLayer,
+    InputLayerAugmenter,
+    SecondOrderAugmenter,
+    SecondOrderField,
+)
 from ._errors import (
     NFEBudgetExceeded,
     NonFiniteStateError,
@@ -20,6 +27,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
+    "AUGMENTATIONS",
     "BACKENDS",
     "SENSITIVITIES",
     "SOLVERS",
@@ -27,6 +35,8 @@ __all__ = [
     "AugmentedNeuralODE",
     "Augmenter",
     "ConvVectorField",
+    "InputLayer",
+    "InputLayerAugmenter",
     "MLPVectorField",
     "NFEBudget",
     "NFEBudgetExceeded",
@@ -34,6 +44,8 @@ __all__ = [
     "NFERecord",
     "NonFiniteStateError",
     "ResNet",
+    "SecondOrderAugmenter",
+    "SecondOrderField",
     "SolverError",
     "StateShapeError",
     "StepRecord",

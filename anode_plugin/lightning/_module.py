@@ -233,9 +233,11 @@ class ANODEModule(pl.LightningModule):
 
     @override
     def setup(self, stage: str) -> None:
-        # A lazy readout must get its shape before DDP wraps the model and before the
-        # optimiser is built: one example of the data, without gradients, gives it.
-        if not (isinstance(self.head, LazyModuleMixin) and self.head.has_uninitialized_params()):
+        # A lazy readout (or input layer) must get its shape before DDP wraps the model and
+        # before the optimiser is built: one example of the data, without gradients, gives it.
+        if not any(
+            isinstance(m, LazyModuleMixin) and m.has_uninitialized_params() for m in self.modules()
+        ):
             return
         datamodule = self.trainer.datamodule
         if datamodule is None or stage not in _DATALOADER_OF_STAGE:

@@ -85,7 +85,9 @@ def assert_invertible(
     """Check that ``model.inverse(model.features(x))`` gives back ``x``.
 
     The flow of an ODE is invertible: integrating the features backwards in time recovers
-    the inputs, up to the solver's error. Use float64 and tight solver tolerances for a
+    the inputs, up to the solver's error. The whole augmented state must come back too
+    (``augmenter(x)``: the zeros, the learned entries, or a second-order model's
+    ``[x, 0, v(0)]``), not only ``x``. Use float64 and tight solver tolerances for a
     small ``atol``.
 
     Args:
@@ -105,6 +107,10 @@ def assert_invertible(
     with torch.no_grad(), model.uncounted():
         features = model.features(x, t_span)
         recovered = model.inverse(features, t_span)
+        lifted = model.augmenter(x)
+        times = _model_times(model, t_span).to(features.dtype).flip(0)
+        _, back = model.odeint(features, times)
+    _check_lifted_inverse(lifted, back[-1], atol, rtol)
     if recovered.shape != x.shape:
         raise AssertionError(
             f"inverse(features(x)) has shape {tuple(recovered.shape)}, x has shape "
@@ -126,6 +132,22 @@ def assert_invertible(
         f"  inverse(features(x[{worst}])) = {_fmt(recovered[worst])}\n"
         "A discretised flow (fixed-step solver with large steps) is not invertible by "
         "integrating backwards; otherwise tighten the solver tolerances or use float64."
+    )
+
+
+def _check_lifted_inverse(lifted: Tensor, back: Tensor, atol: float, rtol: float) -> None:
+    """The augmented initial state against the features integrated back to the start."""
+    error = (back - lifted).abs()
+    if bool((error <= atol + rtol * lifted.abs()).all()):
+        return
+    per_sample = error.reshape(lifted.shape[0], -1).nan_to_num(float("inf")).amax(dim=1)
+    worst = int(per_sample.argmax())
+    raise AssertionError(
+        f"The flow is not invertible in the augmented space within atol={atol:g}, "
+        f"rtol={rtol:g}: the features integrated back differ from augmenter(x) by up to "
+        f"{_fmt(float(per_sample[worst]))}.\n"
+        f"  augmenter(x)[{worst}] = {_fmt(lifted[worst])}\n"
+        f"  integrated back: {_fmt(back[worst])}"
     )
 
 
@@ -240,10 +262,13 @@ def assert_augmentation_roundtrip(augmenter: nn.Module, x: Tensor) -> None:
     """Check that ``augmenter.strip(augmenter(x))`` equals ``x`` exactly.
 
     Also checks that the augmented tensor keeps ``x``'s dtype and device, grows by
-    ``augment_dims`` along ``augment_idx`` and, without an ``augment_func``, adds zeros.
+    ``augment_dims`` along ``augment_idx`` (by what its ``augmented_size`` says, for the
+    input-layer and second-order kinds) and, without an ``augment_func``, adds zeros
+    (the position's zeros for a second-order state ``[x, 0, v]``).
 
     Args:
-        augmenter: an :class:`anode_plugin.Augmenter` (anything with ``strip``).
+        augmenter: an :class:`anode_plugin.Augmenter` (anything with ``strip``), e.g. a
+            model's ``augmenter`` of any ``augmentation`` kind.
         x: a tensor to augment, ``[batch, d, ...]``.
 
     Raises:
@@ -267,12 +292,13 @@ def assert_augmentation_roundtrip(augmenter: nn.Module, x: Tensor) -> None:
     dims = getattr(augmenter, "augment_dims", None)
     func = getattr(augmenter, "augment_func", None)
     expected = list(x.shape)
-    if func is None and dims is not None:
-        expected[dim] += dims
+    sized = getattr(augmenter, "augmented_size", None)
+    if callable(sized) or (func is None and dims is not None):
+        expected[dim] = sized(x.shape[dim]) if callable(sized) else expected[dim] + dims
         if list(z.shape) != expected:
             raise AssertionError(
                 f"augmenter(x) has shape {tuple(z.shape)}, expected {tuple(expected)} "
-                f"(x of shape {tuple(x.shape)} plus augment_dims={dims} along dimension {dim})."
+                f"(x of shape {tuple(x.shape)}, augment_dims={dims} along dimension {dim})."
             )
     stripped = augmenter.strip(z)
     if stripped.shape != x.shape:

@@ -1,0 +1,375 @@
+"""The augmentation kinds: zeros, a learned input layer and second order, on every solve."""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+
+import lightning.pytorch as pl
+import pytest
+import torch
+import torch.nn.functional as F
+import yaml
+from helpers import BACKEND_SENSITIVITIES, solve_error_bound
+from torch import nn
+
+from anode_plugin import (
+    AUGMENTATIONS,
+    AugmentedNeuralODE,
+    Augmenter,
+    ConvVectorField,
+    InputLayer,
+    InputLayerAugmenter,
+    MLPVectorField,
+    SecondOrderAugmenter,
+    SecondOrderField,
+    StateShapeError,
+)
+from anode_plugin.datasets import G1dDataModule
+from anode_plugin.lightning import ANODEModule
+from anode_plugin.lightning._cli import main
+from anode_plugin.testing import (
+    assert_augmentation_roundtrip,
+    assert_invertible,
+    assert_nfe_consistent,
+    assert_non_crossing,
+)
+
+pytestmark = pytest.mark.numerics
+
+D, P = 2, 1
+# Each kind with a field of the size it integrates; 'second_order_learned' learns v(0).
+KINDS = ("zeros", "input_layer", "second_order", "second_order_learned")
+
+
+def _model(kind: str, *, d: int = D, p: int = P, hidden: int = 16, **options):
+    torch.manual_seed(0)
+    if kind.startswith("second_order"):
+        field = MLPVectorField(2 * (d + p), hidden, activation="tanh", out_dim=d + p)
+        if kind == "second_order_learned":
+            options["initial_velocity"] = "learned"
+        kind = "second_order"
+    else:
+        field = MLPVectorField(d + p, hidden, activation="tanh")
+    return AugmentedNeuralODE(field, p, augmentation=kind, **options)
+
+
+def _state_size(kind: str, d: int = D, p: int = P) -> int:
+    return 2 * (d + p) if kind.startswith("second_order") else d + p
+
+
+def test_the_kinds_are_listed():
+    assert AUGMENTATIONS == ("zeros", "input_layer", "second_order")
+
+
+# ---------------------------------------------------------------------------- every solve
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("backend", "sensitivity"), BACKEND_SENSITIVITIES)
+def test_every_kind_on_every_backend_and_sensitivity(kind, backend, sensitivity):
+    model = _model(kind, backend=backend, sensitivity=sensitivity)
+    x = torch.randn(6, D)
+    _, sol = model(x)
+    assert sol.shape == (2, 6, _state_size(kind))
+    assert model.features(x).shape == (6, _state_size(kind))
+    # The initial state is the augmentation of x, and x comes back out of it.
+    torch.testing.assert_close(sol[0], model.augmenter(x))
+    assert torch.equal(model.augmenter.strip(sol[0]), x)
+    model.reset_nfe()
+    model.features(x).square().sum().backward()
+    nfe = model.nfe
+    assert nfe.forward > 0
+    assert (nfe.backward > 0) == (sensitivity != "autograd")
+    assert model.steps.forward_accepted > 0
+    assert (model.steps.backward_accepted > 0) == (sensitivity != "autograd")
+    # Every parameter gets a gradient: the field's and the learned augmentation's.
+    for name, parameter in model.named_parameters():
+        if "dummy" not in name:
+            assert parameter.grad is not None, name
+    assert_nfe_consistent(model, x)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
+def test_adjoint_gradients_match_autograd(kind, backend):
+    tol = 1e-7
+    x = torch.randn(5, D, dtype=torch.float64)
+    grads = {}
+    for sensitivity in ("autograd", "adjoint"):
+        model = _model(kind, backend=backend, sensitivity=sensitivity, atol=tol, rtol=tol)
+        model = model.double()
+        model.augmenter(x)  # build a lazy input layer before reading the parameters
+        model.features(x).tanh().sum().backward()
+        grads[sensitivity] = [p.grad for n, p in model.named_parameters() if "dummy" not in n]
+    bound = 2 * solve_error_bound(tol, torch.float64, scale=10.0)
+    for ours, reference in zip(grads["adjoint"], grads["autograd"], strict=True):
+        torch.testing.assert_close(ours, reference, atol=bound, rtol=bound)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
+def test_property_checks_hold_for_every_kind(kind, backend):
+    model = _model(kind, backend=backend, atol=1e-8, rtol=1e-8).double()
+    x = torch.randn(8, D, dtype=torch.float64)
+    assert_augmentation_roundtrip(model.augmenter, x)
+    assert_invertible(model, x, atol=1e-5)
+    assert_non_crossing(model, x)
+
+
+# ---------------------------------------------------------------------------- second order
+@pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
+def test_second_order_integrates_the_acceleration(backend):
+    """x'' = -x from x(0) = x0, v(0) = 0 is x0 cos t: the field returns the acceleration."""
+
+    def acceleration(t, z):
+        return -z[:, :1]  # sees [x, v], returns x''
+
+    model = AugmentedNeuralODE(
+        acceleration, 0, augmentation="second_order", backend=backend, atol=1e-9, rtol=1e-9
+    ).double()
+    x0 = torch.tensor([[1.0], [-0.5]], dtype=torch.float64)
+    z = model.features(x0, t_span=(0.0, 2.0))
+    expected = torch.cat([x0 * math.cos(2.0), -x0 * math.sin(2.0)], dim=1)
+    bound = solve_error_bound(1e-9, torch.float64)
+    torch.testing.assert_close(z, expected, atol=bound, rtol=0.0)
+    assert model.vector_field is acceleration
+    assert isinstance(model.vf.field, SecondOrderField)
+
+
+def test_second_order_state_layout_and_placement():
+    x = torch.tensor([[1.0, 2.0]])
+    last = SecondOrderAugmenter(1, 1)
+    first = SecondOrderAugmenter(1, 1, placement="first")
+    assert last(x).tolist() == [[1.0, 2.0, 0.0, 0.0, 0.0, 0.0]]
+    assert first(x).tolist() == [[0.0, 1.0, 2.0, 0.0, 0.0, 0.0]]
+    for aug in (last, first):
+        assert torch.equal(aug.strip(aug(x)), x)
+    learned = SecondOrderAugmenter(1, 1, initial_velocity="learned")
+    z = learned(x)
+    assert z.shape == (1, 6)
+    assert torch.equal(z[:, :3], last(x)[:, :3])
+    assert learned.velocity.weight.shape == (3, 2)  # x -> v(0), of the position's size
+    custom = SecondOrderAugmenter(1, 1, initial_velocity=nn.Linear(2, 3))
+    assert custom(x).shape == (1, 6)
+
+
+def test_second_order_and_input_layer_on_images():
+    x = torch.randn(2, 1, 4, 4)
+    model = AugmentedNeuralODE(
+        ConvVectorField(2 * (1 + 2), 4, out_channels=3), 2, augmentation="second_order"
+    )
+    assert model.features(x).shape == (2, 6, 4, 4)
+    assert model.augmenter.strip(model.features(x)).shape == x.shape
+    model = AugmentedNeuralODE(ConvVectorField(3, 4), 2, augmentation="input_layer")
+    z = model.augmenter(x)
+    assert z.shape == (2, 3, 4, 4)
+    # The image input layer is a 1x1 convolution with the layer's weights.
+    layer = model.augmenter.augment_func
+    conv = F.conv2d(x, layer.weight.view(2, 1, 1, 1), layer.bias)
+    torch.testing.assert_close(z[:, 1:], conv)
+    assert model.features(x).shape == (2, 3, 4, 4)
+
+
+# ---------------------------------------------------------------------------- input layer
+def test_input_layer_is_lazy_or_eager():
+    lazy = InputLayer(3)
+    assert lazy.has_uninitialized_params()
+    x = torch.randn(4, 2)
+    assert lazy(x).shape == (4, 3)
+    eager = InputLayer(3, 2)
+    assert not eager.has_uninitialized_params()
+    assert eager.weight.shape == (3, 2)
+    reference = nn.Linear(2, 3)
+    reference.load_state_dict(eager.state_dict())
+    torch.testing.assert_close(eager(x), reference(x))
+
+
+def test_input_layer_accepts_any_module_and_strips_back():
+    module = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 3))
+    model = AugmentedNeuralODE(MLPVectorField(5), 3, augmentation=module)
+    assert model.augmentation == "input_layer"
+    assert model.augmenter.augment_func is module
+    x = torch.randn(4, 2)
+    z = model.augmenter(x)
+    torch.testing.assert_close(z[:, 2:], module(x))
+    assert torch.equal(InputLayerAugmenter(1, 3, module).strip(z), x)
+    first = InputLayerAugmenter(1, 3, module, placement="first")
+    assert torch.equal(first.strip(first(x)), x)
+
+
+def test_a_lazy_input_layer_reloads_from_a_state_dict():
+    model = _model("input_layer")
+    x = torch.randn(3, D)
+    expected = model.features(x)
+    fresh = _model("input_layer")
+    fresh.load_state_dict(model.state_dict())
+    torch.testing.assert_close(fresh.features(x), expected)
+
+
+# ---------------------------------------------------------------------------- the old name
+def test_zeros_is_the_default_and_placement_replaces_order():
+    field = MLPVectorField(3)
+    x = torch.randn(4, 2)
+    default = AugmentedNeuralODE(field, 1)
+    assert default.augmentation == "zeros" and type(default.augmenter) is Augmenter
+    assert default.augmenter.order == "last"
+    first = AugmentedNeuralODE(field, 1, placement="first")
+    with pytest.warns(DeprecationWarning, match="`order` is deprecated; use `placement`"):
+        old = AugmentedNeuralODE(field, 1, order="first")
+    assert first.augmenter.order == old.augmenter.order == "first"
+    torch.testing.assert_close(first.features(x), old.features(x))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        AugmentedNeuralODE(field, 1, placement="last")  # the new name does not warn
+
+
+# ---------------------------------------------------------------------------- errors
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"augmentation": "ones"}, ValueError, r"`augmentation` must be one of \['zeros'"),
+        ({"augmentation": 3}, ValueError, "`augmentation` must be one of"),
+        ({"placement": "middle"}, ValueError, r"`placement` must be one of \['last', 'first'\]"),
+        (
+            {"placement": "last", "order": "first"},
+            ValueError,
+            "Pass `placement` only: `order` is its deprecated name",
+        ),
+        (
+            {"augmentation": "zeros", "initial_velocity": "learned"},
+            ValueError,
+            "`initial_velocity` applies to augmentation='second_order' only",
+        ),
+        (
+            {"augmentation": "second_order", "initial_velocity": "random"},
+            ValueError,
+            r"`initial_velocity` must be one of \['zeros', 'learned'\], got 'random'",
+        ),
+        ({"augment_dims": -1}, ValueError, "`augment_dims` must be a non-negative integer"),
+    ],
+)
+def test_bad_arguments_name_the_argument(options, error, match):
+    options = {"augment_dims": 1, **options}
+    with pytest.raises(error, match=match):
+        AugmentedNeuralODE(MLPVectorField(3), **options)
+
+
+def test_a_deprecated_order_with_a_bad_value_names_order():
+    with (
+        pytest.warns(DeprecationWarning),
+        pytest.raises(ValueError, match=r"`order` must be one of \['last', 'first'\]"),
+    ):
+        AugmentedNeuralODE(MLPVectorField(3), 1, order="middle")
+
+
+def test_input_layer_needs_augmented_dimensions():
+    with pytest.raises(
+        ValueError, match="augmentation='input_layer' learns the `augment_dims` augmented entries"
+    ):
+        AugmentedNeuralODE(MLPVectorField(2), 0, augmentation="input_layer")
+
+
+def test_shape_errors_explain_each_kind():
+    x = torch.randn(4, 2)
+    # A first-order-sized field in a second-order model.
+    model = AugmentedNeuralODE(MLPVectorField(3), 1, augmentation="second_order")
+    with pytest.raises(
+        StateShapeError, match=r"With augmentation='second_order' the vector field sees \[x, v\]"
+    ):
+        model(x)
+    # A field that takes [x, v] but returns the whole derivative.
+    model = AugmentedNeuralODE(MLPVectorField(6), 1, augmentation="second_order")
+    with pytest.raises(StateShapeError, match=r"returns the acceleration, 3 .*out_dim=3"):
+        model(x)
+    model = AugmentedNeuralODE(MLPVectorField(4), 2, augmentation=nn.Linear(2, 3))
+    with pytest.raises(StateShapeError, match="The input layer Linear returned 3 entries"):
+        model(x)
+    model = AugmentedNeuralODE(
+        MLPVectorField(6, out_dim=3),
+        1,
+        augmentation="second_order",
+        initial_velocity=nn.Linear(2, 2),
+    )
+    with pytest.raises(StateShapeError, match=r"`initial_velocity` Linear returned shape \(4, 2\)"):
+        model(x)
+
+
+# ---------------------------------------------------------------------------- Lightning, CLI
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("readout", [True, False])
+def test_lightning_trains_every_kind(kind, readout, tmp_path):
+    ode = _model(kind, d=1, p=1, hidden=8, backend="torchdiffeq", sensitivity="adjoint")
+    module = ANODEModule(ode, task="regression", readout=readout, loss="mse", lr=1e-2)
+    trainer = pl.Trainer(
+        max_epochs=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    before = [p.detach().clone() for p in ode.vector_field.parameters()]
+    trainer.fit(module, datamodule=G1dDataModule(num_points=16, batch_size=8))
+    x = torch.linspace(-1, 1, 5).unsqueeze(1)
+    assert module(x).shape == (5, 1)
+    after = list(ode.vector_field.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    # A lazy input layer (or initial velocity) was built before training, and trained.
+    learned = {"input_layer": "augment_func", "second_order_learned": "velocity"}.get(kind)
+    if learned is not None:
+        layer = getattr(ode.augmenter, learned)
+        assert not layer.has_uninitialized_params()
+        assert trainer.optimizers[0].state[layer.weight]  # Adam stepped it
+
+
+@pytest.mark.parametrize(
+    ("augmentation", "field", "extra"),
+    [
+        ("second_order", {"dim": 4, "out_dim": 2}, {"initial_velocity": "learned"}),
+        ("input_layer", {"dim": 2}, {}),
+    ],
+)
+def test_the_cli_takes_the_augmentation_from_a_config(
+    augmentation, field, extra, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(sys, "argv", ["anode"])
+    config = {
+        "seed_everything": 0,
+        "model": {
+            "ode": {
+                "class_path": "anode_plugin.AugmentedNeuralODE",
+                "init_args": {
+                    "augment_dims": 1,
+                    "augmentation": augmentation,
+                    "placement": "last",
+                    "vector_field": {
+                        "class_path": "anode_plugin.MLPVectorField",
+                        "init_args": {"hidden_dim": 8, **field},
+                    },
+                    **extra,
+                },
+            },
+            "task": "regression",
+            "num_outputs": 1,
+            "readout": False,
+            "loss": "mse",
+        },
+        "data": {
+            "class_path": "anode_plugin.datasets.G1dDataModule",
+            "init_args": {"num_points": 16, "batch_size": 8},
+        },
+        "trainer": {
+            "max_epochs": 1,
+            "default_root_dir": str(tmp_path / "run"),
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+        },
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    main(["fit", "--config", str(path)])
+    checkpoints = list((tmp_path / "run").rglob("last.ckpt"))
+    assert checkpoints
+    model = ANODEModule.load_from_checkpoint(checkpoints[0])
+    assert model.ode.augmentation == augmentation
+    assert model(torch.zeros(3, 1)).shape == (3, 1)
