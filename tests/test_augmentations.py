@@ -12,6 +12,9 @@ import torch
 import torch.nn.functional as F
 import yaml
 from helpers import BACKEND_SENSITIVITIES, solve_error_bound
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 from torch import nn
 
 from anode_plugin import (
@@ -31,9 +34,12 @@ from anode_plugin.lightning import ANODEModule
 from anode_plugin.lightning._cli import main
 from anode_plugin.testing import (
     assert_augmentation_roundtrip,
+    assert_flow_properties,
     assert_invertible,
     assert_nfe_consistent,
     assert_non_crossing,
+    augmented_neural_odes,
+    model_inputs,
 )
 
 pytestmark = pytest.mark.numerics
@@ -373,3 +379,41 @@ def test_the_cli_takes_the_augmentation_from_a_config(
     model = ANODEModule.load_from_checkpoint(checkpoints[0])
     assert model.ode.augmentation == augmentation
     assert model(torch.zeros(3, 1)).shape == (3, 1)
+
+
+# ---------------------------------------------------------------------------- strategies
+@settings(max_examples=6, deadline=None)
+@given(
+    st.data(),
+    augmented_neural_odes(
+        max_input_dim=2, max_augment_dims=2, atol=1e-7, rtol=1e-7, augmentations=AUGMENTATIONS
+    ),
+)
+def test_drawn_models_of_every_kind_pass_the_flow_checks(data, model):
+    assert model.augmentation in AUGMENTATIONS
+    x = data.draw(model_inputs(model, min_batch=2, max_batch=4, min_separation=0.1))
+    assert_flow_properties(model, x, atol=1e-4)
+
+
+def test_the_model_strategy_checks_its_kinds():
+    with pytest.raises(InvalidArgument, match="`augmentations` must"):
+        augmented_neural_odes(augmentations=["ones"])
+    with pytest.raises(InvalidArgument, match="needs max_augment_dims >= 1"):
+        augmented_neural_odes(augmentations=["input_layer"], max_augment_dims=0)
+
+
+class _NoisyLayer(nn.Module):
+    """An 'input layer' that is not a function of x: a fresh draw on every call."""
+
+    def forward(self, x):
+        return torch.randn(x.shape[0], 1, dtype=x.dtype)
+
+
+def test_invertibility_is_checked_in_the_augmented_space():
+    model = AugmentedNeuralODE(
+        MLPVectorField(3), 1, augmentation=_NoisyLayer(), atol=1e-8, rtol=1e-8
+    ).double()
+    x = torch.randn(4, 2, dtype=torch.float64)
+    # x itself comes back; the augmented entries are not those augmenter(x) gives.
+    with pytest.raises(AssertionError, match="not invertible in the augmented space"):
+        assert_invertible(model, x)

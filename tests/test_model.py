@@ -75,7 +75,7 @@ def test_images_augment_channels():
 def test_same_as_hand_built_torchdyn_pipeline():
     field = _mlp(5, time_dependent=False)
     x = torch.randn(6, 2)
-    ours = AugmentedNeuralODE(field, 3, order="last").features(x)
+    ours = AugmentedNeuralODE(field, 3, placement="last").features(x)
     node = NeuralODE(field, solver="dopri5", atol=1e-3, rtol=1e-3)
     _, theirs = node(torchdyn.nn.Augmenter(1, 3, order="last")(x))
     torch.testing.assert_close(ours, theirs[-1], rtol=1e-6, atol=1e-6)

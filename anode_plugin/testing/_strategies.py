@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from torch import Tensor, nn
 
+from .._augmentations import AUGMENTATIONS
 from .._model import BACKENDS, SENSITIVITIES, SOLVERS, AugmentedNeuralODE
 from .._validation import (
     check_choice,
@@ -238,8 +239,9 @@ def model_inputs(
 ) -> st.SearchStrategy[Tensor]:
     """Input batches that fit ``model``, in its parameters' dtype.
 
-    The input size is read from the model's vector field (``MLPVectorField.dim`` or
-    ``ConvVectorField.channels``, minus ``augment_dims``); images are ``side x side``.
+    The input size is read from the model's vector field (``MLPVectorField.out_dim`` or
+    ``ConvVectorField.out_channels``, minus ``augment_dims``: right for every
+    augmentation kind); images are ``side x side``.
 
     Args:
         model: a model whose vector field is an ``MLPVectorField`` or ``ConvVectorField``.
@@ -253,7 +255,7 @@ def model_inputs(
     field = model.vector_field
     dtype = next(model.parameters()).dtype
     if isinstance(field, MLPVectorField):
-        d = field.dim - model.augment_dims
+        d = field.out_dim - model.augment_dims
         return vectors(
             min_batch=min_batch,
             max_batch=max_batch,
@@ -265,7 +267,7 @@ def model_inputs(
             min_separation=min_separation,
         )
     if isinstance(field, ConvVectorField):
-        c = field.channels - model.augment_dims
+        c = field.out_channels - model.augment_dims
         return images(
             min_batch=min_batch,
             max_batch=max_batch,
@@ -304,6 +306,7 @@ def _random_fields(
     names: Sequence[str],
     scale: float,
     dtype: torch.dtype,
+    out: dict[str, int] | None = None,
 ) -> MLPVectorField | ConvVectorField:
     """One field of ``field_class`` (size, width drawn in bounds) with random weights."""
     field = field_class(
@@ -311,6 +314,7 @@ def _random_fields(
         draw(st.integers(*widths)),
         time_dependent=draw(dependence),
         activation=draw(st.sampled_from(names)),
+        **(out or {}),
     )
     _randomise(field, draw(st.integers(0, 2**32 - 1)), scale, dtype)
     return field
@@ -326,6 +330,7 @@ def mlp_vector_fields(
     activations: Sequence[str] | None = None,
     weight_scale: float = 1.0,
     dtype: torch.dtype = torch.float64,
+    out_dim: int | None = None,
 ) -> st.SearchStrategy[MLPVectorField]:
     """Random :class:`~anode_plugin.MLPVectorField` s with random weights.
 
@@ -341,6 +346,8 @@ def mlp_vector_fields(
         activations: names from ``ACTIVATIONS`` to draw from; ``None`` for all.
         weight_scale: scale of the random weights (> 0).
         dtype: a floating-point dtype.
+        out_dim: output size; ``None`` for the state size (a second-order model's
+            field returns the acceleration, half its state).
     """
     min_dim, max_dim = _bounds("dim", min_dim, max_dim, minimum=1)
     min_hidden, max_hidden = _bounds("hidden", min_hidden, max_hidden, minimum=1)
@@ -349,8 +356,9 @@ def mlp_vector_fields(
     scale = _check(check_positive_float, "weight_scale", weight_scale)
     dtype = _dtype(dtype)
 
+    out = None if out_dim is None else {"out_dim": _check(check_positive_int, "out_dim", out_dim)}
     sizes, widths = (min_dim, max_dim), (min_hidden, max_hidden)
-    return _random_fields(MLPVectorField, sizes, widths, dependence, names, scale, dtype)
+    return _random_fields(MLPVectorField, sizes, widths, dependence, names, scale, dtype, out)
 
 
 def conv_vector_fields(
@@ -401,12 +409,15 @@ def augmented_neural_odes(
     atol: float = 1e-6,
     rtol: float = 1e-6,
     dtype: torch.dtype = torch.float64,
+    augmentations: Sequence[str] = ("zeros",),
 ) -> st.SearchStrategy[AugmentedNeuralODE]:
     """Whole :class:`~anode_plugin.AugmentedNeuralODE` configurations on vector inputs.
 
-    Draws the input size ``d``, the augmentation ``p``, a backend, a solver and a
-    sensitivity valid for it, and a vector field of size ``d + p``. Draw matching inputs
-    with :func:`model_inputs`.
+    Draws the input size ``d``, the augmentation kind and ``p``, a backend, a solver and
+    a sensitivity valid for it, and a vector field of size ``d + p`` (``2 * (d + p)`` in,
+    ``d + p`` out for ``'second_order'``). Learned augmentations (an input layer, a
+    second-order model's initial velocity, drawn as zeros or learned) get random weights
+    from a drawn seed. Draw matching inputs with :func:`model_inputs`.
 
     Args:
         min_input_dim: smallest input size ``d`` (>= 1).
@@ -423,11 +434,20 @@ def augmented_neural_odes(
         atol: the models' absolute tolerance.
         rtol: the models' relative tolerance.
         dtype: the models' dtype.
+        augmentations: kinds from ``AUGMENTATIONS`` to draw from, e.g. all of them. With
+            ``'second_order'``, ``vector_fields`` is called with the state size
+            ``2 * (d + p)`` and its fields must return half that size.
     """
     min_input_dim, max_input_dim = _bounds("input_dim", min_input_dim, max_input_dim, minimum=1)
     min_augment_dims, max_augment_dims = _bounds(
         "augment_dims", min_augment_dims, max_augment_dims, minimum=0
     )
+    kinds = _choices("augmentations", augmentations, AUGMENTATIONS)
+    if kinds == ("input_layer",) and max_augment_dims == 0:
+        raise InvalidArgument(
+            "augmentations=('input_layer',) needs max_augment_dims >= 1: an input layer "
+            "learns at least one augmented entry."
+        )
     chosen_backends = _choices("backends", backends, BACKENDS)
     all_solvers = sorted({s for b in chosen_backends for s in SOLVERS[b]})
     all_sensitivities = sorted({s for b in chosen_backends for s in SENSITIVITIES[b]})
@@ -448,15 +468,17 @@ def augmented_neural_odes(
     atol = _check(check_positive_float, "atol", atol)
     rtol = _check(check_positive_float, "rtol", rtol)
     dtype = _dtype(dtype)
+    default_fields = vector_fields is None
     if vector_fields is None:
 
-        def vector_fields(size: int) -> st.SearchStrategy[Any]:
+        def vector_fields(size: int, out_dim: int | None = None) -> st.SearchStrategy[Any]:
             return mlp_vector_fields(
                 min_dim=size,
                 max_dim=size,
                 max_hidden=8,
                 activations=("tanh", "softplus"),
                 dtype=dtype,
+                out_dim=out_dim,
             )
 
     elif not callable(vector_fields):
@@ -468,12 +490,22 @@ def augmented_neural_odes(
     @st.composite
     def draw_model(draw: st.DrawFn) -> AugmentedNeuralODE:
         d = draw(st.integers(min_input_dim, max_input_dim))
-        p = draw(st.integers(min_augment_dims, max_augment_dims))
+        kind = draw(st.sampled_from([k for k in kinds if k != "input_layer" or max_augment_dims]))
+        low = max(min_augment_dims, 1) if kind == "input_layer" else min_augment_dims
+        p = draw(st.integers(low, max_augment_dims))
         backend, solver, sensitivity = draw(st.sampled_from(options))
-        field = draw(vector_fields(d + p))
+        velocity = "zeros"
+        if kind == "second_order":
+            velocity = draw(st.sampled_from(("zeros", "learned")))
+            size = 2 * (d + p)
+            field = draw(vector_fields(size, d + p) if default_fields else vector_fields(size))
+        else:
+            field = draw(vector_fields(d + p))
         model = AugmentedNeuralODE(
             field,
             p,
+            augmentation=kind,
+            initial_velocity=velocity,
             backend=backend,
             solver=solver,
             sensitivity=sensitivity,
@@ -482,6 +514,9 @@ def augmented_neural_odes(
             atol_adjoint=atol,
             rtol_adjoint=rtol,
         )
+        if kind != "zeros":
+            model.augmenter(torch.zeros(1, d))  # build the lazy layers, then draw them
+            _randomise(model.augmenter, draw(st.integers(0, 2**32 - 1)), 1.0, dtype)
         return model.to(dtype)
 
     return draw_model()
