@@ -19,6 +19,8 @@ from jsonargparse import ArgumentParser
 from jsonargparse.typing import PositiveInt
 
 from .. import __version__
+from ._augmentations import AugmentationsConfig
+from ._augmentations_report import augmentations_command, augmentations_report_command
 from ._claims import check_all
 from ._config import EXPERIMENTS, ToyConfig, TrainingConfig
 from ._experiments import (
@@ -45,6 +47,7 @@ _HELP = {
     "separable": "Section 4.1: two shifted sine curves, separable by a homeomorphism.",
     "generalisation": "Section 5.1: held-out angular slices of the 2-D spheres.",
     "toy": "Every toy experiment above, each with its own defaults (scaled by the flags).",
+    "augmentations": "NODE vs zeros vs input-layer vs second-order augmentation (issue 14).",
 }
 
 
@@ -59,7 +62,8 @@ def build_parser() -> ArgumentParser:
         env_prefix="ANODE_EXPERIMENTS",
     )
     subcommands = parser.add_subcommands(dest="experiment")
-    classes: dict[str, type[TrainingConfig]] = {**EXPERIMENTS, "toy": ToyConfig}
+    classes: dict[str, type] = {**EXPERIMENTS, "toy": ToyConfig}
+    classes["augmentations"] = AugmentationsConfig
     for name, config_cls in classes.items():
         sub = ArgumentParser(description=_HELP[name])
         sub.add_class_arguments(config_cls, None, as_group=False)
@@ -152,9 +156,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name == "report":
         with open(sub.results) as handle:
             results = json.load(handle)
+        if results.get("experiment") == "augmentations":
+            return augmentations_report_command(results, sub.results)
         files = write_outputs(results, os.path.dirname(os.path.abspath(sub.results)))
         _print_summary(results, os.path.dirname(sub.results) or ".", files)
         return 0
+    if name == "augmentations":
+        return augmentations_command(sub, argv)
     config_cls = ToyConfig if name == "toy" else EXPERIMENTS[name]
     config = _config_from(sub, config_cls)
     start = time.perf_counter()
