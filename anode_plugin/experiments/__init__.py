@@ -1,8 +1,18 @@
 """The paper's toy experiments (sections 3, 4 and 5.1): runner, claims, figures and report.
 
-Run them with ``anode-experiments toy`` (or ``python -m anode_plugin.experiments toy``).
+Run them with ``anode-experiments toy`` (or ``python -m anode_plugin.experiments toy``);
+``anode-experiments augmentations`` compares the augmentation kinds.
 """
 
+from ._augmentations import (
+    AUGMENTATION_KINDS,
+    AUGMENTATION_TASKS,
+    AugmentationsConfig,
+    damped_oscillator,
+    match_hidden_dim,
+    run_augmentations,
+)
+from ._augmentations_report import check_augmentation_claims, write_augmentations_outputs
 from ._claims import CLAIMS, ClaimCheck, check_all, nfe_start_end
 from ._cli import build_parser, main, run_experiment, write_outputs
 from ._config import (
@@ -35,9 +45,12 @@ from ._runner import (
 )
 
 __all__ = [
+    "AUGMENTATION_KINDS",
+    "AUGMENTATION_TASKS",
     "CLAIMS",
     "EXPERIMENTS",
     "MODEL_NAMES",
+    "AugmentationsConfig",
     "ClaimCheck",
     "G1dConfig",
     "GeneralisationConfig",
@@ -50,11 +63,15 @@ __all__ = [
     "build_feature_map",
     "build_parser",
     "check_all",
+    "check_augmentation_claims",
+    "damped_oscillator",
     "g1d_groups",
     "generalisation_groups",
     "main",
+    "match_hidden_dim",
     "nfe_start_end",
     "render_report",
+    "run_augmentations",
     "run_experiment",
     "run_g1d",
     "run_generalisation",
@@ -64,6 +81,7 @@ __all__ = [
     "run_spheres",
     "separable_groups",
     "spheres_groups",
+    "write_augmentations_outputs",
     "write_outputs",
     "write_report",
 ]

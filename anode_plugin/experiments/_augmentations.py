@@ -259,11 +259,13 @@ def match_hidden_dim(kind: str, task: str, config: AugmentationsConfig) -> tuple
     budget = _count("zeros", task, config.hidden_dim, config)
     if kind == "zeros":
         return config.hidden_dim, budget, budget
-    best = min(
-        range(1, 4 * config.hidden_dim + 1),
-        key=lambda h: abs(_count(kind, task, h, config) - budget),
-    )
-    count = _count(kind, task, best, config)
+    # The count grows with the width: walk up to the budget, keep the nearer neighbour.
+    best, count = 1, _count(kind, task, 1, config)
+    while count < budget:
+        wider = _count(kind, task, best + 1, config)
+        if abs(wider - budget) > abs(count - budget):
+            break
+        best, count = best + 1, wider
     if abs(count - budget) > _MAX_MISMATCH * budget:
         raise ValueError(
             f"No hidden width gives {kind} on {task} a parameter count within 5% of "
