@@ -242,7 +242,7 @@ def augmentation_figures(results: dict[str, Any], output_dir: str) -> list[str]:
     written = []
     for name, key, ylabel in (
         ("augmentations_loss.png", "loss_history", "training MSE (mean over seeds)"),
-        ("augmentations_nfe.png", "nfe_forward", "forward NFE per step (mean over seeds)"),
+        ("augmentations_nfe.png", "nfe_forward", "NFE per step (mean over seeds)"),
     ):
         fig = Figure(figsize=(4 * len(tasks), 3.2), layout="constrained")
         axes = fig.subplots(1, len(tasks), squeeze=False)[0]
@@ -256,7 +256,7 @@ def augmentation_figures(results: dict[str, Any], output_dir: str) -> list[str]:
             ax.set_xlabel("training step")
             if key == "loss_history":
                 ax.set_yscale("log")
-        axes[0].set_ylabel(ylabel + (" (dotted: backward)" if key == "nfe_forward" else ""))
+        axes[0].set_ylabel(ylabel + ("\nsolid: forward, dotted: backward" if "nfe" in key else ""))
         axes[-1].legend(fontsize=8)
         fig.savefig(os.path.join(output_dir, name), dpi=100)
         written.append(name)
