@@ -33,7 +33,7 @@ def test_forward_returns_t_eval_and_solution():
     t_eval, sol = model(x)
     assert torch.equal(t_eval, torch.tensor([0.0, 1.0]))
     assert sol.shape == (2, 8, 5)
-    # The initial state is x followed by p zeros (order='last', the paper's convention).
+    # The initial state is x followed by p zeros (placement='last', the paper's convention).
     assert torch.equal(sol[0, :, :2], x)
     assert torch.count_nonzero(sol[0, :, 2:]) == 0
 

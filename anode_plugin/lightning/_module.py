@@ -100,10 +100,10 @@ class ANODEModule(pl.LightningModule):
         num_outputs: classes (1 means binary classification with one logit) or
             regression outputs.
         readout: whether a linear layer maps the features to the outputs.
-        feature_dim: size of the flattened features, ``(d + p) * h * w``. ``None``
-            infers it from the first example of the datamodule at ``setup`` (or on the
-            first call when the model is used without a datamodule); give it
-            explicitly for DDP without a datamodule.
+        feature_dim: size of the flattened features, ``(d + p) * h * w`` (twice that with
+            ``augmentation="second_order"``). ``None`` infers it from the first example
+            of the datamodule at ``setup`` (or on the first call when the model is used
+            without a datamodule); give it explicitly for DDP without a datamodule.
         loss: one of ``LOSSES[task]``; ``None`` picks ``'cross_entropy'`` for
             classification (binary cross-entropy when ``num_outputs=1``) and
             ``'smooth_l1'`` for regression.
