@@ -25,6 +25,7 @@ from anode_plugin import (
     InputLayer,
     InputLayerAugmenter,
     MLPVectorField,
+    NFEBudgetExceeded,
     SecondOrderAugmenter,
     SecondOrderField,
     StateShapeError,
@@ -417,3 +418,15 @@ def test_invertibility_is_checked_in_the_augmented_space():
     # x itself comes back; the augmented entries are not those augmenter(x) gives.
     with pytest.raises(AssertionError, match="not invertible in the augmented space"):
         assert_invertible(model, x)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_regularisers_and_budgets_apply_to_every_kind(kind):
+    model = _model(kind, regularisers=("kinetic", "jacobian"), sensitivity="adjoint")
+    x = torch.randn(4, D)
+    model.features(x).sum().backward()
+    assert set(model.regularisation) == {"kinetic", "jacobian"}
+    assert all(value.shape == (4,) for value in model.regularisation.values())
+    budgeted = _model(kind, max_nfe=3)
+    with pytest.raises(NFEBudgetExceeded):
+        budgeted.features(x)
