@@ -1,6 +1,9 @@
-"""The paper's toy experiments (sections 3, 4 and 5.1): runner, claims, figures and report.
+"""The paper's reproduction, apart from the library it exercises.
 
-Run them with ``anode-experiments toy`` (or ``python -m anode_plugin.experiments toy``).
+The toy experiments (sections 3, 4 and 5.1: runner, claims, figures and report; run
+them with ``anode-experiments toy``), the ResNet baseline and its parameter matching,
+and :mod:`anode_plugin.experiments.images` (section 5.2: the conv model, its parameter
+matching and the benchmark behind ``anode-images``).
 """
 
 from ._claims import CLAIMS, ClaimCheck, check_all, nfe_start_end
@@ -25,6 +28,7 @@ from ._experiments import (
     spheres_groups,
 )
 from ._report import render_report, write_report
+from ._resnet import ResNet, match_resnet_hidden_dim
 from ._runner import (
     MODEL_NAMES,
     RunGroup,
@@ -33,6 +37,7 @@ from ._runner import (
     run_groups,
     run_models,
 )
+from .images import conv_ode, count_image_parameters, match_num_filters
 
 __all__ = [
     "CLAIMS",
@@ -41,6 +46,7 @@ __all__ = [
     "ClaimCheck",
     "G1dConfig",
     "GeneralisationConfig",
+    "ResNet",
     "RunGroup",
     "RunSpec",
     "SeparableConfig",
@@ -50,9 +56,13 @@ __all__ = [
     "build_feature_map",
     "build_parser",
     "check_all",
+    "conv_ode",
+    "count_image_parameters",
     "g1d_groups",
     "generalisation_groups",
     "main",
+    "match_num_filters",
+    "match_resnet_hidden_dim",
     "nfe_start_end",
     "render_report",
     "run_experiment",
