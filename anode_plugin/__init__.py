@@ -1,4 +1,15 @@
-"""Augmented Neural ODEs (Dupont, Doucet & Teh, 2019) for torchdyn, torchdiffeq and Lightning."""
+"""Augmented Neural ODEs (Dupont, Doucet & Teh, 2019) for torchdyn, torchdiffeq and Lightning.
+
+The root exports the core library: augmentation, the model, vector fields, NFE
+records and errors; :mod:`anode_plugin.solve` is the solve layer. The other layers
+are subpackages: :mod:`anode_plugin.lightning` (training module, callbacks, ``anode``
+CLI), :mod:`anode_plugin.datasets`, :mod:`anode_plugin.testing` (property checks and
+hypothesis strategies) and :mod:`anode_plugin.experiments` (the paper's reproduction).
+"""
+
+import importlib
+import sys
+import warnings
 
 from . import solve as solve  # the solve layer: anode_plugin.solve
 from ._augment import Augmenter
@@ -16,12 +27,9 @@ from ._errors import (
     StateShapeError,
     StepSizeUnderflowError,
 )
-from ._image_model import conv_ode, count_image_parameters, match_num_filters
 from ._model import BACKENDS, SENSITIVITIES, SOLVERS, AugmentedNeuralODE
 from ._nfe import NFERecord, StepRecord
-from ._resnet import ResNet, match_resnet_hidden_dim
 from ._vector_fields import ACTIVATIONS, ConvVectorField, MLPVectorField
-from .lightning import ANODEModule, NFEBudget, NFECallback  # after the core: it imports it
 
 __version__ = "0.1.0"
 
@@ -31,19 +39,15 @@ __all__ = [
     "BACKENDS",
     "SENSITIVITIES",
     "SOLVERS",
-    "ANODEModule",
     "AugmentedNeuralODE",
     "Augmenter",
     "ConvVectorField",
     "InputLayer",
     "InputLayerAugmenter",
     "MLPVectorField",
-    "NFEBudget",
     "NFEBudgetExceeded",
-    "NFECallback",
     "NFERecord",
     "NonFiniteStateError",
-    "ResNet",
     "SecondOrderAugmenter",
     "SecondOrderField",
     "SolverError",
@@ -51,8 +55,32 @@ __all__ = [
     "StepRecord",
     "StepSizeUnderflowError",
     "__version__",
-    "conv_ode",
-    "count_image_parameters",
-    "match_num_filters",
-    "match_resnet_hidden_dim",
 ]
+
+# Names the root exported before the layers were split, kept for one release.
+_MOVED = {
+    "ANODEModule": "anode_plugin.lightning",
+    "NFEBudget": "anode_plugin.lightning",
+    "NFECallback": "anode_plugin.lightning",
+    "ResNet": "anode_plugin.experiments",
+    "conv_ode": "anode_plugin.experiments",
+    "count_image_parameters": "anode_plugin.experiments",
+    "match_num_filters": "anode_plugin.experiments",
+    "match_resnet_hidden_dim": "anode_plugin.experiments",
+}
+
+
+def __getattr__(name: str) -> object:
+    # jsonargparse probes every parent package for the shortest import path of a class
+    # and writes it into the configs the CLI saves: it must find the new home, not this.
+    probing = sys._getframe(1).f_globals.get("__name__", "").startswith("jsonargparse")
+    if name in _MOVED and not probing:
+        home = _MOVED[name]
+        warnings.warn(
+            f"`anode_plugin.{name}` is deprecated and will be removed in the next release; "
+            f"import it from `{home}`.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(home), name)
+    raise AttributeError(f"module 'anode_plugin' has no attribute {name!r}")

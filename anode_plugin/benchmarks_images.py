@@ -1,35 +1,21 @@
-"""Command line of the image benchmarks (Table 1, Figures 10-12 of the paper).
+"""Deprecated: the image benchmark's command line is ``anode_plugin.experiments.images``.
 
-Examples:
-    python -m anode_plugin.benchmarks_images --profile cpu  # the image claims on a CPU
-    python -m anode_plugin.benchmarks_images --dataset digits --seeds '[0, 1, 2]'
-    python -m anode_plugin.benchmarks_images --dataset mnist --quick true --data_dir data \\
-        --download true
-    # One's own data in MNIST's format (gzipped IDX files), with MNIST's models:
-    python -m anode_plugin.benchmarks_images --dataset mnist --data_source idx \\
-        --data_dir my-idx-folder --verify_checksums false
+``python -m anode_plugin.benchmarks_images`` keeps working for one release; use
+``anode-images`` or ``python -m anode_plugin.experiments.images``.
 """
 
-from __future__ import annotations
+import warnings
 
-from collections.abc import Sequence
-
-from jsonargparse import CLI
-
-from ._image_benchmark import run_image_benchmark
+from .experiments.images import main
 
 __all__ = ["main"]
 
-
-def main(args: Sequence[str] | None = None) -> None:
-    """Parse ``args`` (``None``: ``sys.argv``) and run :func:`run_image_benchmark`."""
-    table = CLI(run_image_benchmark, args=None if args is None else list(args), as_positional=False)
-    claims = table.parent / "claims.md"
-    print(claims.read_text() if claims.is_file() else table.read_text())
-    print(f"Table: {table}\nFigures: {table.parent / 'figures.png'}")
-    if claims.is_file():
-        print(f"Claims: {claims}")
-
+warnings.warn(
+    "`anode_plugin.benchmarks_images` is deprecated and will be removed in the next release; "
+    "use `anode-images` or `anode_plugin.experiments.images`.",
+    DeprecationWarning,
+    stacklevel=2,
+)
 
 if __name__ == "__main__":
     main()

@@ -1,10 +1,16 @@
-"""Lightning callbacks for ODE training: NFE, NFE budgets, failure guards, reconstruction."""
+"""Deprecated: the callbacks are in :mod:`anode_plugin.lightning`, kept here for one release."""
 
-from .lightning._failure_guard import FailureGuard
-from .lightning._nfe_budget import ON_EXCEED, NFEBudget
-from .lightning._nfe_callback import NFECallback
-from .lightning._nfe_history import NFEHistory, NFEStep
-from .lightning._reconstruction_check import ReconstructionCheck
+import warnings
+
+from .lightning import (
+    ON_EXCEED,
+    FailureGuard,
+    NFEBudget,
+    NFECallback,
+    NFEHistory,
+    NFEStep,
+    ReconstructionCheck,
+)
 
 __all__ = [
     "ON_EXCEED",
@@ -15,3 +21,10 @@ __all__ = [
     "NFEStep",
     "ReconstructionCheck",
 ]
+
+warnings.warn(
+    "`anode_plugin.callbacks` is deprecated and will be removed in the next release; "
+    "import the callbacks from `anode_plugin.lightning`.",
+    DeprecationWarning,
+    stacklevel=2,
+)

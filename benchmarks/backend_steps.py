@@ -24,9 +24,10 @@ import torch.nn.functional as F
 from gpu_steps import _batch
 from jsonargparse import auto_cli
 
-from anode_plugin import ANODEModule, conv_ode
-from anode_plugin._image_benchmark import IMAGE_SETUPS
 from anode_plugin.datasets import DigitsDataModule
+from anode_plugin.experiments import conv_ode
+from anode_plugin.experiments.images._benchmark import IMAGE_SETUPS
+from anode_plugin.lightning import ANODEModule
 
 
 def main(

@@ -35,7 +35,7 @@ cat "$OUT_DIR/gpu_steps.md"
 
 if [ -d "$MNIST_ROOT/MNIST/raw" ]; then
     echo "== anode-images --dataset mnist --quick true (seeds $SEEDS)"
-    timeout "$QUICK_TIMEOUT" "$PYTHON" -m anode_plugin.benchmarks_images --dataset mnist \
+    timeout "$QUICK_TIMEOUT" "$PYTHON" -m anode_plugin.experiments.images --dataset mnist \
         --data_dir "$MNIST_ROOT" --quick true --seeds "$SEEDS" --num_workers 4 \
         --out_dir "$OUT_DIR/images" | tee "$OUT_DIR/images.log" \
         || echo "the quick MNIST table stopped (timeout ${QUICK_TIMEOUT} s or error)"

@@ -27,10 +27,11 @@ import torch
 import torch.nn.functional as F
 from jsonargparse import auto_cli
 
-from anode_plugin import ANODEModule, conv_ode
-from anode_plugin._image_benchmark import IMAGE_SETUPS
 from anode_plugin._tf32 import enable_tf32
 from anode_plugin.datasets import MNISTDataModule
+from anode_plugin.experiments import conv_ode
+from anode_plugin.experiments.images._benchmark import IMAGE_SETUPS
+from anode_plugin.lightning import ANODEModule
 from anode_plugin.lightning._channels_last import to_channels_last
 
 BACKENDS = ("torchdyn", "torchdiffeq")
@@ -73,7 +74,7 @@ def time_steps(
     """Seconds and NFEs of ``steps`` training steps after ``warmup`` untimed ones."""
     setup = IMAGE_SETUPS["mnist"]
     if anode_filters is not None:
-        from anode_plugin._image_benchmark import _anode_budget
+        from anode_plugin.experiments.images._benchmark import _anode_budget
 
         budget = _anode_budget(setup.datamodule, setup.augment_dims, anode_filters)
         setup = type(setup)(**{**setup.__dict__, "anode_filters": anode_filters, "budget": budget})

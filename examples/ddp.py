@@ -1,7 +1,7 @@
 """Data-parallel training (DDP) of an ANODE: two CPU processes here, every GPU elsewhere.
 
 Nothing in the model changes for DDP: Lightning's `strategy="ddp"` starts one process
-per device, each on its own shard of the data (`ToyClassificationDataModule` shards
+per device, each on its own shard of the data (`ConcentricSpheresDataModule` shards
 with a seeded `DistributedSampler`). `NFECallback` averages its figures over the
 processes and `NFEBudget` takes the same decision on every one. Lightning starts the
 other processes by running this script again, so everything above `trainer.fit` runs
@@ -23,9 +23,9 @@ from pathlib import Path
 import lightning.pytorch as pl
 import torch
 
-from anode_plugin import ANODEModule, AugmentedNeuralODE, MLPVectorField
-from anode_plugin.callbacks import NFEBudget, NFECallback
-from anode_plugin.lightning import ToyClassificationDataModule
+from anode_plugin import AugmentedNeuralODE, MLPVectorField
+from anode_plugin.datasets import ConcentricSpheresDataModule
+from anode_plugin.lightning import ANODEModule, NFEBudget, NFECallback
 
 
 def main() -> None:
@@ -39,7 +39,10 @@ def main() -> None:
     ode = AugmentedNeuralODE(MLPVectorField(2 + 1, 32), augment_dims=1)
     # feature_dim sizes the readout now, before DDP wraps the model.
     model = ANODEModule(ode, num_outputs=2, feature_dim=2 + 1, lr=1e-3)
-    data = ToyClassificationDataModule(num_train=256 if args.fast else 4096, batch_size=32)
+    n = 256 if args.fast else 4096
+    data = ConcentricSpheresDataModule(
+        num_inner=n // 2, num_outer=n // 2, num_val=64, labels="classes", batch_size=32
+    )
     nfe = NFECallback()
     trainer = pl.Trainer(
         strategy="ddp",  # gloo on CPUs, NCCL on GPUs

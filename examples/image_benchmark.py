@@ -30,14 +30,9 @@ import torch
 matplotlib.use("Agg")  # files only, no window
 import matplotlib.pyplot as plt
 
-from anode_plugin import (
-    ANODEModule,
-    NFECallback,
-    conv_ode,
-    count_image_parameters,
-    match_num_filters,
-)
 from anode_plugin.datasets import DigitsDataModule, MNISTDataModule
+from anode_plugin.experiments import conv_ode, count_image_parameters, match_num_filters
+from anode_plugin.lightning import ANODEModule, NFECallback
 
 parser = argparse.ArgumentParser(description="NODE vs ANODE on images, parameter-matched.")
 parser.add_argument("--fast", action="store_true", help="CPU, digits, a few steps (CI)")

@@ -28,9 +28,9 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no window
 import matplotlib.pyplot as plt
 
-from anode_plugin import ANODEModule, AugmentedNeuralODE, MLPVectorField
-from anode_plugin.callbacks import NFEBudget, NFECallback
-from anode_plugin.lightning import ToyClassificationDataModule
+from anode_plugin import AugmentedNeuralODE, MLPVectorField
+from anode_plugin.datasets import ConcentricSpheresDataModule
+from anode_plugin.lightning import ANODEModule, NFEBudget, NFECallback
 
 parser = argparse.ArgumentParser(description="Lightning with NFECallback and NFEBudget.")
 parser.add_argument("--fast", action="store_true", help="a few seconds: 2 epochs, budget 10")
@@ -59,7 +59,12 @@ for name, p in [("NODE", 0), ("ANODE", 1)]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         warnings.filterwarnings("ignore", ".*NFEBudget.*")  # reported below instead
-        trainer.fit(model, ToyClassificationDataModule(num_train=num_train, batch_size=64))
+        trainer.fit(
+            model,
+            ConcentricSpheresDataModule(
+                num_inner=num_train // 2, num_outer=num_train // 2, num_val=64, labels="classes"
+            ),
+        )
 
     nfe.history.to_csv(args.out / f"nfe_{name}.csv")  # one row per step
     steps = [s.global_step for s in nfe.history]

@@ -55,8 +55,15 @@ def _config(root: Path, *, epochs: int = 2, field: dict | None = None, **ode) ->
             "lr": 0.01,
         },
         "data": {
-            "class_path": "anode_plugin.lightning.ToyClassificationDataModule",
-            "init_args": {"num_train": 64, "num_val": 32, "num_test": 32, "batch_size": 16},
+            "class_path": "anode_plugin.datasets.ConcentricSpheresDataModule",
+            "init_args": {
+                "num_inner": 32,
+                "num_outer": 32,
+                "num_val": 32,
+                "num_test": 32,
+                "labels": "classes",
+                "batch_size": 16,
+            },
         },
         "trainer": {
             "max_epochs": epochs,
@@ -64,7 +71,7 @@ def _config(root: Path, *, epochs: int = 2, field: dict | None = None, **ode) ->
             "enable_progress_bar": False,
             "enable_model_summary": False,
             "log_every_n_steps": 1,
-            "callbacks": [{"class_path": "anode_plugin.callbacks.NFECallback"}],
+            "callbacks": [{"class_path": "anode_plugin.lightning.NFECallback"}],
         },
     }
 
@@ -156,7 +163,8 @@ def test_ddp_on_two_cpu_processes_logs_nfe_once_per_step(tmp_path):
     # rk4 over two steps makes exactly 8 forward evaluations per solve on each process:
     # a mean over the processes is 8, a sum would be 16.
     config = _config(tmp_path / "run", solver="rk4", t_span=[0.0, 0.5, 1.0])
-    config["data"]["init_args"]["num_train"] = 128  # 64 per process: 4 steps of 16
+    # 128 training points, 64 per process: 4 steps of 16.
+    config["data"]["init_args"].update(num_inner=64, num_outer=64)
     command = [
         sys.executable,
         "-m",

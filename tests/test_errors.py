@@ -10,6 +10,7 @@ import torch
 from helpers import BACKEND_SENSITIVITIES, LinearField
 
 import anode_plugin
+import anode_plugin.experiments
 import anode_plugin.testing
 from anode_plugin import (
     AugmentedNeuralODE,
@@ -149,7 +150,7 @@ def test_a_parameter_free_field_takes_float64(backend, sensitivity):
     ["assert_invertible", "assert_non_crossing", "assert_nfe_consistent", "assert_flow_properties"],
 )
 def test_the_testing_checks_say_which_models_they_take(check):
-    resnet = anode_plugin.ResNet(2, 8, num_blocks=2)
+    resnet = anode_plugin.experiments.ResNet(2, 8, num_blocks=2)
     with pytest.raises(
         TypeError, match=rf"`{check}` takes an anode_plugin.AugmentedNeuralODE.*got ResNet"
     ):

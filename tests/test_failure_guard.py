@@ -16,8 +16,8 @@ import torch
 import yaml
 
 from anode_plugin import AugmentedNeuralODE, MLPVectorField, NFEBudgetExceeded
-from anode_plugin.callbacks import FailureGuard
-from anode_plugin.lightning import ANODEModule, ToyClassificationDataModule
+from anode_plugin.datasets import ConcentricSpheresDataModule
+from anode_plugin.lightning import ANODEModule, FailureGuard
 
 
 def _trainer(tmp_path: Path, **kwargs) -> pl.Trainer:
@@ -50,7 +50,9 @@ def _module(cls=ANODEModule, **ode_kwargs):
 
 
 def _data():
-    return ToyClassificationDataModule(num_train=128, num_val=32, num_test=32, batch_size=16)
+    return ConcentricSpheresDataModule(
+        num_inner=64, num_outer=64, num_val=32, num_test=32, labels="classes", batch_size=16
+    )
 
 
 def test_non_finite_loss_skips_the_update_saves_a_checkpoint_and_stops(tmp_path):
@@ -109,9 +111,15 @@ def _config(root: Path, epochs: int) -> dict:
             "lr": 0.01,
         },
         "data": {
-            "class_path": "anode_plugin.lightning.ToyClassificationDataModule",
+            "class_path": "anode_plugin.datasets.ConcentricSpheresDataModule",
             # Epochs long enough (about a second) for the kill to land inside one.
-            "init_args": {"num_train": 2048, "num_val": 64, "num_test": 64, "batch_size": 16},
+            "init_args": {
+                "num_inner": 1024,
+                "num_outer": 1024,
+                "num_val": 64,
+                "labels": "classes",
+                "batch_size": 16,
+            },
         },
         "trainer": {
             "max_epochs": epochs,

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from anode_plugin._image_benchmark import (
+from anode_plugin.experiments.images._benchmark import (
     IMAGE_SETUPS,
     PROFILES,
     _claims_report,

@@ -13,22 +13,16 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anode_plugin import (
-    ANODEModule,
-    AugmentedNeuralODE,
-    ConvVectorField,
-    MLPVectorField,
-    conv_ode,
-    count_image_parameters,
-    match_num_filters,
-)
-from anode_plugin._image_benchmark import IMAGE_SETUPS, run_image_benchmark
+from anode_plugin import AugmentedNeuralODE, ConvVectorField, MLPVectorField
 from anode_plugin.datasets import (
     CIFAR10DataModule,
     MNISTDataModule,
     SVHNDataModule,
     TinyImageNetDataModule,
 )
+from anode_plugin.experiments import conv_ode, count_image_parameters, match_num_filters
+from anode_plugin.experiments.images._benchmark import IMAGE_SETUPS, run_image_benchmark
+from anode_plugin.lightning import ANODEModule
 from anode_plugin.lightning._cli import main as anode_main
 from tests.image_standins import (
     write_cifar10,
@@ -202,7 +196,7 @@ def test_short_digits_run_both_models_learn(tmp_path):
 
 
 def test_anode_images_trains_on_own_idx_files_without_checksums(tmp_path, capsys):
-    from anode_plugin.benchmarks_images import main as images_main
+    from anode_plugin.experiments.images import main as images_main
 
     write_idx_folder(tmp_path / "idx", n_train=32, n_test=16, size=8)
     images_main(

@@ -15,10 +15,9 @@ from torchdyn.core import NeuralODE
 from torchdyn.nn import Augmenter as TorchdynAugmenter
 
 from anode_plugin import AugmentedNeuralODE, Augmenter, MLPVectorField
+from anode_plugin.datasets import ConcentricSpheresDataModule, ReflectionDataModule
 from anode_plugin.lightning import (
     ANODEModule,
-    ToyClassificationDataModule,
-    ToyRegressionDataModule,
 )
 
 # Steps called by hand, outside a Trainer, log nothing: Lightning says so.
@@ -42,17 +41,12 @@ def _trainer(tmp_path, **kwargs) -> pl.Trainer:
     return pl.Trainer(**options)
 
 
-def test_is_exported_from_the_package():
-    import anode_plugin
-
-    assert anode_plugin.ANODEModule is ANODEModule
-    assert issubclass(ANODEModule, pl.LightningModule)
-
-
 def test_classification_fit_validate_test_logs_the_documented_keys(tmp_path):
     torch.manual_seed(0)
     model = ANODEModule(_ode(), num_outputs=2)  # feature_dim inferred at setup
-    data = ToyClassificationDataModule(num_train=64, num_val=32, num_test=32, batch_size=32)
+    data = ConcentricSpheresDataModule(
+        num_inner=32, num_outer=32, num_val=32, num_test=32, labels="classes", batch_size=32
+    )
     trainer = _trainer(tmp_path)
     trainer.fit(model, data)
     assert isinstance(model.head, nn.Linear) and model.head.in_features == 3
@@ -77,7 +71,7 @@ def test_regression_learns_the_paper_g1d_without_readout(tmp_path):
     torch.manual_seed(0)
     model = ANODEModule(_ode(d=1, p=1), task="regression", readout=False, loss="mse", lr=1e-2)
     assert model.head is None
-    data = ToyRegressionDataModule(num_train=128, num_val=64, batch_size=32)
+    data = ReflectionDataModule(num_train=128, num_val=64, batch_size=32)
     trainer = _trainer(tmp_path, max_epochs=12)
     before = trainer.validate(model, data, verbose=False)[0]["val/loss"]
     trainer.fit(model, data)
@@ -177,7 +171,9 @@ def test_lazy_readout_without_datamodule_materialises_on_first_call(tmp_path):
 def test_checkpoint_reloads_with_an_inferred_feature_dim(tmp_path):
     torch.manual_seed(0)
     model = ANODEModule(_ode(), num_outputs=2)
-    data = ToyClassificationDataModule(num_train=32, num_val=16, batch_size=16)
+    data = ConcentricSpheresDataModule(
+        num_inner=16, num_outer=16, num_val=16, labels="classes", batch_size=16
+    )
     trainer = _trainer(tmp_path, limit_val_batches=0)
     trainer.fit(model, data)
     path = tmp_path / "model.ckpt"
@@ -235,7 +231,8 @@ import sys, types
 import lightning.pytorch.core.mixins.hparams_mixin as real
 sys.modules[real.__name__] = types.ModuleType(real.__name__)  # the name is gone
 import torch
-from anode_plugin import ANODEModule, AugmentedNeuralODE, MLPVectorField
+from anode_plugin import AugmentedNeuralODE, MLPVectorField
+from anode_plugin.lightning import ANODEModule
 model = ANODEModule(AugmentedNeuralODE(MLPVectorField(3), 1), num_outputs=2, feature_dim=3)
 assert "ode" not in model.hparams and model.hparams["num_outputs"] == 2
 assert model(torch.randn(4, 2)).shape == (4, 2)

@@ -15,15 +15,17 @@ from torchdyn.core import NeuralODE
 
 import anode_plugin.lightning
 from anode_plugin import AugmentedNeuralODE, MLPVectorField
-from anode_plugin.callbacks import NFECallback, ReconstructionCheck
-from anode_plugin.lightning import ANODEModule, ToyClassificationDataModule
+from anode_plugin.datasets import ConcentricSpheresDataModule
+from anode_plugin.lightning import ANODEModule, NFECallback, ReconstructionCheck
 from anode_plugin.testing import TOLERANCE_LADDER, loosest_passing_tolerance, reconstruction_error
 
 KEYS = ("reconstruction/error", "reconstruction/error_mean", "reconstruction/loosest_tolerance")
 
 
-def _data() -> ToyClassificationDataModule:
-    return ToyClassificationDataModule(num_train=64, num_val=32, num_test=32, batch_size=16)
+def _data() -> ConcentricSpheresDataModule:
+    return ConcentricSpheresDataModule(
+        num_inner=32, num_outer=32, num_val=32, num_test=32, labels="classes", batch_size=16
+    )
 
 
 def _module(ode=None, feature_dim: int = 3) -> ANODEModule:

@@ -197,7 +197,7 @@ def test_bad_regulariser_options_are_refused(kwargs, match):
 
 # ---------------------------------------------------------------- Lightning
 def _module(**kwargs):
-    from anode_plugin import ANODEModule
+    from anode_plugin.lightning import ANODEModule
 
     torch.manual_seed(0)
     ode = AugmentedNeuralODE(MLPVectorField(2 + 1, 8), 1, regularisers=("kinetic", "jacobian"))
@@ -253,7 +253,7 @@ def test_module_refuses_bad_weights(kwargs, match):
 
 
 def test_module_refuses_a_weight_without_the_regulariser():
-    from anode_plugin import ANODEModule
+    from anode_plugin.lightning import ANODEModule
 
     ode = AugmentedNeuralODE(MLPVectorField(3), 1, regularisers=("kinetic",))
     with pytest.raises(ValueError, match=r"`jacobian_weight`=0\.1 needs an ODE block"):

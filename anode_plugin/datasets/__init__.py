@@ -33,8 +33,10 @@ from ._toy import (
     spheres_generalisation_split,
 )
 from ._toy_datamodules import (
+    LABELS,
     ConcentricSpheresDataModule,
     G1dDataModule,
+    ReflectionDataModule,
     ShiftedSinesDataModule,
     SpheresGeneralisationDataModule,
     ToyDataModule,
@@ -43,6 +45,7 @@ from ._toy_datamodules import (
 __all__ = [
     "CHECKSUMS",
     "IMAGE_SOURCES",
+    "LABELS",
     "CIFAR10DataModule",
     "ConcentricSpheresDataModule",
     "CorruptFileError",
@@ -52,6 +55,7 @@ __all__ = [
     "ImageDataModule",
     "MNISTDataModule",
     "MissingFileError",
+    "ReflectionDataModule",
     "SVHNDataModule",
     "ShiftedSinesDataModule",
     "SpheresGeneralisationDataModule",

@@ -1,7 +1,10 @@
-"""The paper's toy experiments (sections 3, 4 and 5.1): runner, claims, figures and report.
+"""The paper's reproduction, apart from the library it exercises.
 
-Run them with ``anode-experiments toy`` (or ``python -m anode_plugin.experiments toy``);
-``anode-experiments augmentations`` compares the augmentation kinds.
+The toy experiments (sections 3, 4 and 5.1: runner, claims, figures and report; run
+them with ``anode-experiments toy``), the ResNet baseline and its parameter matching,
+and :mod:`anode_plugin.experiments.images` (section 5.2: the conv model, its parameter
+matching and the benchmark behind ``anode-images``). ``anode-experiments augmentations``
+compares the augmentation kinds (zeros, input layer, second order) with NODE.
 """
 
 from ._augmentations import (
@@ -35,6 +38,7 @@ from ._experiments import (
     spheres_groups,
 )
 from ._report import render_report, write_report
+from ._resnet import ResNet, match_resnet_hidden_dim
 from ._runner import (
     MODEL_NAMES,
     RunGroup,
@@ -43,6 +47,7 @@ from ._runner import (
     run_groups,
     run_models,
 )
+from .images import conv_ode, count_image_parameters, match_num_filters
 
 __all__ = [
     "AUGMENTATION_KINDS",
@@ -54,6 +59,7 @@ __all__ = [
     "ClaimCheck",
     "G1dConfig",
     "GeneralisationConfig",
+    "ResNet",
     "RunGroup",
     "RunSpec",
     "SeparableConfig",
@@ -64,11 +70,15 @@ __all__ = [
     "build_parser",
     "check_all",
     "check_augmentation_claims",
+    "conv_ode",
+    "count_image_parameters",
     "damped_oscillator",
     "g1d_groups",
     "generalisation_groups",
     "main",
     "match_hidden_dim",
+    "match_num_filters",
+    "match_resnet_hidden_dim",
     "nfe_start_end",
     "render_report",
     "run_augmentations",

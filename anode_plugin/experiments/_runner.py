@@ -21,16 +21,15 @@ import torch
 from torch import Tensor, nn
 
 from .._model import AugmentedNeuralODE
-from .._resnet import ResNet, match_resnet_hidden_dim
 from .._validation import check_choice
 from .._vector_fields import MLPVectorField
-from ..callbacks import NFECallback
 from ..datasets import ToyDataModule
-from ..lightning import ANODEModule
+from ..lightning import ANODEModule, NFECallback
 from ..lightning._quiet import quiet_lightning
 from ._config import TrainingConfig
 from ._pool import map_jobs
 from ._recorder import TrainingRecorder
+from ._resnet import ResNet, match_resnet_hidden_dim
 
 __all__ = [
     "MODEL_NAMES",

@@ -7,7 +7,9 @@ from ._nfe_callback import NFECallback
 from ._nfe_history import NFEHistory, NFEStep
 from ._ode_blocks import find_ode_blocks
 from ._reconstruction_check import ReconstructionCheck
-from ._toy_data import ToyClassificationDataModule, ToyRegressionDataModule
+
+# Deprecated names, kept importable for one release (not in __all__).
+from ._toy_data import ToyClassificationDataModule, ToyRegressionDataModule  # noqa: F401
 
 __all__ = [
     "LOSSES",
@@ -20,7 +22,5 @@ __all__ = [
     "NFEHistory",
     "NFEStep",
     "ReconstructionCheck",
-    "ToyClassificationDataModule",
-    "ToyRegressionDataModule",
     "find_ode_blocks",
 ]

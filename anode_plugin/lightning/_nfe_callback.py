@@ -45,7 +45,7 @@ class NFECallback(MeteredCallback):
     processes**, so it reads like a single-process figure and is never double
     counted: the step figures are averaged by one all-reduce per step, the epoch
     figures with ``sync_dist=True``. Every process keeps the same averaged
-    :attr:`history`, one :class:`~anode_plugin.callbacks.NFEStep` per training step;
+    :attr:`history`, one :class:`~anode_plugin.lightning.NFEStep` per training step;
     it is saved in checkpoints, so a resumed run continues it.
 
     Args:
@@ -55,7 +55,7 @@ class NFECallback(MeteredCallback):
 
     Example:
         >>> import lightning.pytorch as pl
-        >>> from anode_plugin.callbacks import NFECallback
+        >>> from anode_plugin.lightning import NFECallback
         >>> nfe = NFECallback()
         >>> trainer = pl.Trainer(callbacks=[nfe], logger=False, max_epochs=1)
         >>> # trainer.fit(model, data); nfe.history.to_csv("nfe.csv")

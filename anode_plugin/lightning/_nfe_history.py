@@ -1,4 +1,4 @@
-"""The per-step NFE history kept by :class:`~anode_plugin.callbacks.NFECallback`."""
+"""The per-step NFE history kept by :class:`~anode_plugin.lightning.NFECallback`."""
 
 from __future__ import annotations
 

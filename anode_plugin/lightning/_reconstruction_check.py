@@ -45,7 +45,7 @@ class ReconstructionCheck(Callback):
       (:func:`~anode_plugin.testing.loosest_passing_tolerance`), NaN when none does.
 
     The solves run without gradients and inside ``uncounted()``: they change neither
-    the NFE counts nor what :class:`~anode_plugin.callbacks.NFECallback` logs. Under
+    the NFE counts nor what :class:`~anode_plugin.lightning.NFECallback` logs. Under
     multi-process training every process checks its own first batch; the figures are
     gathered (largest error, mean of means, tightest passing tolerance), so every
     process logs and keeps the same :attr:`history`, saved in checkpoints.
@@ -66,7 +66,7 @@ class ReconstructionCheck(Callback):
 
     Example:
         >>> import lightning.pytorch as pl
-        >>> from anode_plugin.callbacks import ReconstructionCheck
+        >>> from anode_plugin.lightning import ReconstructionCheck
         >>> from anode_plugin.testing import TOLERANCE_LADDER
         >>> check = ReconstructionCheck(num_samples=32, ladder=TOLERANCE_LADDER)
         >>> trainer = pl.Trainer(callbacks=[check], logger=False, max_epochs=1)
@@ -107,7 +107,7 @@ class ReconstructionCheck(Callback):
         return catch
 
     @override
-    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_validation_epoch_start(self, *args: Any, **kwargs: Any) -> None:
         self._inputs = {}
 
     @override
@@ -118,6 +118,8 @@ class ReconstructionCheck(Callback):
         batch: Any,
         batch_idx: int,
         dataloader_idx: int = 0,
+        *args: Any,
+        **kwargs: Any,
     ) -> None:
         if trainer.sanity_checking or batch_idx != 0 or dataloader_idx != 0:
             return
@@ -128,20 +130,14 @@ class ReconstructionCheck(Callback):
         ]
 
     @override
-    def on_validation_batch_end(
-        self,
-        trainer: pl.Trainer,
-        pl_module: pl.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int = 0,
-    ) -> None:
+    def on_validation_batch_end(self, *args: Any, **kwargs: Any) -> None:
         self._remove_hooks()
 
     # ------------------------------------------------------------------ the check
     @override
-    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_validation_epoch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any, **kwargs: Any
+    ) -> None:
         self._remove_hooks()
         if trainer.sanity_checking:
             return
@@ -196,7 +192,7 @@ class ReconstructionCheck(Callback):
         )
 
     @override
-    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+    def teardown(self, *args: Any, **kwargs: Any) -> None:
         self._remove_hooks()
         self._inputs = {}
 

@@ -20,7 +20,7 @@ def bench_nfe_tracking(p: Profile) -> list[Row]:
     import lightning.pytorch as pl
     from torch.utils.data import DataLoader, TensorDataset
 
-    from anode_plugin import ANODEModule, NFECallback
+    from anode_plugin.lightning import ANODEModule, NFECallback
 
     x, y = spheres(1024)
     loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=False)

@@ -7,9 +7,9 @@ linear readout of the flattened final state (added by the training module).
 
 from __future__ import annotations
 
-from ._model import AugmentedNeuralODE
-from ._validation import check_non_negative_int, check_positive_float, check_positive_int
-from ._vector_fields import ConvVectorField
+from ..._model import AugmentedNeuralODE
+from ..._validation import check_non_negative_int, check_positive_float, check_positive_int
+from ..._vector_fields import ConvVectorField
 
 __all__ = ["conv_ode", "count_image_parameters", "match_num_filters"]
 

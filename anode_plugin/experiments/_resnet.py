@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._validation import check_non_negative_int, check_positive_int
-from ._vector_fields import _activation
+from .._validation import check_non_negative_int, check_positive_int
+from .._vector_fields import _activation
 
 __all__ = ["ResNet", "match_resnet_hidden_dim", "resnet_num_parameters"]
 
@@ -37,7 +37,7 @@ class ResNet(nn.Module):
 
     The Euler discretisation (step 1) of a Neural ODE, with one MLP per step. It keeps
     the call contract of the ODE blocks: ``forward`` returns ``(t_eval, states)``, so
-    :class:`~anode_plugin.ANODEModule` trains it unchanged, and ``features`` gives
+    :class:`~anode_plugin.lightning.ANODEModule` trains it unchanged, and ``features`` gives
     ``phi(x)``. ``augment_dims`` zero dimensions may be appended, as in an ANODE.
 
     Args:

@@ -22,12 +22,10 @@ from lightning.pytorch.callbacks import Callback
 from torch import Tensor
 from typing_extensions import override
 
-from ._image_model import conv_ode, count_image_parameters, match_num_filters
-from ._summary import mean_std
-from ._tf32 import enable_tf32
-from ._validation import check_non_negative_int
-from .callbacks import NFECallback
-from .datasets import (
+from ..._summary import mean_std
+from ..._tf32 import enable_tf32
+from ..._validation import check_non_negative_int
+from ...datasets import (
     IMAGE_SOURCES,
     CIFAR10DataModule,
     DigitsDataModule,
@@ -37,10 +35,10 @@ from .datasets import (
     SVHNDataModule,
     TinyImageNetDataModule,
 )
-from .lightning import ANODEModule
-from .lightning._channels_last import ChannelsLast
-from .lightning._quiet import quiet_lightning
-from .testing._reconstruction import (
+from ...lightning import ANODEModule, NFECallback
+from ...lightning._channels_last import ChannelsLast
+from ...lightning._quiet import quiet_lightning
+from ...testing._reconstruction import (
     _THRESHOLD,
     TOLERANCE_LADDER,
     _check_ladder,
@@ -49,6 +47,7 @@ from .testing._reconstruction import (
     reconstruction_error,
     solver_tolerances,
 )
+from ._conv_model import conv_ode, count_image_parameters, match_num_filters
 
 __all__ = [
     "IMAGE_SETUPS",

@@ -1,0 +1,177 @@
+"""The package's layering, the deprecated import paths, and the one toy DataModule family."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import warnings
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+import anode_plugin
+from anode_plugin.datasets import (
+    ConcentricSpheresDataModule,
+    G1dDataModule,
+    ReflectionDataModule,
+    ShiftedSinesDataModule,
+    SpheresGeneralisationDataModule,
+    ToyDataModule,
+)
+
+
+def test_importing_the_core_does_not_import_lightning_or_the_reproduction():
+    # (torchdyn itself imports `pytorch_lightning`; the package `lightning` is ours to avoid.)
+    code = (
+        "import sys, anode_plugin; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'lightning' "
+        "or m.startswith(('anode_plugin.lightning', 'anode_plugin.experiments'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("name", "home"),
+    [
+        ("ANODEModule", "anode_plugin.lightning"),
+        ("NFECallback", "anode_plugin.lightning"),
+        ("NFEBudget", "anode_plugin.lightning"),
+        ("ResNet", "anode_plugin.experiments"),
+        ("conv_ode", "anode_plugin.experiments"),
+        ("count_image_parameters", "anode_plugin.experiments"),
+        ("match_num_filters", "anode_plugin.experiments"),
+        ("match_resnet_hidden_dim", "anode_plugin.experiments"),
+    ],
+)
+def test_names_moved_off_the_root_still_work_with_a_deprecation_warning(name, home):
+    assert name not in anode_plugin.__all__
+    with pytest.warns(DeprecationWarning, match=rf"`anode_plugin.{name}` is deprecated.*{home}"):
+        obj = getattr(anode_plugin, name)
+    assert obj is getattr(importlib.import_module(home), name)
+
+
+def test_saved_configs_name_the_new_import_paths():
+    from jsonargparse._util import get_import_path
+
+    from anode_plugin.experiments import ResNet
+    from anode_plugin.lightning import ANODEModule, NFECallback
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        paths = [get_import_path(cls) for cls in (ANODEModule, NFECallback, ResNet)]
+    assert paths == [
+        "anode_plugin.lightning.ANODEModule",
+        "anode_plugin.lightning.NFECallback",
+        "anode_plugin.experiments.ResNet",
+    ]
+
+
+def test_an_unknown_root_name_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="has no attribute 'conv_odes'"):
+        anode_plugin.conv_odes  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("module", "match"),
+    [
+        ("anode_plugin.callbacks", r"import the callbacks from `anode_plugin.lightning`"),
+        ("anode_plugin.benchmarks_images", r"use `anode-images`"),
+    ],
+)
+def test_old_module_paths_import_with_a_deprecation_warning(module, match):
+    sys.modules.pop(module, None)
+    with pytest.warns(DeprecationWarning, match=match):
+        old = importlib.import_module(module)
+    lightning = importlib.import_module("anode_plugin.lightning")
+    if module == "anode_plugin.callbacks":
+        assert old.NFECallback is lightning.NFECallback
+        assert old.ReconstructionCheck is lightning.ReconstructionCheck
+    else:
+        assert old.main is importlib.import_module("anode_plugin.experiments.images").main
+
+
+def test_the_deprecated_toy_datamodules_are_members_of_the_family():
+    from anode_plugin.lightning import ToyClassificationDataModule, ToyRegressionDataModule
+
+    with pytest.warns(DeprecationWarning, match="ConcentricSpheresDataModule"):
+        data = ToyClassificationDataModule(num_train=10, num_val=4, num_test=6, seed=3)
+    assert isinstance(data, ConcentricSpheresDataModule)
+    assert data.y.dtype == torch.int64 and data.y.tolist().count(0) == 5
+    assert (len(data.x_val), len(data.x_test)) == (4, 6)
+    with pytest.warns(DeprecationWarning, match="ReflectionDataModule"):
+        reflection = ToyRegressionDataModule(2, num_train=8, seed=1)
+    assert isinstance(reflection, ReflectionDataModule)
+    assert torch.equal(reflection.x, ReflectionDataModule(2, num_train=8, seed=1).x)
+
+
+def test_labels_are_signed_or_class_indices_for_every_classification_set():
+    for build in (
+        lambda labels: ConcentricSpheresDataModule(num_inner=5, num_outer=7, labels=labels),
+        lambda labels: ShiftedSinesDataModule(num_upper=6, num_lower=4, labels=labels),
+        lambda labels: SpheresGeneralisationDataModule(num_inner=20, num_outer=40, labels=labels),
+    ):
+        signed, classes = build("signed"), build("classes")
+        assert torch.equal(signed.x, classes.x)
+        assert signed.y.shape == (len(signed.x), 1) and classes.y.shape == (len(classes.x),)
+        assert torch.equal(classes.y, (signed.y[:, 0] > 0).long())
+    with pytest.raises(ValueError, match=r"`labels` must be one of \['signed', 'classes'\]"):
+        ConcentricSpheresDataModule(labels="onehot")
+
+
+def test_held_out_splits_never_change_the_training_split():
+    plain = ConcentricSpheresDataModule(num_inner=30, num_outer=90, seed=4)
+    split = ConcentricSpheresDataModule(num_inner=30, num_outer=90, num_val=20, num_test=8, seed=4)
+    assert torch.equal(plain.x, split.x) and torch.equal(plain.y, split.y)
+    assert plain.val_dataloader() == [] and plain.test_dataloader() == []
+    # The held-out split keeps the training split's 1:3 proportion of the classes.
+    assert split.y_val.eq(-1).sum() == 5 and len(split.x_test) == 8
+    assert not any(torch.equal(row, other) for row in split.x_val for other in split.x)
+    g1d = G1dDataModule(num_points=16, num_val=8, seed=2)
+    assert torch.equal(g1d.x, G1dDataModule(num_points=16, seed=2).x)
+    assert torch.equal(g1d.y_val, -g1d.x_val)
+
+
+def _order(data: ToyDataModule, epoch: int, *, replicas: int = 1, rank: int = 0) -> list[int]:
+    loader = data.train_dataloader()
+    sampler = loader.sampler
+    sampler.num_replicas, sampler.rank = replicas, rank
+    sampler.total_size = -(-len(sampler.dataset) // replicas) * replicas
+    sampler.set_epoch(epoch)
+    return list(iter(sampler))
+
+
+def test_the_training_order_is_the_seeded_shuffle_the_experiments_always_used():
+    # What the experiments' DataLoader(shuffle=True, generator=manual_seed(seed)) draws,
+    # epoch after epoch, over full epochs.
+    data = G1dDataModule(num_points=23, seed=7)
+    x = torch.arange(23.0).unsqueeze(1)
+    reference = DataLoader(
+        TensorDataset(x), batch_size=5, shuffle=True, generator=torch.Generator().manual_seed(7)
+    )
+    for epoch in range(4):
+        expected = [int(i) for (batch,) in reference for i in batch[:, 0]]
+        assert _order(data, epoch) == expected
+
+
+def test_the_training_order_depends_on_the_epoch_only_and_is_sharded_across_processes():
+    data = ReflectionDataModule(num_train=11, seed=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        orders = [_order(data, epoch) for epoch in range(3)]
+    assert orders[2] == _order(data, 2), "a resumed run sees the same epoch"
+    assert len({tuple(order) for order in orders}) == 3
+    shards = [_order(data, 1, replicas=3, rank=rank) for rank in range(3)]
+    assert all(len(shard) == 4 for shard in shards)
+    assert sorted({i for shard in shards for i in shard}) == list(range(11))
+
+
+def test_in_memory_tensors_are_checked():
+    with pytest.raises(ValueError, match=r"`x_val` and `y_val` must be given together"):
+        ToyDataModule(torch.zeros(4, 2), torch.zeros(4, 1), x_val=torch.zeros(2, 2))
+    with pytest.raises(ValueError, match=r"`x_test` and `y_test` must be \[n, d\]"):
+        ToyDataModule(
+            torch.zeros(4, 2), torch.zeros(4), x_test=torch.zeros(3, 2), y_test=torch.zeros(2)
+        )
