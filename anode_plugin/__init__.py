@@ -2,6 +2,7 @@
 
 from . import solve as solve  # the solve layer: anode_plugin.solve
 from ._augment import Augmenter
+from ._cnf import AugmentedCNF, GaussianQ
 from ._errors import (
     NFEBudgetExceeded,
     NonFiniteStateError,
@@ -24,9 +25,11 @@ __all__ = [
     "SENSITIVITIES",
     "SOLVERS",
     "ANODEModule",
+    "AugmentedCNF",
     "AugmentedNeuralODE",
     "Augmenter",
     "ConvVectorField",
+    "GaussianQ",
     "MLPVectorField",
     "NFEBudget",
     "NFEBudgetExceeded",

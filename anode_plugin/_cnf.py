@@ -185,7 +185,9 @@ class AugmentedCNF(SolveAttributes, SolveStatistics, nn.Module):
         self.logdet_field = LogDetField(self.vf, trace, probe)
         self.q: GaussianQ | None = None
         if q == "learned" and augment_dims > 0:
-            self.q = GaussianQ(data_dims, augment_dims, check_positive_int("q_hidden_dim", q_hidden_dim))
+            self.q = GaussianQ(
+                data_dims, augment_dims, check_positive_int("q_hidden_dim", q_hidden_dim)
+            )
         self.register_buffer("t_span", check_t_span(t_span), persistent=False)
 
     @property
@@ -206,9 +208,7 @@ class AugmentedCNF(SolveAttributes, SolveStatistics, nn.Module):
         parameters = self._user_parameters()
         x = check_state(name, x, device=self.t_span.device, parameters=parameters)
         if x.ndim != 2 or x.shape[1] != size:
-            raise ValueError(
-                f"`{name}` must have shape [batch, {size}], got {tuple(x.shape)}."
-            )
+            raise ValueError(f"`{name}` must have shape [batch, {size}], got {tuple(x.shape)}.")
         if not parameters:
             self.vf.match_placeholder(x.dtype)
         self.solve.check_resolvable(x.dtype)
