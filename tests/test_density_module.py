@@ -80,7 +80,9 @@ def test_bits_per_dim_accounts_for_the_bin_width():
 
 
 def test_density_module_refuses_a_model_that_is_not_a_flow():
-    with pytest.raises(TypeError, match="`flow` must be an anode_plugin.AugmentedCNF, got Linear"):
+    with pytest.raises(
+        TypeError, match=r"`flow` must be an anode_plugin\.AugmentedCNF, got Linear"
+    ):
         DensityModule(torch.nn.Linear(2, 2))
 
 
