@@ -1,10 +1,13 @@
 """The paper's toy experiments (sections 3, 4 and 5.1): runner, claims, figures and report.
 
-Run them with ``anode-experiments toy`` (or ``python -m anode_plugin.experiments toy``).
+Run them with ``anode-experiments toy`` (or ``python -m anode_plugin.experiments toy``);
+``anode-experiments cnf`` compares plain and augmented continuous normalizing flows.
 """
 
 from ._claims import CLAIMS, ClaimCheck, check_all, nfe_start_end
 from ._cli import build_parser, main, run_experiment, write_outputs
+from ._cnf import CNF_CLAIMS, CNFConfig, cnf_claims, match_cnf_hidden, run_cnf
+from ._cnf_report import write_cnf_outputs
 from ._config import (
     EXPERIMENTS,
     G1dConfig,
@@ -36,8 +39,10 @@ from ._runner import (
 
 __all__ = [
     "CLAIMS",
+    "CNF_CLAIMS",
     "EXPERIMENTS",
     "MODEL_NAMES",
+    "CNFConfig",
     "ClaimCheck",
     "G1dConfig",
     "GeneralisationConfig",
@@ -50,11 +55,14 @@ __all__ = [
     "build_feature_map",
     "build_parser",
     "check_all",
+    "cnf_claims",
     "g1d_groups",
     "generalisation_groups",
     "main",
+    "match_cnf_hidden",
     "nfe_start_end",
     "render_report",
+    "run_cnf",
     "run_experiment",
     "run_g1d",
     "run_generalisation",
@@ -64,6 +72,7 @@ __all__ = [
     "run_spheres",
     "separable_groups",
     "spheres_groups",
+    "write_cnf_outputs",
     "write_outputs",
     "write_report",
 ]

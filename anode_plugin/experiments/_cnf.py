@@ -217,7 +217,7 @@ def _run_job(job: _Job) -> dict[str, Any]:
         optimiser.step()
         forward.append(flow.nfe.forward)
         backward.append(flow.nfe.backward)
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     seconds = time.perf_counter() - start
     flow.reset_nfe()
     nll = _held_out_nll(flow, test, config.eval_samples)
