@@ -132,7 +132,8 @@ class AugmentedCNF(SolveAttributes, SolveStatistics, nn.Module):
             q_hidden_dim: hidden width of the learned ``q``'s network.
             trace: ``'exact'`` (one vector-Jacobian product per state entry, for small
                 states) or ``'hutchinson'`` (one per evaluation, unbiased, one probe per
-                solve).
+                solve). With the adjoint, the backward solve reuses the probe of the last
+                forward solve: call ``backward`` before the next ``log_prob``.
             probe: Hutchinson's probe: ``'gaussian'`` or ``'rademacher'``.
             solver: solver name; see ``SOLVERS[backend]``.
             atol: absolute tolerance of adaptive solvers.
