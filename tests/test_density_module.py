@@ -112,3 +112,40 @@ def test_digits_are_dequantised_into_their_bins():
 def test_density_data_refuses_an_unknown_name():
     with pytest.raises(ValueError, match=r"`name` must be one of \['two_moons', "):
         DensityDataModule("spirals")
+
+
+def test_the_anode_cli_trains_a_density_config_and_logs_the_nll(tmp_path):
+    import csv
+    from pathlib import Path
+
+    from anode_plugin.lightning._cli import main
+
+    config = Path(__file__).resolve().parents[1] / "examples" / "configs" / "cnf_two_moons.yaml"
+    main(
+        [
+            "fit",
+            "--config",
+            str(config),
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.limit_train_batches",
+            "2",
+            "--trainer.limit_val_batches",
+            "1",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.log_every_n_steps",
+            "1",
+            "--trainer.default_root_dir",
+            str(tmp_path),
+            "--data.init_args.n_train",
+            "128",
+            "--data.init_args.n_val",
+            "64",
+            "--data.init_args.batch_size",
+            "64",
+        ]
+    )
+    (metrics,) = tmp_path.glob("lightning_logs/version_*/metrics.csv")
+    columns = next(csv.reader(metrics.open()))
+    assert {"train/nll_step", "train/nll_epoch", "val/nll", "nfe/forward"} <= set(columns)
