@@ -132,8 +132,7 @@ class AugmentedCNF(SolveAttributes, SolveStatistics, nn.Module):
             q_hidden_dim: hidden width of the learned ``q``'s network.
             trace: ``'exact'`` (one vector-Jacobian product per state entry, for small
                 states) or ``'hutchinson'`` (one per evaluation, unbiased, one probe per
-                solve). With the adjoint, the backward solve reuses the probe of the last
-                forward solve: call ``backward`` before the next ``log_prob``.
+                solve, kept by that solve's adjoint).
             probe: Hutchinson's probe: ``'gaussian'`` or ``'rademacher'``.
             solver: solver name; see ``SOLVERS[backend]``.
             atol: absolute tolerance of adaptive solvers.
@@ -183,7 +182,6 @@ class AugmentedCNF(SolveAttributes, SolveStatistics, nn.Module):
         self.max_nfe = max_nfe
         self._tally = NFETally(max_nfe)
         self.vf = CountedField(vector_field, self._tally)
-        self.logdet_field = LogDetField(self.vf, trace, probe)
         self.q: GaussianQ | None = None
         if q == "learned" and augment_dims > 0:
             self.q = GaussianQ(
@@ -264,9 +262,10 @@ class AugmentedCNF(SolveAttributes, SolveStatistics, nn.Module):
         t = self._times(z0)
         if z0.shape[0] == 0:
             return z0, z0.new_zeros(0)
-        state = self.logdet_field.start(z0)
-        sol = self._integrate(self.logdet_field, state, t, ErrorNorm())
-        z, logdet = self.logdet_field.split(sol)
+        # A system per solve: an adjoint's backward solve, however late, keeps its probe.
+        field = LogDetField(self.vf, self.trace, self.probe)
+        sol = self._integrate(field, field.start(z0), t, ErrorNorm())
+        z, logdet = field.split(sol)
         return z[-1], logdet[-1]
 
     def inverse(self, z1: Tensor) -> Tensor:
