@@ -72,6 +72,21 @@ def test_density_module_logs_bits_per_dim_of_dequantised_digits(tmp_path):
     assert module.sample(3).shape == (3, 64)
 
 
+def test_a_checkpoint_reloads_with_its_flow(tmp_path):
+    def flow():
+        return AugmentedCNF(MLPVectorField(3, 8, activation="tanh"), 2, 1, q="learned")
+
+    torch.manual_seed(0)
+    module = DensityModule(flow(), lr=5e-3, eval_samples=3)
+    trainer = _trainer(tmp_path, limit_train_batches=2)
+    trainer.fit(module, DensityDataModule("eight_gaussians", n_train=64, n_val=32, batch_size=32))
+    trainer.save_checkpoint(tmp_path / "flow.ckpt")
+    loaded = DensityModule.load_from_checkpoint(tmp_path / "flow.ckpt", flow=flow())
+    assert (loaded.lr, loaded.eval_samples) == (5e-3, 3)
+    for a, b in zip(module.flow.parameters(), loaded.flow.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+
+
 def test_bits_per_dim_accounts_for_the_bin_width():
     # A uniform density on the bins is worth log2(levels) bits: nll = D log(bin) ...
     dims, width = 64, 0.25

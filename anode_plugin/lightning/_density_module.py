@@ -32,6 +32,8 @@ class DensityModule(pl.LightningModule):
     code length (see :func:`anode_plugin.datasets.bits_per_dim`).
 
     Batches are ``x`` or ``(x, ...)`` tuples whose first entry is ``[batch, data_dims]``.
+    The flow is not a saved hyperparameter: reload a checkpoint with
+    ``DensityModule.load_from_checkpoint(path, flow=AugmentedCNF(...))``.
 
     Args:
         flow: the flow, an :class:`~anode_plugin.AugmentedCNF`.
