@@ -20,6 +20,7 @@ from ._augmentations import (
     SecondOrderAugmenter,
     SecondOrderField,
 )
+from ._cnf import AugmentedCNF, GaussianQ
 from ._errors import (
     NFEBudgetExceeded,
     NonFiniteStateError,
@@ -39,9 +40,11 @@ __all__ = [
     "BACKENDS",
     "SENSITIVITIES",
     "SOLVERS",
+    "AugmentedCNF",
     "AugmentedNeuralODE",
     "Augmenter",
     "ConvVectorField",
+    "GaussianQ",
     "InputLayer",
     "InputLayerAugmenter",
     "MLPVectorField",

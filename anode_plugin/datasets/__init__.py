@@ -8,6 +8,18 @@ from ._checksums import (
     file_md5,
     verify_files,
 )
+from ._densities import (
+    DENSITIES,
+    DIGITS_BIN_WIDTH,
+    DensityDataModule,
+    bits_per_dim,
+    checkerboard,
+    concentric_rings,
+    density_samples,
+    digits_counts,
+    eight_gaussians,
+    two_moons,
+)
 from ._digits import DigitsDataModule
 from ._generic_images import IMAGE_SOURCES, GenericImageDataModule
 from ._idx import find_idx_files, read_idx
@@ -44,11 +56,14 @@ from ._toy_datamodules import (
 
 __all__ = [
     "CHECKSUMS",
+    "DENSITIES",
+    "DIGITS_BIN_WIDTH",
     "IMAGE_SOURCES",
     "LABELS",
     "CIFAR10DataModule",
     "ConcentricSpheresDataModule",
     "CorruptFileError",
+    "DensityDataModule",
     "DigitsDataModule",
     "G1dDataModule",
     "GenericImageDataModule",
@@ -64,7 +79,13 @@ __all__ = [
     "ToyDataModule",
     "UInt8ImageDataset",
     "UnexpectedDataFileError",
+    "bits_per_dim",
+    "checkerboard",
+    "concentric_rings",
     "concentric_spheres",
+    "density_samples",
+    "digits_counts",
+    "eight_gaussians",
     "extract_tiny_imagenet",
     "file_md5",
     "find_idx_files",
@@ -75,5 +96,6 @@ __all__ = [
     "sample_in_shell",
     "shifted_sines",
     "spheres_generalisation_split",
+    "two_moons",
     "verify_files",
 ]

@@ -5,6 +5,7 @@ them with ``anode-experiments toy``), the ResNet baseline and its parameter matc
 and :mod:`anode_plugin.experiments.images` (section 5.2: the conv model, its parameter
 matching and the benchmark behind ``anode-images``). ``anode-experiments augmentations``
 compares the augmentation kinds (zeros, input layer, second order) with NODE.
+``anode-experiments cnf`` compares plain and augmented continuous normalizing flows.
 """
 
 from ._augmentations import (
@@ -18,6 +19,8 @@ from ._augmentations import (
 from ._augmentations_report import check_augmentation_claims, write_augmentations_outputs
 from ._claims import CLAIMS, ClaimCheck, check_all, nfe_start_end
 from ._cli import build_parser, main, run_experiment, write_outputs
+from ._cnf import CNF_CLAIMS, CNFConfig, cnf_claims, match_cnf_hidden, run_cnf
+from ._cnf_report import write_cnf_outputs
 from ._config import (
     EXPERIMENTS,
     G1dConfig,
@@ -53,9 +56,11 @@ __all__ = [
     "AUGMENTATION_KINDS",
     "AUGMENTATION_TASKS",
     "CLAIMS",
+    "CNF_CLAIMS",
     "EXPERIMENTS",
     "MODEL_NAMES",
     "AugmentationsConfig",
+    "CNFConfig",
     "ClaimCheck",
     "G1dConfig",
     "GeneralisationConfig",
@@ -70,18 +75,21 @@ __all__ = [
     "build_parser",
     "check_all",
     "check_augmentation_claims",
+    "cnf_claims",
     "conv_ode",
     "count_image_parameters",
     "damped_oscillator",
     "g1d_groups",
     "generalisation_groups",
     "main",
+    "match_cnf_hidden",
     "match_hidden_dim",
     "match_num_filters",
     "match_resnet_hidden_dim",
     "nfe_start_end",
     "render_report",
     "run_augmentations",
+    "run_cnf",
     "run_experiment",
     "run_g1d",
     "run_generalisation",
@@ -92,6 +100,7 @@ __all__ = [
     "separable_groups",
     "spheres_groups",
     "write_augmentations_outputs",
+    "write_cnf_outputs",
     "write_outputs",
     "write_report",
 ]

@@ -22,6 +22,7 @@ from .. import __version__
 from ._augmentations import AugmentationsConfig
 from ._augmentations_report import augmentations_command, augmentations_report_command
 from ._claims import check_all
+from ._cnf import CNFConfig, run_cnf
 from ._config import EXPERIMENTS, ToyConfig, TrainingConfig
 from ._experiments import (
     g1d_groups,
@@ -48,6 +49,7 @@ _HELP = {
     "generalisation": "Section 5.1: held-out angular slices of the 2-D spheres.",
     "toy": "Every toy experiment above, each with its own defaults (scaled by the flags).",
     "augmentations": "NODE vs zeros vs input-layer vs second-order augmentation (issue 14).",
+    "cnf": "Plain vs augmented continuous normalizing flows: 2-D densities and 8x8 digits.",
 }
 
 
@@ -62,7 +64,7 @@ def build_parser() -> ArgumentParser:
         env_prefix="ANODE_EXPERIMENTS",
     )
     subcommands = parser.add_subcommands(dest="experiment")
-    classes: dict[str, type] = {**EXPERIMENTS, "toy": ToyConfig}
+    classes: dict[str, type] = {**EXPERIMENTS, "toy": ToyConfig, "cnf": CNFConfig}
     classes["augmentations"] = AugmentationsConfig
     for name, config_cls in classes.items():
         sub = ArgumentParser(description=_HELP[name])
@@ -132,7 +134,7 @@ def write_outputs(results: dict[str, Any], output_dir: str) -> list[str]:
     return ["results.json", "report.md", *figures]
 
 
-def _config_from(namespace: Any, config_cls: type[TrainingConfig]) -> TrainingConfig:
+def _config_from(namespace: Any, config_cls: type) -> Any:
     values = {f.name: namespace[f.name] for f in dataclasses.fields(config_cls)}
     for key, value in values.items():
         if isinstance(value, list):  # jsonargparse may hand back lists for tuples
@@ -147,6 +149,26 @@ def _print_summary(results: dict[str, Any], output_dir: str, files: list[str]) -
         print(f"  [{verdict}] {claim['key']}: {claim['measured']}")
 
 
+def _environment(threads: int, workers: int) -> dict[str, Any]:
+    return {
+        "anode_plugin": __version__,
+        "torch": torch.__version__,
+        "cpu_threads": threads,
+        "workers": workers,
+    }
+
+
+def _write_cnf(results: dict[str, Any], output_dir: str) -> int:
+    from ._cnf_report import write_cnf_outputs
+
+    files = write_cnf_outputs(results, output_dir)
+    print(f"\nWrote {len(files)} files to {output_dir}: {', '.join(files)}")
+    for claim in results["claims"]:
+        verdict = "HOLDS" if claim["holds"] else "DOES NOT HOLD"
+        print(f"  [{verdict}] {claim['key']} ({claim['density']}): {claim['measured']}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``anode-experiments`` and ``python -m anode_plugin.experiments``."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -156,13 +178,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name == "report":
         with open(sub.results) as handle:
             results = json.load(handle)
+        folder = os.path.dirname(os.path.abspath(sub.results))
+        if results.get("experiment") == "cnf":
+            return _write_cnf(results, folder)
         if results.get("experiment") == "augmentations":
             return augmentations_report_command(results, sub.results)
-        files = write_outputs(results, os.path.dirname(os.path.abspath(sub.results)))
+        files = write_outputs(results, folder)
         _print_summary(results, os.path.dirname(sub.results) or ".", files)
         return 0
     if name == "augmentations":
         return augmentations_command(sub, argv)
+    if name == "cnf":
+        config = _config_from(sub, CNFConfig)
+        start = time.perf_counter()
+        runs = run_cnf(config, workers=sub.workers)
+        results = {
+            "command": " ".join(["anode-experiments", *argv]),
+            "experiment": name,
+            "config": config.to_dict(),
+            "wall_time_s": time.perf_counter() - start,
+            "environment": _environment(config.num_threads, sub.workers),
+            "runs": runs,
+        }
+        return _write_cnf(results, sub.output_dir)
     config_cls = ToyConfig if name == "toy" else EXPERIMENTS[name]
     config = _config_from(sub, config_cls)
     start = time.perf_counter()
@@ -172,12 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "experiment": name,
         "config": config.to_dict(),
         "wall_time_s": time.perf_counter() - start,
-        "environment": {
-            "anode_plugin": __version__,
-            "torch": torch.__version__,
-            "cpu_threads": config.num_threads,
-            "workers": sub.workers,
-        },
+        "environment": _environment(config.num_threads, sub.workers),
         "experiments": experiments,
     }
     files = write_outputs(results, sub.output_dir)

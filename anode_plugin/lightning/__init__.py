@@ -1,5 +1,6 @@
 """Lightning training for Augmented Neural ODEs: the module, callbacks and the CLI."""
 
+from ._density_module import DensityModule
 from ._failure_guard import FailureGuard
 from ._module import LOSSES, TASKS, ANODEModule
 from ._nfe_budget import ON_EXCEED, NFEBudget
@@ -16,6 +17,7 @@ __all__ = [
     "ON_EXCEED",
     "TASKS",
     "ANODEModule",
+    "DensityModule",
     "FailureGuard",
     "NFEBudget",
     "NFECallback",

@@ -1,7 +1,8 @@
 """The ``anode`` command line: ``anode fit|validate|test|predict --config CONFIG.yaml``.
 
-Built on ``LightningCLI``: every option comes from the typed signatures of
-:class:`ANODEModule`, the DataModule named in the config and ``lightning.pytorch.Trainer``.
+Built on ``LightningCLI``: every option comes from the typed signatures of the model
+(:class:`ANODEModule` unless the config names another, e.g. :class:`DensityModule`),
+the DataModule named in the config and ``lightning.pytorch.Trainer``.
 A user's vector field, ODE block or DataModule is named by its import path
 (``class_path``) and needs no registration.
 """
@@ -20,13 +21,16 @@ from typing_extensions import override
 
 from .._tf32 import enable_tf32
 from ._failure_guard import FailureGuard
-from ._module import ANODEModule
 
 __all__ = ["ANODECLI", "main"]
 
 
 class ANODECLI(LightningCLI):
     """``LightningCLI`` for :class:`ANODEModule`, with resumable checkpoints.
+
+    The model section takes any ``LightningModule`` by ``class_path`` (e.g.
+    :class:`DensityModule`); without one it is an :class:`ANODEModule`, so configs
+    that give its arguments directly under ``model:`` keep working.
 
     Adds a ``checkpoint`` section (a ``ModelCheckpoint``) that keeps ``last.ckpt``, and
     a :class:`FailureGuard` that turns a non-finite loss or a failed solve into a clean
@@ -46,6 +50,7 @@ class ANODECLI(LightningCLI):
         parser.set_defaults({"checkpoint.save_last": True})
         # Always on: a non-finite loss or a failed solve stops the run with a checkpoint.
         parser.add_lightning_class_args(FailureGuard, "failure_guard")
+        parser.set_defaults({"model": {"class_path": "anode_plugin.ANODEModule"}})
 
     @override
     def before_instantiate_classes(self) -> None:
@@ -133,8 +138,9 @@ def main(args: Sequence[str] | None = None) -> None:
     if torch.cuda.is_available():
         enable_tf32()
     ANODECLI(
-        ANODEModule,
+        pl.LightningModule,
         pl.LightningDataModule,
+        subclass_mode_model=True,
         subclass_mode_data=True,
         args=None if args is None else list(args),
         parser_kwargs={"description": "Train, validate and test (Augmented) Neural ODEs."},

@@ -11,25 +11,27 @@ from torch import Tensor, nn
 from torchdyn.core import NeuralODE
 from typing_extensions import override
 
+from .._cnf import AugmentedCNF
 from .._model import AugmentedNeuralODE
 from .._nfe import NFERecord, StepRecord
 
 __all__ = ["BatchNFEMeter", "MeteredCallback", "find_ode_blocks"]
 
 
-def find_ode_blocks(module: nn.Module) -> list[NeuralODE]:
-    """Every ``AugmentedNeuralODE`` and plain ``torchdyn.core.NeuralODE`` inside ``module``.
+def find_ode_blocks(module: nn.Module) -> list[NeuralODE | AugmentedCNF]:
+    """Every ``AugmentedNeuralODE``, ``AugmentedCNF`` and plain ``torchdyn.core.NeuralODE``
+    inside ``module``.
 
     Blocks nested in another block's vector field are found too: each counts the
     evaluations of its own vector field, so their sum is the total work.
     """
-    return [m for m in module.modules() if isinstance(m, NeuralODE)]
+    return [m for m in module.modules() if isinstance(m, (NeuralODE, AugmentedCNF))]
 
 
 class BatchNFEMeter:
     """NFE of a set of ODE blocks over one batch, forward and backward apart.
 
-    An ``AugmentedNeuralODE`` splits its own count exactly, so it is reset at
+    An ``AugmentedNeuralODE`` (or ``AugmentedCNF``) splits its own count exactly, so it is reset at
     :meth:`start` and read at :meth:`read`. A plain torchdyn ``NeuralODE`` only keeps
     ``vf.nfe``, one float mixing both passes; its evaluations are attributed to the
     backward pass when they happen between :meth:`before_backward` and
@@ -41,10 +43,11 @@ class BatchNFEMeter:
         blocks: the ODE blocks, as returned by :func:`find_ode_blocks`.
     """
 
-    def __init__(self, blocks: list[NeuralODE]) -> None:
+    def __init__(self, blocks: list[NeuralODE | AugmentedCNF]) -> None:
         self.blocks = blocks
-        self._anodes = [b for b in blocks if isinstance(b, AugmentedNeuralODE)]
-        self._plain = [b for b in blocks if not isinstance(b, AugmentedNeuralODE)]
+        exact = (AugmentedNeuralODE, AugmentedCNF)
+        self._anodes = [b for b in blocks if isinstance(b, exact)]
+        self._plain = [b for b in blocks if not isinstance(b, exact)]
         self._forward = 0.0
         self._backward = 0.0
         self._mark = 0.0

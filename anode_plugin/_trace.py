@@ -1,0 +1,102 @@
+"""The instantaneous change of variables: a state integrated with its log-determinant.
+
+``LogDetField`` integrates the flattened state ``z`` of a continuous normalizing flow
+together with one accumulator per sample, ``d(log det)/dt = tr(df/dz)`` (Chen et al.,
+2018), so that one solve gives both ``z(T)`` and ``log|det dz(T)/dz(0)|``; with adjoint
+sensitivity their gradients come out of the same adjoint solve, as for the
+regularisers of ``_regularisers.py``. The trace is either exact (one vector-Jacobian
+product per state entry: for small states) or Hutchinson's unbiased estimate
+``eps^T (df/dz) eps`` with one probe ``eps`` per solve (Grathwohl et al., 2019).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ._counted_field import CountedField
+
+__all__ = ["PROBES", "TRACES", "LogDetField", "draw_probe"]
+
+TRACES = ("exact", "hutchinson")
+PROBES = ("gaussian", "rademacher")
+
+
+def draw_probe(like: Tensor, kind: str) -> Tensor:
+    """A probe of ``like``'s shape with ``E[eps eps^T] = I``: Gaussian or Rademacher."""
+    if kind == "gaussian":
+        return torch.randn_like(like)
+    return torch.randint_like(like, 0, 2).mul_(2).sub_(1)
+
+
+class LogDetField(nn.Module):
+    """The system ``(dz/dt, d(log det)/dt) = (f(t, z), tr(df/dz))`` on one flat state.
+
+    One evaluation of this system is one evaluation of the counted field (the trace
+    reuses the field's graph), so NFE counts are those of the plain flow. Call
+    :meth:`start` before each solve.
+
+    Args:
+        field: the counted vector field on states ``[batch, n]``.
+        trace: ``'exact'`` or ``'hutchinson'``.
+        probe: the Hutchinson probe's distribution, ``'gaussian'`` or ``'rademacher'``.
+
+    Shape:
+        - flat state: ``[batch * n + batch]``: ``z`` flattened, then one accumulator per
+          sample.
+    """
+
+    def __init__(self, field: CountedField, trace: str, probe: str) -> None:
+        super().__init__()
+        self.field = field
+        self.trace = trace
+        self.probe_kind = probe
+        self.shape: torch.Size = torch.Size()
+        self.entries = 0
+        self.probe: Tensor | None = None
+
+    def start(self, z0: Tensor) -> Tensor:
+        """Draw the probe of a new solve; returns the flat initial state (log det 0)."""
+        self.shape, self.entries = z0.shape, z0.numel()
+        self.probe = draw_probe(z0, self.probe_kind) if self.trace == "hutchinson" else None
+        return torch.cat([z0.reshape(-1), z0.new_zeros(z0.shape[0])])
+
+    def split(self, sol: Tensor) -> tuple[Tensor, Tensor]:
+        """The states ``[time, *z0.shape]`` and the log-determinants ``[time, batch]``."""
+        z = sol[:, : self.entries].reshape(sol.shape[0], *self.shape)
+        return z, sol[:, self.entries :]
+
+    def forward(self, t: Tensor, state: Tensor) -> Tensor:
+        z = state[: self.entries].view(self.shape)
+        # The trace needs a graph even when the caller has none (the adjoint's forward
+        # solve, evaluation); it is kept (create_graph) only when the caller has one, so
+        # that training differentiates through it.
+        keep_graph = torch.is_grad_enabled()
+        with torch.enable_grad():
+            if not z.requires_grad:
+                z = z.detach().requires_grad_(True)
+            dz = self.field(t, z)
+            trace = self._trace(dz, z, keep_graph)
+        if not keep_graph:
+            dz, trace = dz.detach(), trace.detach()
+        return torch.cat([dz.reshape(-1), trace])
+
+    def _trace(self, dz: Tensor, z: Tensor, keep_graph: bool) -> Tensor:
+        if not dz.requires_grad:  # a field that does not depend on the state
+            return dz.new_zeros(self.shape[0])
+        if self.trace == "hutchinson":
+            (vjp,) = torch.autograd.grad(
+                dz, z, self.probe, create_graph=keep_graph, allow_unused=True
+            )
+            if vjp is None:
+                return dz.new_zeros(self.shape[0])
+            return (vjp * self.probe).flatten(1).sum(1)
+        flat = dz.flatten(1)
+        trace = dz.new_zeros(self.shape[0])
+        for i in range(flat.shape[1]):
+            (row,) = torch.autograd.grad(
+                flat[:, i].sum(), z, create_graph=keep_graph, retain_graph=True, allow_unused=True
+            )
+            if row is not None:
+                trace = trace + row.flatten(1)[:, i]
+        return trace

@@ -1,0 +1,296 @@
+"""AugmentedCNF: the bound in closed form, the trace estimators, the round trip, a fit."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from helpers import BACKEND_SENSITIVITIES, solve_error_bound
+from torch import Tensor, nn
+
+from anode_plugin import AugmentedCNF, MLPVectorField, NFERecord
+from anode_plugin.datasets import density_samples
+from anode_plugin.solve import Autograd, Solve, TorchdynBackend
+
+pytestmark = pytest.mark.numerics
+
+CNF_SENSITIVITIES = [(b, s) for b, s in BACKEND_SENSITIVITIES if s != "interpolated_adjoint"]
+LOG_2PI = math.log(2 * math.pi)
+TOL = 1e-8
+T = 1.0
+
+
+class Linear(nn.Module):
+    """``f(z) = A z`` with ``A`` a parameter (the adjoints need one)."""
+
+    def __init__(self, a: Tensor) -> None:
+        super().__init__()
+        self.a = nn.Parameter(a.clone())
+
+    def forward(self, z: Tensor) -> Tensor:
+        return z @ self.a.T
+
+
+def _log_normal(z: Tensor) -> Tensor:
+    return -0.5 * z.pow(2).sum(-1) - 0.5 * z.shape[-1] * LOG_2PI
+
+
+def _flow(a: Tensor, d: int, p: int, backend: str, sensitivity: str, **kw) -> AugmentedCNF:
+    return AugmentedCNF(
+        Linear(a),
+        d,
+        p,
+        atol=TOL,
+        rtol=TOL,
+        backend=backend,
+        sensitivity=sensitivity,
+        t_span=(0.0, T),
+        **kw,
+    ).double()
+
+
+def _random_matrix(n: int, seed: int) -> Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return 0.5 * torch.randn(n, n, generator=g, dtype=torch.float64)
+
+
+@pytest.mark.parametrize(("backend", "sensitivity"), CNF_SENSITIVITIES)
+def test_plain_cnf_log_prob_is_the_exact_log_density_of_a_linear_flow(backend, sensitivity):
+    # z(T) = exp(AT) x, so log p(x) = log N(exp(AT) x) + T tr(A).
+    a = _random_matrix(2, 0)
+    flow = _flow(a, 2, 0, backend, sensitivity)
+    x = torch.randn(16, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    expected = _log_normal(x @ torch.linalg.matrix_exp(a * T).T) + T * a.trace()
+    got = flow.log_prob(x)
+    bound = 10 * solve_error_bound(TOL, torch.float64, scale=float(x.abs().max()) + 1)
+    torch.testing.assert_close(got, expected, rtol=0, atol=bound)
+
+
+@pytest.mark.parametrize(("backend", "sensitivity"), CNF_SENSITIVITIES)
+def test_augmented_bound_is_exact_when_the_flow_rotates_the_augmented_block(backend, sensitivity):
+    # A = diag(A_x, S) with S skew-symmetric: the e block rotates (volume and the
+    # standard normal are preserved), so every draw gives log p(x) exactly, and so
+    # does the importance-weighted bound.
+    d, p = 2, 3
+    a_x = _random_matrix(d, 2)
+    s = _random_matrix(p, 3)
+    a = torch.block_diag(a_x, s - s.T)
+    flow = _flow(a, d, p, backend, sensitivity)
+    x = torch.randn(8, d, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    expected = _log_normal(x @ torch.linalg.matrix_exp(a_x * T).T) + T * a_x.trace()
+    bound = 10 * solve_error_bound(TOL, torch.float64, scale=6.0)
+    torch.manual_seed(0)
+    torch.testing.assert_close(flow.log_prob(x), expected, rtol=0, atol=bound)
+    torch.testing.assert_close(flow.log_prob(x, samples=4), expected, rtol=0, atol=bound)
+
+
+@pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
+def test_augmented_bound_matches_its_closed_form_in_expectation(backend):
+    # z(T) = M [x; e], M = exp(AT), e ~ N(0, I_p); E_e of the bound is
+    # -|M_x x|^2/2 - ||M_e||_F^2/2 - (d+p)/2 log 2pi + T tr(A) + p/2 + p/2 log 2pi,
+    # below the exact log p(x) (x ~ N(0, Sigma_xx), Sigma = (M^T M)^-1), which the
+    # importance-weighted bound approaches.
+    d, p, n = 2, 2, 4000
+    a = _random_matrix(d + p, 5)
+    flow = _flow(a, d, p, backend, "autograd")
+    m = torch.linalg.matrix_exp(a * T)
+    x = torch.tensor([[0.7, -0.4]], dtype=torch.float64)
+    elbo = (
+        -0.5 * (x @ m[:, :d].T).pow(2).sum()
+        - 0.5 * m[:, d:].pow(2).sum()
+        - 0.5 * (d + p) * LOG_2PI
+        + T * a.trace()
+        + 0.5 * p
+        + 0.5 * p * LOG_2PI
+    )
+    sigma = torch.linalg.inv(m.T @ m)[:d, :d]
+    exact = torch.distributions.MultivariateNormal(torch.zeros(d, dtype=torch.float64), sigma)
+    log_px = exact.log_prob(x)[0]
+    torch.manual_seed(0)
+    with torch.no_grad():
+        draws = flow.log_prob(x.expand(n, d))
+        iw = flow.log_prob(x.expand(200, d), samples=64)
+    clt = 5 * draws.std() / math.sqrt(n) + 10 * solve_error_bound(TOL, torch.float64, scale=5.0)
+    assert abs(float(draws.mean() - elbo)) < clt
+    assert float(elbo) < float(log_px)
+    iw_margin = 5 * iw.std() / math.sqrt(200)
+    assert float(elbo) + iw_margin < float(iw.mean()) < float(log_px) + iw_margin
+
+
+@pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
+@pytest.mark.parametrize("probe", ["gaussian", "rademacher"])
+def test_hutchinson_trace_agrees_with_the_exact_one_in_expectation(backend, probe):
+    torch.manual_seed(0)
+    field = MLPVectorField(3, 16, activation="tanh").double()
+    common = {"atol": 1e-7, "rtol": 1e-7, "backend": backend}
+    exact = AugmentedCNF(field, 3, 0, trace="exact", **common)
+    estimate = AugmentedCNF(field, 3, 0, trace="hutchinson", probe=probe, **common)
+    n = 2000
+    z0 = torch.tensor([[0.5, -1.0, 0.3]], dtype=torch.float64).expand(n, 3)
+    with torch.no_grad():
+        _, logdet = exact.transform(z0[:1])
+        _, draws = estimate.transform(z0)
+    clt = 5 * draws.std() / math.sqrt(n) + 10 * solve_error_bound(1e-7, torch.float64, scale=2.0)
+    assert abs(float(draws.mean() - logdet[0])) < clt
+    if probe == "rademacher":
+        assert float(draws.std()) > 0  # a real estimate, not the exact trace in disguise
+
+
+@pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
+def test_adjoint_gradients_match_autograd(backend):
+    grads = {}
+    for sensitivity in ("autograd", "adjoint"):
+        torch.manual_seed(0)
+        field = MLPVectorField(3, 8, activation="tanh")
+        flow = AugmentedCNF(
+            field,
+            2,
+            1,
+            q="learned",
+            atol=1e-8,
+            rtol=1e-8,
+            atol_adjoint=1e-8,
+            rtol_adjoint=1e-8,
+            backend=backend,
+            sensitivity=sensitivity,
+        ).double()
+        x = torch.randn(6, 2, dtype=torch.float64)
+        torch.manual_seed(1)
+        (-flow.log_prob(x).mean()).backward()
+        grads[sensitivity] = torch.cat([q.grad.reshape(-1) for q in flow.parameters()])
+        if sensitivity == "adjoint":
+            assert flow.nfe.backward > 0
+    torch.testing.assert_close(grads["adjoint"], grads["autograd"], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(("backend", "sensitivity"), CNF_SENSITIVITIES)
+def test_sample_inverts_the_flow_of_log_prob(backend, sensitivity):
+    torch.manual_seed(0)
+    flow = AugmentedCNF(
+        MLPVectorField(4, 16, activation="tanh"),
+        2,
+        2,
+        atol=1e-8,
+        rtol=1e-8,
+        backend=backend,
+        sensitivity=sensitivity,
+    ).double()
+    z0 = torch.randn(10, 4, dtype=torch.float64)
+    with torch.no_grad():
+        z1, _ = flow.transform(z0)
+        back = flow.inverse(z1)
+    torch.testing.assert_close(
+        back, z0, rtol=0, atol=20 * solve_error_bound(1e-8, torch.float64, scale=3.0)
+    )
+    torch.manual_seed(3)
+    with torch.no_grad():
+        x = flow.sample(5)
+    torch.manual_seed(3)
+    latent = torch.randn(5, 4, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(x, flow.inverse(latent)[:, :2])
+        assert flow.sample(5, joint=True).shape == (5, 4)
+
+
+@pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
+def test_each_adjoint_solve_keeps_its_own_hutchinson_probe(backend):
+    torch.manual_seed(0)
+    flow = AugmentedCNF(
+        MLPVectorField(3, 8, activation="tanh"),
+        3,
+        0,
+        trace="hutchinson",
+        sensitivity="adjoint",
+        backend=backend,
+    ).double()
+    x1, x2 = torch.randn(2, 5, 3, dtype=torch.float64).unbind(0)
+    grads = []
+    for together in (True, False):
+        flow.zero_grad()
+        torch.manual_seed(1)
+        first = -flow.log_prob(x1).sum()
+        if not together:
+            first.backward()
+        second = -flow.log_prob(x2).sum()
+        (first + second).backward() if together else second.backward()
+        grads.append(torch.cat([p.grad.reshape(-1) for p in flow.parameters()]))
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_nfe_and_steps_are_counted_and_reset():
+    flow = AugmentedCNF(MLPVectorField(3, 8, activation="tanh"), 2, 1, sensitivity="adjoint")
+    (-flow.log_prob(torch.randn(4, 2)).mean()).backward()
+    assert flow.nfe.forward > 0 and flow.nfe.backward > 0
+    assert flow.steps.accepted > 0
+    flow.reset_nfe()
+    assert flow.nfe == NFERecord()
+
+
+def test_plain_cnf_ignores_samples_and_q():
+    torch.manual_seed(0)
+    flow = AugmentedCNF(MLPVectorField(2, 8, activation="tanh"), 2, 0, q="learned")
+    assert flow.q is None
+    x = torch.randn(5, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(flow.log_prob(x, samples=3), flow.log_prob(x))
+
+
+def test_a_solve_object_is_accepted():
+    solve = Solve(TorchdynBackend("rk4"), Autograd())
+    flow = AugmentedCNF(MLPVectorField(3, 8), 2, 1, solve=solve)
+    assert flow.solver == "rk4" and flow.sensitivity == "autograd"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"q": "uniform"}, r"`q` must be one of \['standard_normal', 'learned'\], got 'uniform'"),
+        ({"trace": "approx"}, r"`trace` must be one of \['exact', 'hutchinson'\], got 'approx'"),
+        ({"probe": "sphere"}, r"`probe` must be one of \['gaussian', 'rademacher'\]"),
+        ({"sensitivity": "interpolated_adjoint"}, "AugmentedCNF needs sensitivity='autograd' or"),
+        ({"augment_dims": -1}, "`augment_dims` must be a non-negative integer, got -1"),
+        ({"data_dims": 0}, "`data_dims` must be a positive integer, got 0"),
+    ],
+)
+def test_bad_options_are_refused(kwargs, match):
+    options = {"data_dims": 2, "augment_dims": 1, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        AugmentedCNF(
+            MLPVectorField(3, 8), options.pop("data_dims"), options.pop("augment_dims"), **options
+        )
+
+
+def test_data_of_the_wrong_size_is_refused():
+    flow = AugmentedCNF(MLPVectorField(3, 8), 2, 1)
+    with pytest.raises(ValueError, match=r"`x` must have shape \[batch, 2\], got \(4, 3\)"):
+        flow.log_prob(torch.randn(4, 3))
+    with pytest.raises(ValueError, match="`samples` must be a positive integer, got 0"):
+        flow.log_prob(torch.randn(4, 2), samples=0)
+
+
+@pytest.mark.parametrize("augment_dims", [0, 2])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_short_fit_on_two_moons_improves_the_held_out_bound(augment_dims, seed):
+    # Measured over seeds 0-4 and both models: in 30 steps the held-out NLL drops by
+    # 0.34 to 1.08 nats, to 3.11-3.24 nats (from 3.5-4.2).
+    torch.manual_seed(seed)
+    train = density_samples("two_moons", 1000, seed=seed)
+    test = density_samples("two_moons", 500, seed=seed + 1)
+    q = "learned" if augment_dims else "standard_normal"
+    flow = AugmentedCNF(
+        MLPVectorField(2 + augment_dims, 32, activation="tanh"), 2, augment_dims, q=q
+    )
+    optimiser = torch.optim.Adam(flow.parameters(), lr=1e-2)
+    with torch.no_grad():
+        before = -float(flow.log_prob(test).mean())
+    for _ in range(30):
+        batch = train[torch.randint(0, len(train), (128,))]
+        loss = -flow.log_prob(batch).mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    with torch.no_grad():
+        after = -float(flow.log_prob(test).mean())
+    assert after < before - 0.2
+    assert after < 3.35
