@@ -74,9 +74,10 @@ _MOVED = {
 
 
 def __getattr__(name: str) -> object:
-    # jsonargparse probes every parent package for the shortest import path of a class
-    # and writes it into the configs the CLI saves: it must find the new home, not this.
-    probing = sys._getframe(1).f_globals.get("__name__", "").startswith("jsonargparse")
+    # jsonargparse's `get_import_path` probes every parent package for the shortest
+    # import path of a class and writes it into the configs the CLI saves: it must find
+    # the new home, not this. (Its `import_object` still resolves an old config's path.)
+    probing = sys._getframe(1).f_code.co_name == "get_import_path"
     if name in _MOVED and not probing:
         home = _MOVED[name]
         warnings.warn(

@@ -69,6 +69,15 @@ def test_saved_configs_name_the_new_import_paths():
     ]
 
 
+def test_an_old_config_naming_a_moved_class_still_resolves():
+    from jsonargparse._util import import_object
+
+    from anode_plugin.lightning import NFECallback
+
+    with pytest.warns(DeprecationWarning, match="`anode_plugin.NFECallback` is deprecated"):
+        assert import_object("anode_plugin.NFECallback") is NFECallback
+
+
 def test_an_unknown_root_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="has no attribute 'conv_odes'"):
         anode_plugin.conv_odes  # noqa: B018

@@ -50,7 +50,7 @@ class ANODECLI(LightningCLI):
         parser.set_defaults({"checkpoint.save_last": True})
         # Always on: a non-finite loss or a failed solve stops the run with a checkpoint.
         parser.add_lightning_class_args(FailureGuard, "failure_guard")
-        parser.set_defaults({"model": {"class_path": "anode_plugin.ANODEModule"}})
+        parser.set_defaults({"model": {"class_path": "anode_plugin.lightning.ANODEModule"}})
 
     @override
     def before_instantiate_classes(self) -> None:
