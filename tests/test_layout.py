@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import itertools
 import subprocess
 import sys
 import warnings
@@ -148,20 +149,29 @@ def _order(data: ToyDataModule, epoch: int, *, replicas: int = 1, rank: int = 0)
     sampler = loader.sampler
     sampler.num_replicas, sampler.rank = replicas, rank
     sampler.total_size = -(-len(sampler.dataset) // replicas) * replicas
+    sampler.num_samples = sampler.total_size // replicas
     sampler.set_epoch(epoch)
     return list(iter(sampler))
 
 
-def test_the_training_order_is_the_seeded_shuffle_the_experiments_always_used():
-    # What the experiments' DataLoader(shuffle=True, generator=manual_seed(seed)) draws,
-    # epoch after epoch, over full epochs.
-    data = G1dDataModule(num_points=23, seed=7)
-    x = torch.arange(23.0).unsqueeze(1)
+@pytest.mark.parametrize(("num_points", "batch_size"), [(23, 5), (24, 6)])
+def test_the_training_order_is_the_seeded_shuffle_the_experiments_always_used(
+    num_points, batch_size
+):
+    # What the experiments' DataLoader(shuffle=True, generator=manual_seed(seed)) gave,
+    # read as Lightning reads a sized loader: len(loader) batches per epoch, so that the
+    # sampler runs dry (and draws its trailing permutation) only after a partial batch.
+    data = G1dDataModule(num_points=num_points, batch_size=batch_size, seed=7)
+    x = torch.arange(float(num_points)).unsqueeze(1)
     reference = DataLoader(
-        TensorDataset(x), batch_size=5, shuffle=True, generator=torch.Generator().manual_seed(7)
+        TensorDataset(x),
+        batch_size=batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(7),
     )
     for epoch in range(4):
-        expected = [int(i) for (batch,) in reference for i in batch[:, 0]]
+        batches = itertools.islice(iter(reference), len(reference))
+        expected = [int(i) for (batch,) in batches for i in batch[:, 0]]
         assert _order(data, epoch) == expected
 
 

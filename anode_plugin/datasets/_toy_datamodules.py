@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
@@ -51,13 +52,19 @@ def _as_labels(y: Tensor, labels: str) -> Tensor:
 class _ReplayedShuffle(DistributedSampler):
     """The training order of epoch ``e``, rebuilt from ``seed`` and ``e`` alone.
 
-    It replays the draws a ``DataLoader(shuffle=True, generator=manual_seed(seed))``
-    makes from its generator over full epochs (the workers' base seed, the
-    permutation, and the sampler's trailing empty partial permutation), so a single
-    process sees exactly the batches the toy experiments have always been trained on,
-    while the order depends on the epoch only (resumable) and is split across
-    processes as ``DistributedSampler`` does (a subclass, so Lightning keeps it).
+    It replays the draws that a ``DataLoader(shuffle=True, generator=manual_seed(seed))``
+    read by Lightning makes from its generator: per epoch, the workers' base seed and
+    the permutation, then the sampler's trailing (empty) partial permutation, which is
+    drawn only when the last batch is partial (Lightning stops a sized loader after its
+    last batch; a partial batch runs the sampler dry first). So a single process sees
+    exactly the batches the toy experiments have always been trained on, while the order
+    depends on the epoch only (resumable) and is split across processes as
+    ``DistributedSampler`` does (a subclass, so Lightning keeps it).
     """
+
+    def __init__(self, dataset: TensorDataset, *, batch_size: int, **kwargs: Any) -> None:
+        super().__init__(dataset, **kwargs)
+        self.batch_size = batch_size
 
     @override
     def __iter__(self) -> Iterator[int]:
@@ -66,7 +73,8 @@ class _ReplayedShuffle(DistributedSampler):
         for _ in range(self.epoch + 1):
             torch.empty((), dtype=torch.int64).random_(generator=generator)
             order = torch.randperm(n, generator=generator).tolist()
-            torch.randperm(n, generator=generator)
+            if self.num_samples % self.batch_size:
+                torch.randperm(n, generator=generator)
         padding = self.total_size - n
         order += (order * math.ceil(padding / n))[:padding] if padding > 0 else []
         return iter(order[self.rank : self.total_size : self.num_replicas])
@@ -129,7 +137,9 @@ class ToyDataModule(pl.LightningDataModule):
         trainer = self.trainer
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
         data = TensorDataset(self.x, self.y)
-        sampler = _ReplayedShuffle(data, num_replicas=replicas, rank=rank, seed=self.seed)
+        sampler = _ReplayedShuffle(
+            data, batch_size=self.batch_size, num_replicas=replicas, rank=rank, seed=self.seed
+        )
         # A private generator for the loader's own draw (its workers' base seed), so
         # that iterating never consumes the global random state.
         generator = torch.Generator().manual_seed(self.seed)
