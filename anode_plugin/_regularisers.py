@@ -21,12 +21,12 @@ import torch
 from torch import Tensor, nn
 
 from ._counted_field import CountedField
+from ._trace import PROBES, draw_probe
 from ._validation import check_choice
 
 __all__ = ["PROBES", "REGULARISERS", "RegularisedField", "check_regularisers"]
 
 REGULARISERS = ("kinetic", "jacobian")
-PROBES = ("gaussian", "rademacher")
 
 
 class RegularisedField(nn.Module):
@@ -60,10 +60,7 @@ class RegularisedField(nn.Module):
         """Draw the probe for a new solve; returns the flat initial state."""
         self.shape, self.entries = z0.shape, z0.numel()
         if self.jacobian:
-            if self.probe_kind == "gaussian":
-                self.probe = torch.randn_like(z0)
-            else:
-                self.probe = torch.randint_like(z0, 0, 2).mul_(2).sub_(1)
+            self.probe = draw_probe(z0, self.probe_kind)
         return torch.cat([z0.reshape(-1), z0.new_zeros(len(self.names) * z0.shape[0])])
 
     def split(self, sol: Tensor) -> tuple[Tensor, dict[str, Tensor]]:

@@ -163,11 +163,21 @@ class ToyDataModule(pl.LightningDataModule):
         return self._held_out(self.x_test, self.y_test)
 
 
-def _held_out_splits(draw, num_val: int, num_test: int, seed: int) -> dict[str, Tensor | None]:
-    """``x_val, y_val, x_test, y_test`` drawn by ``draw(n, seed)``; ``None`` for size 0."""
-    splits: dict[str, Tensor | None] = {}
-    for split, size in (("val", num_val), ("test", num_test)):
-        inputs, targets = draw(size, _split_seed(seed, split)) if size else (None, None)
+def _drawn_splits(
+    draw: Callable[[Any, int], tuple[Tensor, Tensor]],
+    size: Any,
+    *,
+    num_val: int,
+    num_test: int,
+    seed: int,
+) -> dict[str, Tensor | None]:
+    """``x, y`` drawn by ``draw(size, seed)``, then ``x_val, y_val, x_test, y_test`` from
+    seeds derived from ``seed`` (``None`` for size 0): ``ToyDataModule``'s arguments."""
+    x, y = draw(size, seed)
+    splits: dict[str, Tensor | None] = {"x": x, "y": y}
+    for split, n in (("val", num_val), ("test", num_test)):
+        n = check_non_negative_int(f"num_{split}", n)
+        inputs, targets = draw(n, _split_seed(seed, split)) if n else (None, None)
         splits[f"x_{split}"], splits[f"y_{split}"] = inputs, targets
     return splits
 
@@ -206,11 +216,8 @@ class G1dDataModule(ToyDataModule):
         def draw(n: int, seed: int) -> tuple[Tensor, Tensor]:
             return g1d(num_points=n, flip=flip, seed=seed)
 
-        num_val = check_non_negative_int("num_val", num_val)
-        num_test = check_non_negative_int("num_test", num_test)
         super().__init__(
-            *draw(num_points, seed),
-            **_held_out_splits(draw, num_val, num_test, seed),
+            **_drawn_splits(draw, num_points, num_val=num_val, num_test=num_test, seed=seed),
             batch_size=batch_size,
             seed=seed,
         )
@@ -251,11 +258,8 @@ class ReflectionDataModule(ToyDataModule):
             return x, -x
 
         num_train = check_positive_int("num_train", num_train)
-        num_val = check_non_negative_int("num_val", num_val)
-        num_test = check_non_negative_int("num_test", num_test)
         super().__init__(
-            *draw(num_train, seed),
-            **_held_out_splits(draw, num_val, num_test, seed),
+            **_drawn_splits(draw, num_train, num_val=num_val, num_test=num_test, seed=seed),
             batch_size=batch_size,
             seed=seed,
         )
@@ -285,11 +289,8 @@ class _TwoClassDataModule(ToyDataModule):
             x, y = draw(first, second, seed)
             return x, _as_labels(y, labels)
 
-        num_val = check_non_negative_int("num_val", num_val)
-        num_test = check_non_negative_int("num_test", num_test)
         super().__init__(
-            *labelled(sizes, seed),
-            **_held_out_splits(labelled, num_val, num_test, seed),
+            **_drawn_splits(labelled, sizes, num_val=num_val, num_test=num_test, seed=seed),
             batch_size=batch_size,
             seed=seed,
         )
