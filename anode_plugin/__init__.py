@@ -22,6 +22,9 @@ from ._augmentations import (
 )
 from ._cnf import AugmentedCNF, GaussianQ
 from ._errors import (
+    AugmentIndexError,
+    AugmentTypeError,
+    AugmentValueError,
     NFEBudgetExceeded,
     NonFiniteStateError,
     SolverError,
@@ -40,6 +43,9 @@ __all__ = [
     "BACKENDS",
     "SENSITIVITIES",
     "SOLVERS",
+    "AugmentIndexError",
+    "AugmentTypeError",
+    "AugmentValueError",
     "AugmentedCNF",
     "AugmentedNeuralODE",
     "Augmenter",

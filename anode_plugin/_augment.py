@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
+from ._errors import AugmentIndexError, AugmentTypeError, AugmentValueError
 from ._validation import check_choice, check_non_negative_int
 
 __all__ = ["Augmenter"]
@@ -21,8 +23,10 @@ class Augmenter(nn.Module):
     ``from anode_plugin import Augmenter`` replaces ``from torchdyn.nn import Augmenter``.
     In addition, :meth:`strip` undoes the augmentation, zeros are created directly on
     the input's dtype and device, any ``augment_func`` module is honoured (an empty
-    ``nn.Sequential`` is not mistaken for "no function"), and bad arguments raise
-    ``ValueError``.
+    ``nn.Sequential`` is not mistaken for "no function"), and bad arguments raise a
+    ``ValueError`` at construction that is also the type torchdyn raised later
+    (:class:`AugmentIndexError` is an ``IndexError``, :class:`AugmentTypeError` a
+    ``TypeError``, :class:`AugmentValueError` a ``RuntimeError``).
 
     Args:
         augment_idx: dimension along which to augment: 1 for the features of a
@@ -58,13 +62,21 @@ class Augmenter(nn.Module):
     ) -> None:
         super().__init__()
         if isinstance(augment_idx, bool) or not isinstance(augment_idx, int):
-            raise ValueError(f"`augment_idx` must be an integer, got {augment_idx!r}.")
+            raise AugmentTypeError(f"`augment_idx` must be an integer, got {augment_idx!r}.")
         if augment_func is not None and not callable(augment_func):
-            raise ValueError(
+            raise AugmentTypeError(
                 f"`augment_func` must be a module or callable, or None, got {augment_func!r}."
             )
+        if isinstance(augment_dims, bool) or not isinstance(augment_dims, numbers.Integral):
+            raise AugmentTypeError(
+                f"`augment_dims` must be a non-negative integer, got {augment_dims!r}."
+            )
+        if augment_dims < 0:
+            raise AugmentValueError(
+                f"`augment_dims` must be a non-negative integer, got {augment_dims!r}."
+            )
         self.augment_idx = augment_idx
-        self.augment_dims = check_non_negative_int("augment_dims", augment_dims)
+        self.augment_dims = int(augment_dims)
         self.augment_func = augment_func
         self.order = check_choice("order", order, _ORDERS)
         # Size of the augmented part produced by `augment_func` on the last call:
@@ -74,7 +86,7 @@ class Augmenter(nn.Module):
     def _dim(self, x: Tensor) -> int:
         idx = self.augment_idx
         if not -x.ndim <= idx < x.ndim:
-            raise ValueError(
+            raise AugmentIndexError(
                 f"`augment_idx`={idx} is outside the dimensions of an input of shape "
                 f"{tuple(x.shape)}; allowed: {-x.ndim} to {x.ndim - 1}."
             )

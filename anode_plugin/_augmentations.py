@@ -282,22 +282,32 @@ def _call(field: Callable[..., Tensor], style: str, t: Tensor, z: Tensor, args: 
 
 
 class SecondOrderField(nn.Module):
-    """The first-order system ``d[q, v]/dt = [v, f(t, [q, v])]`` of a second-order ODE.
+    """The first-order system of an ODE of order ``k``: ``d[x_0, ..., x_{k-1}]/dt =
+    [x_1, ..., x_{k-1}, f(t, [x_0, ..., x_{k-1}])]``.
 
-    The user's field ``f`` sees the whole state ``[q, v]`` (torchdyn's ``order=2``
-    convention) and returns the acceleration, of the size of ``q``. One evaluation of
-    this system is one evaluation of ``f``.
+    The user's field ``f`` sees the whole state (torchdyn's ``order`` convention) and
+    returns the highest derivative, of the size of one block. With ``order=2`` this is
+    ``d[q, v]/dt = [v, f(t, [q, v])]``. One evaluation of this system is one
+    evaluation of ``f``.
 
     Args:
         acceleration: ``f``, written as ``f(x)``, ``f(t, x)`` or ``f(t, x, args)``.
-        augment_idx: the dimension holding ``[q, v]``.
+        augment_idx: the dimension holding the ``order`` blocks.
+        order: the ODE's order ``k`` (2 or more).
+        source: what asked for this system, as error messages name it.
 
     Shape:
-        - ``z``: ``[batch, 2 * n, ...]``; ``f`` returns ``[batch, n, ...]``; output:
-          ``[batch, 2 * n, ...]``.
+        - ``z``: ``[batch, k * n, ...]``; ``f`` returns ``[batch, n, ...]``; output:
+          ``[batch, k * n, ...]``.
     """
 
-    def __init__(self, acceleration: Callable[..., Tensor], augment_idx: int = 1) -> None:
+    def __init__(
+        self,
+        acceleration: Callable[..., Tensor],
+        augment_idx: int = 1,
+        order: int = 2,
+        source: str = "augmentation='second_order'",
+    ) -> None:
         super().__init__()
         if not callable(acceleration):
             raise TypeError(
@@ -306,11 +316,13 @@ class SecondOrderField(nn.Module):
         self.acceleration = acceleration
         self.style = call_style(acceleration)
         self.augment_idx = augment_idx
+        self.order = order
+        self.source = source
 
     def forward(self, t: Tensor, z: Tensor, args: Any = None) -> Tensor:
         dim = self.augment_idx % z.ndim
-        half = z.shape[dim] // 2
-        velocity = z.narrow(dim, half, half)
+        block = z.shape[dim] // self.order
+        lower = z.narrow(dim, block, z.shape[dim] - block)  # the derivatives x_1 ... x_{k-1}
         try:
             a = _call(self.acceleration, self.style, t, z, args)
         except (StateShapeError, RuntimeError) as error:
@@ -319,20 +331,30 @@ class SecondOrderField(nn.Module):
             ):
                 raise
             raise StateShapeError(self._shape_message(z, f"failed: {error}")) from error
-        if not isinstance(a, Tensor) or a.shape != velocity.shape:
+        expected = z.narrow(dim, 0, block).shape
+        if not isinstance(a, Tensor) or a.shape != expected:
             got = tuple(a.shape) if isinstance(a, Tensor) else type(a).__name__
             raise StateShapeError(self._shape_message(z, f"returned {got}"))
-        return torch.cat([velocity, a], dim)
+        return torch.cat([lower, a], dim)
 
     def _shape_message(self, z: Tensor, what: str) -> str:
         dim = self.augment_idx % z.ndim
-        n = z.shape[dim] // 2
+        n, k = z.shape[dim] // self.order, self.order
+        if k == 2:
+            return (
+                f"With {self.source} the vector field sees [x, v] of "
+                f"shape {tuple(z.shape)} ({2 * n} = 2 * (d + augment_dims) along dimension "
+                f"{dim}) and returns the acceleration, {n} along that dimension, e.g. "
+                f"MLPVectorField({2 * n}, out_dim={n}); {type(self.acceleration).__name__} {what}"
+            )
         return (
-            f"With augmentation='second_order' the vector field sees [x, v] of shape "
-            f"{tuple(z.shape)} ({2 * n} = 2 * (d + augment_dims) along dimension {dim}) and "
-            f"returns the acceleration, {n} along that dimension, e.g. "
-            f"MLPVectorField({2 * n}, out_dim={n}); {type(self.acceleration).__name__} {what}"
+            f"With order={k} the vector field sees all {k} blocks of the state, shape "
+            f"{tuple(z.shape)} ({k} * {n} along dimension {dim}), and returns the highest "
+            f"derivative, {n} along that dimension; {type(self.acceleration).__name__} {what}"
         )
+
+    def extra_repr(self) -> str:
+        return f"order={self.order}"
 
 
 def users_field(field: Callable[..., Tensor]) -> Callable[..., Tensor]:
@@ -342,7 +364,8 @@ def users_field(field: Callable[..., Tensor]) -> Callable[..., Tensor]:
 
 
 def resolve_placement(placement: str | None, order: str | None) -> str:
-    """``placement``, or the deprecated ``order`` (with a ``DeprecationWarning``)."""
+    """``placement``, or ``order`` when it is given as the deprecated placement name
+    (``'first'`` or ``'last'``; with a ``DeprecationWarning``)."""
     if order is None:
         return check_choice("placement", "last" if placement is None else placement, PLACEMENTS)
     if placement is not None:
@@ -351,8 +374,8 @@ def resolve_placement(placement: str | None, order: str | None) -> str:
             f"and order={order!r}."
         )
     warnings.warn(
-        "`order` is deprecated; use `placement` (same values, 'last' or 'first'). In torchdyn "
-        "`order` is the ODE's order: see augmentation='second_order'.",
+        "`order` is deprecated; use `placement` (same values, 'last' or 'first'). `order` is "
+        "now torchdyn's: the ODE's order, an integer (see also augmentation='second_order').",
         DeprecationWarning,
         stacklevel=4,
     )
@@ -367,13 +390,15 @@ def build_augmentation(
     placement: str | None,
     order: str | None,
     initial_velocity: str | nn.Module,
+    ode_order: int = 1,
 ) -> tuple[str, Augmenter, Callable[..., Tensor]]:
     """The kind's name, its augmenter and the field the solver integrates.
 
     ``AugmentedNeuralODE``'s arguments of the same names; ``order`` is ``placement``'s
-    deprecated name.
+    deprecated name and ``ode_order`` the ODE's order (torchdyn's ``order``).
     """
     augment_dims = check_non_negative_int("augment_dims", augment_dims)
+    ode_order = check_positive_int("order", ode_order)
     placement = resolve_placement(placement, order)
     if isinstance(augmentation, nn.Module):
         kind = "input_layer"
@@ -391,6 +416,16 @@ def build_augmentation(
             f"`initial_velocity` applies to augmentation='second_order' only; got "
             f"initial_velocity={initial_velocity!r} with augmentation={kind!r}."
         )
+    if ode_order > 1:
+        if kind != "zeros" or augment_dims:
+            raise ValueError(
+                f"order={ode_order} (torchdyn's higher-order system) takes the state as given, "
+                f"blocks [x, x', ...], with augment_dims=0 and augmentation='zeros'; got "
+                f"augment_dims={augment_dims}, augmentation={kind!r}. To augment a "
+                "second-order model use augmentation='second_order' with order=1."
+            )
+        field = SecondOrderField(vector_field, augment_idx, ode_order, f"order={ode_order}")
+        return kind, Augmenter(augment_idx, 0, order=placement), field
     if kind == "zeros":
         return kind, Augmenter(augment_idx, augment_dims, order=placement), vector_field
     if kind == "input_layer":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -89,19 +89,39 @@ class CountedField(nn.Module):
     Like ``DEFunc``, it hands ``t`` to submodules that keep a ``t`` attribute
     (torchdyn's ``DepthCat``); unlike it, it finds them once rather than per call.
 
+    A state that is not a tensor (torchdyn's dict states) is passed to the field, and
+    the field's result back to the solver, unchecked: the solver decides what they are.
+
     Args:
         field: the user's vector field, written as ``f(x)``, ``f(t, x)`` or
             ``f(t, x, args)``.
         tally: where evaluations are counted.
+        optimizable_params: parameters the field uses without owning them (a
+            ``functools.partial`` of a module's method): registered here, as torchdyn
+            does, so that the adjoints compute their gradients.
     """
 
-    def __init__(self, field: Callable[..., Tensor], tally: NFETally) -> None:
+    def __init__(
+        self,
+        field: Callable[..., Tensor],
+        tally: NFETally,
+        optimizable_params: Iterable[nn.Parameter] = (),
+    ) -> None:
         super().__init__()
         if not callable(field):
             raise TypeError(
                 f"`vector_field` must be a module or callable, got {type(field).__name__}."
             )
         self.field = field
+        own = {id(p) for p in field.parameters()} if isinstance(field, nn.Module) else set()
+        for k, parameter in enumerate(optimizable_params):
+            if not isinstance(parameter, nn.Parameter):
+                raise TypeError(
+                    "`optimizable_params` must hold nn.Parameter objects (e.g. "
+                    f"`module.parameters()`), got {type(parameter).__name__} at position {k}."
+                )
+            if id(parameter) not in own:
+                self.register_parameter(f"optimizable_parameter_{k}", parameter)
         self.style = call_style(field)
         self.tally = tally
         # `args` of the current solve, set by the model: the solvers do not pass them on.
@@ -139,8 +159,9 @@ class CountedField(nn.Module):
         self._guard_last_t = None
 
     def user_parameters(self) -> list[nn.Parameter]:
-        """The parameters of the user's field, without the placeholder of a parameter-free one."""
-        return list(self.field.parameters()) if isinstance(self.field, nn.Module) else []
+        """The parameters of the user's field and its ``optimizable_params``, without the
+        placeholder of a parameter-free one."""
+        return [p for name, p in self.named_parameters() if name != "dummy_parameter"]
 
     def match_placeholder(self, dtype: torch.dtype) -> None:
         """Give a parameter-free field's placeholder the state's dtype (the adjoints use it)."""
@@ -175,7 +196,7 @@ class CountedField(nn.Module):
 
     def _over_budget(self, nfe: int, direction: str, t: Tensor, x: Tensor) -> NFEBudgetExceeded:
         time = float(t.detach().reshape(-1)[0]) if isinstance(t, Tensor) else float(t)
-        state = x.detach().clone()
+        state = x.detach().clone() if isinstance(x, Tensor) else None
         return NFEBudgetExceeded(nfe, self.tally.limit, direction, state=state, time=time)
 
     def _non_finite_message(self, name: str, time: float, evaluation: int) -> str:
@@ -238,6 +259,8 @@ class CountedField(nn.Module):
                     f"size must equal the input size plus `augment_dims`. Cause: {error}"
                 ) from error
             raise
+        if not isinstance(x, Tensor):
+            return dx  # a dict state: the solver reads the field's result
         if not isinstance(dx, Tensor):
             raise TypeError(
                 f"The vector field {type(self.field).__name__} returned a "

@@ -11,6 +11,9 @@ import functools
 from torch import Tensor
 
 __all__ = [
+    "AugmentIndexError",
+    "AugmentTypeError",
+    "AugmentValueError",
     "NFEBudgetExceeded",
     "NonFiniteStateError",
     "SolverError",
@@ -90,3 +93,21 @@ class NonFiniteStateError(SolverError):
 
 class StepSizeUnderflowError(SolverError):
     """The solver's steps became too small to move time forward (the flow is too stiff)."""
+
+
+# torchdyn's ``Augmenter`` fails inside ``forward`` with the builtin errors of list
+# indexing and ``torch.zeros``; ours checks at construction. Each of our errors also
+# derives from the type torchdyn raised, so a torchdyn user's ``except`` still catches it.
+
+
+class AugmentIndexError(ValueError, IndexError):
+    """``augment_idx`` is outside the dimensions of the input (torchdyn: ``IndexError``)."""
+
+
+class AugmentTypeError(ValueError, TypeError):
+    """``augment_idx`` or ``augment_dims`` is not an integer, or ``augment_func`` is not
+    callable (torchdyn: ``TypeError``)."""
+
+
+class AugmentValueError(ValueError, RuntimeError):
+    """``augment_dims`` is negative (torchdyn: ``RuntimeError`` from ``torch.zeros``)."""

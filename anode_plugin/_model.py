@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import numbers
+import warnings
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 from torchdyn.core import NeuralODE
+from torchdyn.core.problems import ODEProblem
 
 from ._augmentations import build_augmentation, users_field
 from ._counted_field import CountedField, mark_backward_start
+from ._integral_loss import IntegralLossField
 from ._nfe import NFETally, SolveStatistics
 from ._regularisers import RegularisedField, check_regularisers
-from ._validation import check_positive_int, check_save_at, check_state, check_t_span
+from ._validation import (
+    check_positive_int,
+    check_save_at,
+    check_state,
+    check_t_span,
+)
 from .solve import BACKEND_TYPES, ErrorNorm, Solve, SolveAttributes, resolve_solve
 
 __all__ = ["BACKENDS", "SENSITIVITIES", "SOLVERS", "AugmentedNeuralODE"]
@@ -22,15 +32,54 @@ SOLVERS: dict[str, tuple[str, ...]] = {n: b.SOLVERS for n, b in BACKEND_TYPES.it
 SENSITIVITIES: dict[str, tuple[str, ...]] = {n: b.SENSITIVITIES for n, b in BACKEND_TYPES.items()}
 
 
-class AugmentedNeuralODE(SolveAttributes, SolveStatistics, NeuralODE):
-    """Augmented Neural ODE (Dupont, Doucet & Teh, 2019).
+class _AcceptsDeprecatedPositional(type(NeuralODE)):
+    """Rewrites the deprecated ``AugmentedNeuralODE(vector_field, augment_dims)`` before
+    ``__init__`` binds its arguments: the second positional parameter is torchdyn's
+    ``solver`` now, and ``AugmentedNeuralODE(f, 1, solver="euler")`` must keep working."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        legacy = (
+            len(args) >= 2
+            and isinstance(args[1], numbers.Integral)
+            and not isinstance(args[1], bool)
+            and cls.__init__ is AugmentedNeuralODE.__init__
+        )
+        if legacy:
+            if len(args) > 2 or "augment_dims" in kwargs:
+                raise TypeError(
+                    f"{cls.__name__}(vector_field, augment_dims) is the deprecated form: it "
+                    "takes no other positional argument and no `augment_dims` keyword; write "
+                    f"{cls.__name__}(vector_field, ..., augment_dims=p)."
+                )
+            warnings.warn(
+                f"{cls.__name__}(vector_field, {args[1]!r}) is deprecated and will stop working "
+                f"in the next release: write augment_dims={args[1]!r}. The positional "
+                "arguments after `vector_field` are torchdyn NeuralODE's (solver, order, "
+                "atol, ...).",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            args, kwargs = args[:1], {**kwargs, "augment_dims": args[1]}
+        return super().__call__(*args, **kwargs)
+
+
+class AugmentedNeuralODE(
+    SolveAttributes, SolveStatistics, NeuralODE, metaclass=_AcceptsDeprecatedPositional
+):
+    """Augmented Neural ODE (Dupont, Doucet & Teh, 2019), a torchdyn ``NeuralODE``.
 
     The input ``x`` is augmented with ``augment_dims`` dimensions (channels for images;
     zeros, learned, or a second-order state: ``augmentation``), then ``dz/dt = f(t, z)``
     is solved over ``t_span`` by a :class:`~anode_plugin.solve.Solve`. With
-    ``augment_dims=0`` this is a plain Neural ODE through the same code path. It is a
-    ``torchdyn.core.NeuralODE`` (same call contract and attributes) that composes its own
-    solve instead of torchdyn's.
+    ``augment_dims=0`` this is a plain Neural ODE through the same code path.
+
+    It is a ``torchdyn.core.NeuralODE``: the constructor takes torchdyn's arguments in
+    torchdyn's positional order, the package's own as keywords; ``forward``,
+    ``trajectory`` and ``odeint`` take torchdyn's arguments (``save_at``, ``args``, dict
+    states); DataControl fields, torchdyn's ``CNF`` noise, ``integral_loss`` and
+    ``order`` work as in torchdyn, and every attribute of a torchdyn ``NeuralODE``
+    exists here. It composes its own solve instead of torchdyn's, which counts every
+    evaluation and step exactly (:attr:`nfe`, :attr:`steps`).
 
     Shape:
         - ``x``: ``[batch, d]`` or ``[batch, c, h, w]``.
@@ -49,25 +98,28 @@ class AugmentedNeuralODE(SolveAttributes, SolveStatistics, NeuralODE):
     def __init__(
         self,
         vector_field: Callable[..., Any] | nn.Module,
-        augment_dims: int,
+        solver: str | nn.Module = "dopri5",
+        order: int | str = 1,
+        atol: float = 1e-3,
+        rtol: float = 1e-3,
+        sensitivity: str = "autograd",
+        solver_adjoint: str | nn.Module | None = None,
+        atol_adjoint: float = 1e-4,
+        rtol_adjoint: float = 1e-4,
+        interpolator: str | None = None,
+        integral_loss: Callable[[Tensor, Tensor], Tensor] | None = None,
+        seminorm: bool | None = None,
+        return_t_eval: bool = True,
+        optimizable_params: Iterable[nn.Parameter] = (),
         *,
+        augment_dims: int,
         augment_idx: int = 1,
         augmentation: str | nn.Module = "zeros",
         placement: str | None = None,
         initial_velocity: str | nn.Module = "zeros",
-        order: str | None = None,
-        solver: str | nn.Module = "dopri5",
-        atol: float = 1e-3,
-        rtol: float = 1e-3,
-        sensitivity: str = "autograd",
         t_span: Sequence[float] | Tensor = (0.0, 1.0),
         backend: str = "torchdyn",
         max_nfe: int | None = None,
-        return_t_eval: bool = True,
-        solver_adjoint: str | None = None,
-        atol_adjoint: float = 1e-4,
-        rtol_adjoint: float = 1e-4,
-        seminorm: bool | None = None,
         solver_options: dict[str, Any] | None = None,
         regularisers: Sequence[str] = (),
         jacobian_probe: str = "gaussian",
@@ -75,10 +127,42 @@ class AugmentedNeuralODE(SolveAttributes, SolveStatistics, NeuralODE):
     ) -> None:
         """Build the model from a vector field and the options of its solve.
 
+        The arguments up to ``optimizable_params`` are torchdyn ``NeuralODE``'s, in its
+        order (the defaults differ where noted); the others are keywords.
+
         Args:
             vector_field: ``f``, any module or callable written as ``f(x)``, ``f(t, x)`` or
                 ``f(t, x, args)``, on the augmented state.
-            augment_dims: number of dimensions (channels) added, the paper's ``p``.
+            solver: solver name; see ``SOLVERS[backend]``. A torchdyn solver module is
+                accepted with ``backend='torchdyn'``. (torchdyn's default is ``'tsit5'``.)
+            order: the ODE's order, torchdyn's meaning: with ``order=k`` the state is
+                ``k`` blocks ``[x, x', ...]`` and ``f`` returns the ``k``-th derivative (the
+                size of one block); ``augment_dims=0`` then. A string is the deprecated
+                name of ``placement``.
+            atol: absolute tolerance of adaptive solvers.
+            rtol: relative tolerance of adaptive solvers. Tolerances both below 1/1000 of
+                the dtype's epsilon (1.2e-10 in float32) are refused: a ``ValueError``.
+            sensitivity: how gradients are computed; see ``SENSITIVITIES[backend]``.
+            solver_adjoint: solver of the adjoint solve; defaults to ``solver``.
+            atol_adjoint: absolute tolerance of the adjoint solve.
+            rtol_adjoint: relative tolerance of the adjoint solve.
+            interpolator: torchdyn's dense output of adaptive solvers (``'4th'``; backend
+                torchdyn): the states at ``t_span`` are interpolated instead of stepped to.
+            integral_loss: ``g(t, z)``, one value per sample (``[batch]`` or
+                ``[batch, 1]``), whose integral over the solve joins the loss, as in
+                torchdyn: with ``sensitivity='autograd'`` the input has a leading column
+                for it (``x = [L0, x]``, ``sol[..., 0]`` is the running integral); with the
+                adjoints the backward solve adds its gradients (and ``sol`` has no such
+                column).
+            seminorm: the adjoint's error norm: a seminorm (``True``, Kidger et al., 2021),
+                the full norm, or ``None``: each library's own (see ``solve.Adjoint``).
+                (torchdyn's default, ``False``, is ignored by torchdyn 1.0.6.)
+            return_t_eval: whether ``forward`` returns ``(t_eval, sol)`` or ``sol`` alone.
+            optimizable_params: parameters a parameter-free ``f`` uses (a
+                ``functools.partial`` of a module's method): the adjoints compute their
+                gradients.
+            augment_dims: number of dimensions (channels) added, the paper's ``p``;
+                ``0`` for a plain Neural ODE.
             augment_idx: dimension to augment: 1 for vectors ``[batch, d]`` and for the
                 channels of images ``[batch, c, h, w]``.
             augmentation: ``'zeros'`` (``[x, 0]``), ``'input_layer'`` (``[x, phi(x)]``, ``phi``
@@ -86,24 +170,11 @@ class AugmentedNeuralODE(SolveAttributes, SolveStatistics, NeuralODE):
                 sees all ``2 * (d + p)`` and returns ``x''``, ``d + p``). See the guide.
             placement: ``'last'`` (``None``) puts the augmentation after ``x``, ``'first'`` before.
             initial_velocity: ``'second_order'``'s ``v(0)``: ``'zeros'``, ``'learned'`` or a module.
-            order: the deprecated name of ``placement``.
-            solver: solver name; see ``SOLVERS[backend]``. A torchdyn solver module is
-                accepted with ``backend='torchdyn'``.
-            atol: absolute tolerance of adaptive solvers.
-            rtol: relative tolerance of adaptive solvers. Tolerances both below 1/1000 of
-                the dtype's epsilon (1.2e-10 in float32) are refused: a ``ValueError``.
-            sensitivity: how gradients are computed; see ``SENSITIVITIES[backend]``.
             t_span: default integration times, 1-D and strictly monotonic.
             backend: ``'torchdyn'`` or ``'torchdiffeq'``.
             max_nfe: stop a solve with :class:`NFEBudgetExceeded` once it needs more than
                 this many evaluations; each forward solve and each backward (adjoint)
                 solve has this budget. ``None`` for no budget.
-            return_t_eval: whether ``forward`` returns ``(t_eval, sol)`` or ``sol`` alone.
-            solver_adjoint: solver of the adjoint solve; defaults to ``solver``.
-            atol_adjoint: absolute tolerance of the adjoint solve.
-            rtol_adjoint: relative tolerance of the adjoint solve.
-            seminorm: the adjoint's error norm: a seminorm (``True``, Kidger et al., 2021),
-                the full norm, or ``None``: each library's own (see ``solve.Adjoint``).
             solver_options: extra options for torchdiffeq's ``odeint`` (e.g.
                 ``{"step_size": 0.1}`` for fixed-step methods).
             regularisers: ``'kinetic'`` and/or ``'jacobian'`` (Finlay et al., 2020),
@@ -114,6 +185,10 @@ class AugmentedNeuralODE(SolveAttributes, SolveStatistics, NeuralODE):
             solve: a ready :class:`anode_plugin.solve.Solve`, instead of the flat solver
                 options (which must then keep their defaults).
         """
+        if isinstance(order, str):
+            placement_alias, ode_order = order, 1  # the deprecated name of `placement`
+        else:
+            placement_alias, ode_order = None, check_positive_int("order", order)
         solve = resolve_solve(
             solve,
             backend=backend,
@@ -126,16 +201,33 @@ class AugmentedNeuralODE(SolveAttributes, SolveStatistics, NeuralODE):
             rtol_adjoint=rtol_adjoint,
             seminorm=seminorm,
             solver_options=solver_options,
+            interpolator=interpolator,
         )
         max_nfe = None if max_nfe is None else check_positive_int("max_nfe", max_nfe)
         regularisers = check_regularisers(regularisers, jacobian_probe, solve.sensitivity)
-        # Not NeuralODE.__init__: this keeps torchdyn's contract and composes `solve`.
-        nn.Module.__init__(self)
+        if integral_loss is not None:
+            if not callable(integral_loss):
+                raise TypeError(
+                    "`integral_loss` must be a callable g(t, x) or None, got "
+                    f"{type(integral_loss).__name__}."
+                )
+            if regularisers:
+                raise ValueError(
+                    "Pass `integral_loss` or `regularisers`, not both: each adds an integral "
+                    f"to the solve; got regularisers={regularisers!r}."
+                )
+        # torchdyn's NeuralODE.__init__ would build torchdyn's own solve; the Lightning
+        # part of the class (device, dtype, trainer) is initialised as it would be there.
+        super(ODEProblem, self).__init__()
         self.solve = solve
-        kind = (augmentation, vector_field, augment_idx, augment_dims, placement, order)
-        self.augmentation, self.augmenter, field = build_augmentation(*kind, initial_velocity)
+        kind = (augmentation, vector_field, augment_idx, augment_dims, placement, placement_alias)
+        self.augmentation, self.augmenter, field = build_augmentation(
+            *kind, initial_velocity, ode_order
+        )
+        self.order = ode_order
         self._tally = NFETally(max_nfe)
-        self.vf = CountedField(field, self._tally)
+        self.vf = CountedField(field, self._tally, optimizable_params)
+        self.integral_loss = integral_loss
         self.register_buffer("t_span", check_t_span(t_span), persistent=False)
         self.regularisers, self.jacobian_probe = regularisers, jacobian_probe
         self.max_nfe, self.return_t_eval = max_nfe, return_t_eval
@@ -157,6 +249,27 @@ class AugmentedNeuralODE(SolveAttributes, SolveStatistics, NeuralODE):
         without ``regularisers``. The values carry gradients when the solve did."""
         return dict(self._regularisation)
 
+    @property
+    def controlled(self) -> bool:
+        """Whether the field holds torchdyn ``DataControl`` modules (their ``_control`` is
+        the ODE's initial state, set before each solve)."""
+        return any(hasattr(m, "_control") for m in self._field_modules())
+
+    @property
+    def vf_params(self) -> Tensor:
+        """The vector field's parameters, flattened into one vector (torchdyn's attribute),
+        the placeholder of a parameter-free field included: ``[num_parameters]``."""
+        return torch.cat([p.contiguous().flatten() for p in self.vf.parameters()])
+
+    @property
+    def _loss_column(self) -> bool:
+        """Whether the states carry torchdyn's integral-loss column 0 (autograd only)."""
+        return self.integral_loss is not None and self.sensitivity == "autograd"
+
+    def _field_modules(self) -> Iterable[nn.Module]:
+        field = self.vf.field
+        return field.modules() if isinstance(field, nn.Module) else ()
+
     def _state(self, name: str, x: Tensor) -> Tensor:
         parameters = self.vf.user_parameters()
         x = check_state(name, x, device=self.t_span.device, parameters=parameters)
@@ -165,60 +278,166 @@ class AugmentedNeuralODE(SolveAttributes, SolveStatistics, NeuralODE):
         self.solve.check_resolvable(x.dtype)
         return x
 
-    def _times(self, t_span: Sequence[float] | Tensor | None, like: Tensor) -> Tensor:
+    def _dict_state(self, name: str, x: dict[str, Tensor]) -> dict[str, Tensor]:
+        """A torchdyn dict state, solved as torchdyn solves one: as it is, with autograd."""
+        setup = {
+            "augment_dims": (self.augment_dims, 0),
+            "augmentation": (self.augmentation, "zeros"),
+            "order": (self.order, 1),
+            "backend": (self.backend, "torchdyn"),
+            "sensitivity": (self.sensitivity, "autograd"),
+            "integral_loss": (self.integral_loss, None),
+            "regularisers": (self.regularisers, ()),
+        }
+        wrong = {k: got for k, (got, needed) in setup.items() if got != needed}
+        if wrong or not x:
+            needs = ", ".join(f"{k}={needed!r}" for k, (_, needed) in setup.items())
+            got = ", ".join(f"{k}={v!r}" for k, v in wrong.items()) or f"{name}={{}}"
+            raise ValueError(
+                f"A dict state `{name}` (torchdyn's) is integrated as torchdyn does, as it is: "
+                f"it needs {needs} and at least one entry; got {got}. Augment a tensor state "
+                "instead."
+            )
+        states = {key: self._state(f"{name}[{key!r}]", value) for key, value in x.items()}
+        solver = self.solve.backend.solver_module(None, next(iter(states.values())).dtype)
+        if getattr(solver, "stepping_class", "fixed") != "fixed":
+            raise ValueError(
+                f"A dict state `{name}` needs a fixed-step solver (torchdyn's adaptive step "
+                f"control measures a tensor's error), got solver={self.solver!r}."
+            )
+        return states
+
+    def _ode_state(self, name: str, x: Tensor | dict[str, Tensor]) -> Tensor | dict[str, Tensor]:
+        """``x`` checked as an initial state of the ODE itself (already augmented)."""
+        return self._dict_state(name, x) if isinstance(x, dict) else self._state(name, x)
+
+    def _initial_state(self, x: Tensor | dict[str, Tensor]) -> Tensor | dict[str, Tensor]:
+        """The ODE's initial state of an input ``x``: augmented, after the loss column."""
+        if isinstance(x, dict):
+            return self._dict_state("x", x)
+        x = self._state("x", x)
+        if not self._loss_column:
+            return self.augmenter(x)
+        if x.ndim != 2 or x.shape[1] < 2:
+            raise ValueError(
+                "With `integral_loss` and sensitivity='autograd' the input is torchdyn's "
+                "[batch, 1 + d]: column 0 starts the integral (usually zeros), the rest is "
+                f"the state; got shape {tuple(x.shape)}."
+            )
+        return torch.cat([x[:, :1], self.augmenter(x[:, 1:])], 1)
+
+    def _times(self, t_span: Sequence[float] | Tensor | None, like: Any) -> Tensor:
+        like = next(iter(like.values())) if isinstance(like, dict) else like
         t = self.t_span if t_span is None else check_t_span(t_span)
         return t.to(device=like.device, dtype=like.dtype)
 
-    def _solve(self, z0: Tensor, t: Tensor, args: Any, *, regularise: bool = True) -> Tensor:
-        """Integrate an augmented state ``z0``: the states at ``t``, ``[len(t), *z0.shape]``."""
+    def _prep_integration(self, x: Any, t_span: Sequence[float] | Tensor | None = None) -> Any:
+        """torchdyn's preparation of a solve from the ODE's initial state ``x``.
+
+        Draws the noise of torchdyn ``CNF`` modules with a ``noise_dist`` (Hutchinson's
+        estimator) and gives ``DataControl`` modules their input, ``x`` without the
+        leading entries that the integral loss and each CNF's divergence occupy.
+
+        Returns:
+            ``(x, t)``: ``x`` unchanged and the integration times.
+        """
+        if isinstance(x, Tensor):
+            leading = int(self._loss_column)
+            for module in self._field_modules():
+                if hasattr(module, "trace_estimator"):
+                    if getattr(module, "noise_dist", None) is not None:
+                        module.noise = module.noise_dist.sample((x.shape[0],))
+                    leading += 1
+                if hasattr(module, "_control"):
+                    module._control = x[:, leading:].detach()
+        return x, self._times(t_span, x)
+
+    def _solve(self, z0: Any, t: Tensor, args: Any, *, regularise: bool = True) -> Any:
+        """Integrate an ODE state ``z0``: the states at ``t``, ``[len(t), *z0.shape]``."""
+        self._prep_integration(z0, t)
         regularised = None
         if regularise and self.regularisers:
             regularised = RegularisedField(self.vf, self.regularisers, self.jacobian_probe)
-        if z0.numel() == 0:  # nothing to integrate: dopri5 would loop forever
+        if isinstance(z0, Tensor) and z0.numel() == 0:  # dopri5 would loop forever
             if regularised is not None:
                 self._regularisation = {n: z0.new_zeros(z0.shape[0]) for n in self.regularisers}
             return z0.unsqueeze(0).repeat(len(t), *(1,) * z0.ndim)
         self.vf.start_solve(args)
-        field, state, norm = self.vf, z0, ErrorNorm()
+        field, state, norm, integral_loss = self.vf, z0, ErrorNorm(), None
         if regularised is not None:
             field, state, norm = regularised, regularised.start(z0), ErrorNorm(z0.numel())
+        elif regularise and self._loss_column:
+            field = IntegralLossField(self.vf, self.integral_loss)
+        elif regularise:
+            integral_loss = self.integral_loss  # the adjoint adds its gradients
         with self._tally.forward_solve():
-            sol = self.solve(field, state, t, tally=self._tally, norm=norm)
+            sol = self.solve(
+                field, state, t, tally=self._tally, norm=norm, integral_loss=integral_loss
+            )
         if self.sensitivity != "autograd" and sol.requires_grad:
             sol = mark_backward_start(sol, self.vf)
         if regularised is not None:
             sol, self._regularisation = regularised.split(sol)
         return sol
 
+    def _saved(self, t: Tensor, sol: Any, save_at: Any) -> tuple[Tensor, Any]:
+        rows = check_save_at(save_at, t)
+        if rows is None:
+            return t, sol
+        if isinstance(sol, dict):
+            return t[rows], {key: value[rows] for key, value in sol.items()}
+        return t[rows], sol[rows]
+
     def forward(
         self,
-        x: Tensor,
+        x: Tensor | dict[str, Tensor],
         t_span: Sequence[float] | Tensor | None = None,
-        save_at: Any = (),
+        save_at: Sequence[float] | Tensor = (),
         args: Any = None,
     ) -> tuple[Tensor, Tensor] | Tensor:
         """Augment ``x`` and solve the ODE.
 
         Args:
-            x: input in the ORIGINAL space, ``[batch, d]`` or ``[batch, c, h, w]``.
+            x: input in the ORIGINAL space, ``[batch, d]`` or ``[batch, c, h, w]``; with
+                ``integral_loss`` and autograd ``[batch, 1 + d]`` (column 0 starts the
+                integral). A dict of tensors is torchdyn's dict state, solved as it is.
             t_span: integration times; defaults to the model's ``t_span``.
-            save_at: accepted for torchdyn's call signature; must be empty. Put the times
-                to save in ``t_span`` instead (the solution is returned at each of them).
-            args: passed to vector fields written as ``f(t, x, args)``.
+            save_at: times of ``t_span`` to return the solution at (torchdyn's argument;
+                every solver honours it); empty: all of ``t_span``.
+            args: passed to vector fields written as ``f(t, x, args)``, any object.
 
         Returns:
             ``(t_eval, sol)``, or ``sol`` alone when ``return_t_eval=False``; ``sol`` has
-            shape ``[len(t_eval), batch, d + p, ...]``.
+            shape ``[len(t_eval), batch, d + p, ...]``; ``t_eval`` is ``t_span``, or the
+            times of ``save_at``.
         """
-        check_save_at(save_at)
-        z0 = self.augmenter(self._state("x", x))
+        z0 = self._initial_state(x)
         t = self._times(t_span, z0)
-        sol = self._solve(z0, t, args)
+        check_save_at(save_at, t)  # before the solve: a wrong `save_at` costs nothing
+        t, sol = self._saved(t, self._solve(z0, t, args), save_at)
         return (t, sol) if self.return_t_eval else sol
+
+    def odeint(
+        self,
+        x: Tensor | dict[str, Tensor],
+        t_span: Sequence[float] | Tensor,
+        save_at: Sequence[float] | Tensor = (),
+        args: Any = None,
+    ) -> tuple[Tensor, Tensor]:
+        """torchdyn's ``ODEProblem.odeint``: solve from a state ``x`` already in the ODE's
+        space (no augmentation), ``[batch, d + p, ...]``.
+
+        Returns:
+            ``(t_eval, sol)``, ``sol`` of shape ``[len(t_eval), *x.shape]``.
+        """
+        z0 = self._ode_state("x", x)
+        t = self._times(t_span, z0)
+        check_save_at(save_at, t)
+        return self._saved(t, self._solve(z0, t, args), save_at)
 
     def trajectory(self, x: Tensor, t_span: Sequence[float] | Tensor) -> Tensor:
         """The augmented states at each time of ``t_span``: ``[len(t_span), batch, d + p, ...]``."""
-        z0 = self.augmenter(self._state("x", x))
+        z0 = self._initial_state(x)
         return self._solve(z0, self._times(t_span, z0), None)
 
     def features(self, x: Tensor, t_span: Sequence[float] | Tensor | None = None) -> Tensor:
@@ -229,12 +448,18 @@ class AugmentedNeuralODE(SolveAttributes, SolveStatistics, NeuralODE):
         """Invert the flow: integrate ``z`` from the final time back and strip augmentation.
 
         Args:
-            z: features in the augmented space, ``[batch, d + p, ...]``.
+            z: features in the augmented space, ``[batch, d + p, ...]`` (without an
+                integral-loss column).
             t_span: the times the forward solve used; defaults to the model's ``t_span``.
 
         Returns:
             The inputs ``x`` with ``features(x) == z``, ``[batch, d, ...]``.
         """
+        if self.controlled:
+            raise ValueError(
+                "`inverse` cannot invert a data-controlled field: its DataControl input is "
+                "the initial state, which is what `inverse` computes."
+            )
         self._state("z", z)
         t = self._times(t_span, z).flip(0)
         return self.augmenter.strip(self._solve(z, t, None, regularise=False)[-1])

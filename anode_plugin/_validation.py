@@ -158,10 +158,26 @@ def check_tolerances_resolvable(
             )
 
 
-def check_save_at(save_at: object) -> None:
-    """Refuse a non-empty ``save_at`` (torchdyn's argument): the times go in ``t_span``."""
-    if len(save_at):  # type: ignore[arg-type]
+def check_save_at(save_at: object, t_span: torch.Tensor) -> torch.Tensor | None:
+    """The rows of a solution at ``t_span`` that torchdyn's ``save_at`` keeps, or ``None``
+    (empty ``save_at``: every row).
+
+    Each time of ``save_at`` must be one of ``t_span``'s (``torch.isclose``), once.
+    """
+    try:
+        times = torch.as_tensor(save_at, dtype=t_span.dtype, device=t_span.device).detach()
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise ValueError(f"`save_at` must be a 1-D sequence of times, got {save_at!r}.") from error
+    if times.ndim != 1:
+        raise ValueError(f"`save_at` must be 1-D, got shape {tuple(times.shape)}: {save_at!r}.")
+    if times.numel() == 0:
+        return None
+    matches = torch.isclose(times.reshape(-1, 1), t_span.detach().reshape(1, -1))
+    found = matches.sum(dim=1)
+    if not bool((found == 1).all()) or len(set(matches.int().argmax(dim=1).tolist())) != len(times):
         raise ValueError(
-            f"`save_at` is not supported, got {save_at!r}; pass the times to save as "
-            "`t_span`: the solution is returned at each of them."
+            f"Each time of `save_at` must be one of `t_span`'s, once: got save_at="
+            f"{times.tolist()} for t_span={t_span.detach().tolist()}. The solution is "
+            "returned at the times of `t_span`; `save_at` keeps some of them."
         )
+    return matches.int().argmax(dim=1)

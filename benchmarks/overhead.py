@@ -60,7 +60,9 @@ def measure(case: str, sensitivity: str, repeats: int, seed: int = 0) -> Overhea
     """Time alternating training steps of both models; returns the median ratio."""
     torch.manual_seed(seed)
     field, x, p = _case(case, seed)
-    ours = AugmentedNeuralODE(copy.deepcopy(field), p, sensitivity=sensitivity, return_t_eval=False)
+    ours = AugmentedNeuralODE(
+        copy.deepcopy(field), augment_dims=p, sensitivity=sensitivity, return_t_eval=False
+    )
     node = NeuralODE(
         copy.deepcopy(field), solver="dopri5", sensitivity=sensitivity, return_t_eval=False
     )

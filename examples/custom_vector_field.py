@@ -64,7 +64,9 @@ for seed in range(batches):
 # One Euler step over [0, 1] is x + f(0, x): a residual block. Strong enough, it is not
 # invertible by integrating backwards, and the check says where it fails.
 torch.manual_seed(0)
-resnet_like = AugmentedNeuralODE(GatedField(2 + 1, scale=4.0), 1, solver="euler").double()
+resnet_like = AugmentedNeuralODE(
+    GatedField(2 + 1, scale=4.0), augment_dims=1, solver="euler"
+).double()
 try:
     assert_invertible(resnet_like, torch.rand(16, 2, dtype=torch.float64), atol=1e-6)
     report.append("one Euler step: invertible (unexpected)")

@@ -59,7 +59,7 @@ def _model(kind: str, *, d: int = D, p: int = P, hidden: int = 16, **options):
         kind = "second_order"
     else:
         field = MLPVectorField(d + p, hidden, activation="tanh")
-    return AugmentedNeuralODE(field, p, augmentation=kind, **options)
+    return AugmentedNeuralODE(field, augment_dims=p, augmentation=kind, **options)
 
 
 def _state_size(kind: str, d: int = D, p: int = P) -> int:
@@ -132,7 +132,12 @@ def test_second_order_integrates_the_acceleration(backend):
         return -z[:, :1]  # sees [x, v], returns x''
 
     model = AugmentedNeuralODE(
-        acceleration, 0, augmentation="second_order", backend=backend, atol=1e-9, rtol=1e-9
+        acceleration,
+        augment_dims=0,
+        augmentation="second_order",
+        backend=backend,
+        atol=1e-9,
+        rtol=1e-9,
     ).double()
     x0 = torch.tensor([[1.0], [-0.5]], dtype=torch.float64)
     z = model.features(x0, t_span=(0.0, 2.0))
@@ -163,11 +168,11 @@ def test_second_order_state_layout_and_placement():
 def test_second_order_and_input_layer_on_images():
     x = torch.randn(2, 1, 4, 4)
     model = AugmentedNeuralODE(
-        ConvVectorField(2 * (1 + 2), 4, out_channels=3), 2, augmentation="second_order"
+        ConvVectorField(2 * (1 + 2), 4, out_channels=3), augment_dims=2, augmentation="second_order"
     )
     assert model.features(x).shape == (2, 6, 4, 4)
     assert model.augmenter.strip(model.features(x)).shape == x.shape
-    model = AugmentedNeuralODE(ConvVectorField(3, 4), 2, augmentation="input_layer")
+    model = AugmentedNeuralODE(ConvVectorField(3, 4), augment_dims=2, augmentation="input_layer")
     z = model.augmenter(x)
     assert z.shape == (2, 3, 4, 4)
     # The image input layer is a 1x1 convolution with the layer's weights.
@@ -193,7 +198,7 @@ def test_input_layer_is_lazy_or_eager():
 
 def test_input_layer_accepts_any_module_and_strips_back():
     module = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 3))
-    model = AugmentedNeuralODE(MLPVectorField(5), 3, augmentation=module)
+    model = AugmentedNeuralODE(MLPVectorField(5), augment_dims=3, augmentation=module)
     assert model.augmentation == "input_layer"
     assert model.augmenter.augment_func is module
     x = torch.randn(4, 2)
@@ -217,17 +222,17 @@ def test_a_lazy_input_layer_reloads_from_a_state_dict():
 def test_zeros_is_the_default_and_placement_replaces_order():
     field = MLPVectorField(3)
     x = torch.randn(4, 2)
-    default = AugmentedNeuralODE(field, 1)
+    default = AugmentedNeuralODE(field, augment_dims=1)
     assert default.augmentation == "zeros" and type(default.augmenter) is Augmenter
     assert default.augmenter.order == "last"
-    first = AugmentedNeuralODE(field, 1, placement="first")
+    first = AugmentedNeuralODE(field, augment_dims=1, placement="first")
     with pytest.warns(DeprecationWarning, match="`order` is deprecated; use `placement`"):
-        old = AugmentedNeuralODE(field, 1, order="first")
+        old = AugmentedNeuralODE(field, augment_dims=1, order="first")
     assert first.augmenter.order == old.augmenter.order == "first"
     torch.testing.assert_close(first.features(x), old.features(x))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        AugmentedNeuralODE(field, 1, placement="last")  # the new name does not warn
+        AugmentedNeuralODE(field, augment_dims=1, placement="last")  # the new name does not warn
 
 
 # ---------------------------------------------------------------------------- errors
@@ -266,34 +271,34 @@ def test_a_deprecated_order_with_a_bad_value_names_order():
         pytest.warns(DeprecationWarning),
         pytest.raises(ValueError, match=r"`order` must be one of \['last', 'first'\]"),
     ):
-        AugmentedNeuralODE(MLPVectorField(3), 1, order="middle")
+        AugmentedNeuralODE(MLPVectorField(3), augment_dims=1, order="middle")
 
 
 def test_input_layer_needs_augmented_dimensions():
     with pytest.raises(
         ValueError, match="augmentation='input_layer' learns the `augment_dims` augmented entries"
     ):
-        AugmentedNeuralODE(MLPVectorField(2), 0, augmentation="input_layer")
+        AugmentedNeuralODE(MLPVectorField(2), augment_dims=0, augmentation="input_layer")
 
 
 def test_shape_errors_explain_each_kind():
     x = torch.randn(4, 2)
     # A first-order-sized field in a second-order model.
-    model = AugmentedNeuralODE(MLPVectorField(3), 1, augmentation="second_order")
+    model = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1, augmentation="second_order")
     with pytest.raises(
         StateShapeError, match=r"With augmentation='second_order' the vector field sees \[x, v\]"
     ):
         model(x)
     # A field that takes [x, v] but returns the whole derivative.
-    model = AugmentedNeuralODE(MLPVectorField(6), 1, augmentation="second_order")
+    model = AugmentedNeuralODE(MLPVectorField(6), augment_dims=1, augmentation="second_order")
     with pytest.raises(StateShapeError, match=r"returns the acceleration, 3 .*out_dim=3"):
         model(x)
-    model = AugmentedNeuralODE(MLPVectorField(4), 2, augmentation=nn.Linear(2, 3))
+    model = AugmentedNeuralODE(MLPVectorField(4), augment_dims=2, augmentation=nn.Linear(2, 3))
     with pytest.raises(StateShapeError, match="The input layer Linear returned 3 entries"):
         model(x)
     model = AugmentedNeuralODE(
         MLPVectorField(6, out_dim=3),
-        1,
+        augment_dims=1,
         augmentation="second_order",
         initial_velocity=nn.Linear(2, 2),
     )
@@ -412,7 +417,7 @@ class _NoisyLayer(nn.Module):
 
 def test_invertibility_is_checked_in_the_augmented_space():
     model = AugmentedNeuralODE(
-        MLPVectorField(3), 1, augmentation=_NoisyLayer(), atol=1e-8, rtol=1e-8
+        MLPVectorField(3), augment_dims=1, augmentation=_NoisyLayer(), atol=1e-8, rtol=1e-8
     ).double()
     x = torch.randn(4, 2, dtype=torch.float64)
     # x itself comes back; the augmented entries are not those augmenter(x) gives.

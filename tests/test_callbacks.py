@@ -354,7 +354,8 @@ def test_step_statistics_are_logged_and_kept(tmp_path):
     nfe = NFECallback()
     logger = CSVLogger(tmp_path, name="run")
     model = ANODEModule(
-        AugmentedNeuralODE(MLPVectorField(3, 8), 1, sensitivity="adjoint"), num_outputs=2
+        AugmentedNeuralODE(MLPVectorField(3, 8), augment_dims=1, sensitivity="adjoint"),
+        num_outputs=2,
     )
     steps = []
 

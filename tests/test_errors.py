@@ -47,36 +47,39 @@ def test_budget_error_message_and_pickle():
 
 
 def test_budget_error_is_caught_as_runtime_error():
-    model = AugmentedNeuralODE(LinearField(-1000.0), 0, atol=1e-8, rtol=1e-8, max_nfe=20)
+    model = AugmentedNeuralODE(
+        LinearField(-1000.0), augment_dims=0, atol=1e-8, rtol=1e-8, max_nfe=20
+    )
     with pytest.raises(RuntimeError, match=r"after 21 forward evaluations.*max_nfe=20"):
         model.features(torch.ones(1, 1))
 
 
 def test_field_returning_the_wrong_shape():
-    model = AugmentedNeuralODE(lambda x: x[:, :1], 1)
+    model = AugmentedNeuralODE(lambda x: x[:, :1], augment_dims=1)
     with pytest.raises(StateShapeError, match=r"returned shape \(3, 1\) for a state of shape"):
         model(torch.randn(3, 1))
 
 
 def test_field_without_state_argument():
     with pytest.raises(TypeError, match=r"takes no state argument"):
-        AugmentedNeuralODE(lambda: 0, 0)
+        AugmentedNeuralODE(lambda: 0, augment_dims=0)
 
 
 def test_non_callable_field():
     with pytest.raises(TypeError, match=r"`vector_field` must be a module or callable, got int"):
-        AugmentedNeuralODE(3, 0)
+        AugmentedNeuralODE(3, augment_dims=0)
 
 
 def test_state_size_mismatch_names_augment_dims():
-    model = AugmentedNeuralODE(MLPVectorField(2), 3)
+    model = AugmentedNeuralODE(MLPVectorField(2), augment_dims=3)
     with pytest.raises(StateShapeError, match=r"augment_dims"):
         model(torch.randn(4, 2))
 
 
-def test_save_at_is_refused_rather_than_ignored():
-    model = AugmentedNeuralODE(MLPVectorField(3, 8), 1)
-    with pytest.raises(ValueError, match="`save_at` is not supported"):
+def test_a_save_at_outside_t_span_is_refused_rather_than_ignored():
+    # torchdyn ignores `save_at` with adaptive solvers; here it selects times of `t_span`.
+    model = AugmentedNeuralODE(MLPVectorField(3, 8), augment_dims=1)
+    with pytest.raises(ValueError, match="Each time of `save_at` must be one of `t_span`'s"):
         model(torch.randn(2, 2), save_at=(0.5,))
 
 
@@ -91,7 +94,9 @@ def test_tolerances_below_the_dtype_are_refused_at_once(dtype, which):
         if which == "forward"
         else {"atol_adjoint": tiny, "rtol_adjoint": tiny, "sensitivity": "adjoint"}
     )
-    model = AugmentedNeuralODE(MLPVectorField(3), 1, max_nfe=200, **tolerances).to(dtype)
+    model = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1, max_nfe=200, **tolerances).to(
+        dtype
+    )
     name = "atol" if which == "forward" else "atol_adjoint"
     with pytest.raises(ValueError, match=rf"`{name}`=1e-\d+ and .* ask for more accuracy than"):
         model(torch.randn(4, 2, dtype=dtype))
@@ -99,13 +104,13 @@ def test_tolerances_below_the_dtype_are_refused_at_once(dtype, which):
 
 
 def test_tolerances_the_dtype_resolves_are_accepted():
-    model = AugmentedNeuralODE(LinearField(-1.0), 0, atol=1e-9, rtol=1e-9)
+    model = AugmentedNeuralODE(LinearField(-1.0), augment_dims=0, atol=1e-9, rtol=1e-9)
     assert model.features(torch.ones(2, 1)).dtype == torch.float32
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_precision_is_refused_up_front_with_the_fix(dtype):
-    model = AugmentedNeuralODE(MLPVectorField(3), 1).to(dtype)
+    model = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1).to(dtype)
     with pytest.raises(TypeError, match=r"has dtype torch\.(b)?float16; the solvers need"):
         model(torch.randn(4, 2, dtype=dtype))
     with pytest.raises(TypeError, match=r"`x.float\(\)` and `model.float\(\)`"):
@@ -113,14 +118,14 @@ def test_half_precision_is_refused_up_front_with_the_fix(dtype):
 
 
 def test_a_field_returning_a_tuple_gets_a_clear_error():
-    model = AugmentedNeuralODE(lambda t, x: (-x, x.sum()), 1)
+    model = AugmentedNeuralODE(lambda t, x: (-x, x.sum()), augment_dims=1)
     with pytest.raises(TypeError, match=r"returned a tuple; it must return one tensor dx/dt"):
         model(torch.randn(4, 2))
 
 
 def test_a_field_of_four_arguments_is_refused_when_built():
     with pytest.raises(TypeError, match=r"takes 4 required arguments \(t, x, args, extra\)"):
-        AugmentedNeuralODE(lambda t, x, args, extra: -x, 1)
+        AugmentedNeuralODE(lambda t, x, args, extra: -x, augment_dims=1)
 
 
 def test_nan_weights_are_named_instead_of_a_nan_time():
@@ -128,7 +133,7 @@ def test_nan_weights_are_named_instead_of_a_nan_time():
     field = MLPVectorField(3)
     with torch.no_grad():
         field.fc2.weight[0, 0] = float("nan")
-    model = AugmentedNeuralODE(field, 1)
+    model = AugmentedNeuralODE(field, augment_dims=1)
     with pytest.raises(NonFiniteStateError, match=r"parameters contain NaN .*fc2\.weight") as e:
         model(torch.randn(4, 2))
     assert "t=nan" not in str(e.value)
@@ -137,7 +142,9 @@ def test_nan_weights_are_named_instead_of_a_nan_time():
 @pytest.mark.parametrize(("backend", "sensitivity"), BACKEND_SENSITIVITIES)
 def test_a_parameter_free_field_takes_float64(backend, sensitivity):
     # Its placeholder parameter used to be float32: "the model's parameters are float32".
-    model = AugmentedNeuralODE(LinearField(-1.0), 1, backend=backend, sensitivity=sensitivity)
+    model = AugmentedNeuralODE(
+        LinearField(-1.0), augment_dims=1, backend=backend, sensitivity=sensitivity
+    )
     x = torch.ones(3, 2, dtype=torch.float64, requires_grad=True)
     features = model.features(x)
     features.sum().backward()
@@ -161,23 +168,24 @@ def test_the_model_documents_its_own_arguments():
     doc = AugmentedNeuralODE.__init__.__doc__
     for argument in ("vector_field", "augment_dims", "max_nfe", "seminorm", "regularisers"):
         assert f"{argument}:" in doc, argument
-    assert "torchdyn" not in doc.split("Args:")[0]  # not torchdyn's NeuralODE docstring
+    # Ours, not the docstring of torchdyn's NeuralODE.__init__ (which it overrides).
+    assert doc.startswith("Build the model") and "Generic Neural Ordinary" not in doc
 
 
 # ------------------------------------------- the rest of the troubleshooting page's errors
 def test_solver_options_need_torchdiffeq():
     with pytest.raises(ValueError, match=r"`solver_options` are passed to torchdiffeq"):
-        AugmentedNeuralODE(MLPVectorField(3), 1, solver_options={"step_size": 0.1})
+        AugmentedNeuralODE(MLPVectorField(3), augment_dims=1, solver_options={"step_size": 0.1})
 
 
 def test_inputs_the_solve_cannot_take():
-    model = AugmentedNeuralODE(MLPVectorField(3), 1)
+    model = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1)
     with pytest.raises(ValueError, match=r"`x` is on meta but the model is on cpu"):
         model(torch.randn(4, 2, device="meta"))
     with pytest.raises(ValueError, match=r"`x` contains NaN or infinite values"):
         model(torch.tensor([[0.0, float("nan")]]))
     images = AugmentedNeuralODE(
-        anode_plugin.ConvVectorField(2, 4), 1, sensitivity="interpolated_adjoint"
+        anode_plugin.ConvVectorField(2, 4), augment_dims=1, sensitivity="interpolated_adjoint"
     )
     with pytest.raises(ValueError, match=r"'interpolated_adjoint' supports vector states"):
         images(torch.randn(2, 1, 3, 3))

@@ -45,7 +45,7 @@ class _LossTurnsNaN(ANODEModule):
 
 def _module(cls=ANODEModule, **ode_kwargs):
     torch.manual_seed(0)
-    ode = AugmentedNeuralODE(MLPVectorField(3, 16), 1, **ode_kwargs)
+    ode = AugmentedNeuralODE(MLPVectorField(3, 16), augment_dims=1, **ode_kwargs)
     return cls(ode, num_outputs=2, feature_dim=3, lr=1e-2)
 
 

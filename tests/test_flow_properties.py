@@ -57,7 +57,7 @@ def test_1d_flow_preserves_order(field, x, backend):
 
     The fields are drawn with every activation, ReLU included: non-smooth but Lipschitz.
     """
-    model = AugmentedNeuralODE(field, 0, backend=backend, atol=1e-7, rtol=1e-7)
+    model = AugmentedNeuralODE(field, augment_dims=0, backend=backend, atol=1e-7, rtol=1e-7)
     times = torch.linspace(0.0, 1.0, 5, dtype=torch.float64)
     assert_non_crossing(model, x, t_span=times)
     # The same, as the paper states it: sorted inputs give sorted, distinct features.

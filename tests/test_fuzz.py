@@ -112,7 +112,7 @@ def test_every_call_returns_documented_shape_or_raises_documented_error(
     field_size = max(1, state_size + size_error)
     field = ConvVectorField(field_size, 4) if x.ndim == 4 else MLPVectorField(field_size, 8)
     try:
-        model = AugmentedNeuralODE(field, augment_dims, **kwargs)
+        model = AugmentedNeuralODE(field, augment_dims=augment_dims, **kwargs)
     except DOCUMENTED as error:
         event(f"constructor raised {type(error).__name__}")
         return
@@ -129,7 +129,7 @@ def test_every_call_returns_documented_shape_or_raises_documented_error(
 
 @pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
 def test_inverse_and_features_refuse_bad_states_with_documented_errors(backend):
-    model = AugmentedNeuralODE(MLPVectorField(3, 8), 1, backend=backend)
+    model = AugmentedNeuralODE(MLPVectorField(3, 8), augment_dims=1, backend=backend)
     for bad in (torch.ones(3), torch.ones(2, 3, dtype=torch.int32), torch.full((2, 3), math.nan)):
         with pytest.raises(DOCUMENTED):
             model.inverse(bad)

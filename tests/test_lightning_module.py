@@ -233,7 +233,8 @@ sys.modules[real.__name__] = types.ModuleType(real.__name__)  # the name is gone
 import torch
 from anode_plugin import AugmentedNeuralODE, MLPVectorField
 from anode_plugin.lightning import ANODEModule
-model = ANODEModule(AugmentedNeuralODE(MLPVectorField(3), 1), num_outputs=2, feature_dim=3)
+ode = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1)
+model = ANODEModule(ode, num_outputs=2, feature_dim=3)
 assert "ode" not in model.hparams and model.hparams["num_outputs"] == 2
 assert model(torch.randn(4, 2)).shape == (4, 2)
 print("ok")

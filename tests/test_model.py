@@ -22,13 +22,13 @@ def _mlp(dim: int, seed: int = 0, **kwargs) -> MLPVectorField:
 
 
 def test_is_a_torchdyn_neural_ode():
-    model = AugmentedNeuralODE(_mlp(5), 3)
+    model = AugmentedNeuralODE(_mlp(5), augment_dims=3)
     assert isinstance(model, NeuralODE)
     assert model.augment_dims == 3
 
 
 def test_forward_returns_t_eval_and_solution():
-    model = AugmentedNeuralODE(_mlp(5), 3)
+    model = AugmentedNeuralODE(_mlp(5), augment_dims=3)
     x = torch.randn(8, 2)
     t_eval, sol = model(x)
     assert torch.equal(t_eval, torch.tensor([0.0, 1.0]))
@@ -39,7 +39,7 @@ def test_forward_returns_t_eval_and_solution():
 
 
 def test_forward_with_a_t_span_at_call_time():
-    model = AugmentedNeuralODE(_mlp(4), 1)
+    model = AugmentedNeuralODE(_mlp(4), augment_dims=1)
     t = torch.linspace(0, 1, 6)
     t_eval, sol = model(torch.randn(3, 3), t)
     assert torch.equal(t_eval, t)
@@ -47,14 +47,14 @@ def test_forward_with_a_t_span_at_call_time():
 
 
 def test_return_t_eval_false_gives_the_solution_alone():
-    model = AugmentedNeuralODE(_mlp(5), 3, return_t_eval=False)
+    model = AugmentedNeuralODE(_mlp(5), augment_dims=3, return_t_eval=False)
     sol = model(torch.randn(4, 2))
     assert isinstance(sol, torch.Tensor)
     assert sol.shape == (2, 4, 5)
 
 
 def test_features_is_the_final_state():
-    model = AugmentedNeuralODE(_mlp(5), 3)
+    model = AugmentedNeuralODE(_mlp(5), augment_dims=3)
     x = torch.randn(7, 2)
     features = model.features(x)
     assert features.shape == (7, 5)
@@ -63,7 +63,7 @@ def test_features_is_the_final_state():
 
 def test_images_augment_channels():
     torch.manual_seed(0)
-    model = AugmentedNeuralODE(ConvVectorField(3 + 2, 8), 2)
+    model = AugmentedNeuralODE(ConvVectorField(3 + 2, 8), augment_dims=2)
     x = torch.randn(2, 3, 4, 5)
     _, sol = model(x)
     assert sol.shape == (2, 2, 5, 4, 5)
@@ -75,7 +75,7 @@ def test_images_augment_channels():
 def test_same_as_hand_built_torchdyn_pipeline():
     field = _mlp(5, time_dependent=False)
     x = torch.randn(6, 2)
-    ours = AugmentedNeuralODE(field, 3, placement="last").features(x)
+    ours = AugmentedNeuralODE(field, augment_dims=3, placement="last").features(x)
     node = NeuralODE(field, solver="dopri5", atol=1e-3, rtol=1e-3)
     _, theirs = node(torchdyn.nn.Augmenter(1, 3, order="last")(x))
     torch.testing.assert_close(ours, theirs[-1], rtol=1e-6, atol=1e-6)
@@ -84,7 +84,7 @@ def test_same_as_hand_built_torchdyn_pipeline():
 def test_augment_dims_zero_is_a_plain_neural_ode():
     field = _mlp(2)
     x = torch.randn(6, 2)
-    model = AugmentedNeuralODE(field, 0)
+    model = AugmentedNeuralODE(field, augment_dims=0)
     _, ours = model(x)
     _, theirs = NeuralODE(field, solver="dopri5", atol=1e-3, rtol=1e-3)(x)
     assert ours.shape == (2, 6, 2)
@@ -122,7 +122,7 @@ def _f_tx_args(t, x, args):
 def test_every_vector_field_style(field):
     # dx/dt = -x: x(1) = x(0) / e, whatever way the field is written.
     x = torch.randn(5, 2, dtype=torch.float64)
-    model = AugmentedNeuralODE(field, 1, atol=1e-9, rtol=1e-9).double()
+    model = AugmentedNeuralODE(field, augment_dims=1, atol=1e-9, rtol=1e-9).double()
     features = model.features(x)
     torch.testing.assert_close(features[:, :2], x / math.e, rtol=1e-7, atol=1e-7)
     assert torch.count_nonzero(features[:, 2:]) == 0
@@ -132,7 +132,7 @@ def test_plain_t_x_module_fails_in_torchdyn_but_not_here():
     x = torch.randn(3, 2)
     with pytest.raises(TypeError, match="unexpected keyword argument 'args'"):
         NeuralODE(_FTX())(x)
-    _, sol = AugmentedNeuralODE(_FTX(), 0)(x)
+    _, sol = AugmentedNeuralODE(_FTX(), augment_dims=0)(x)
     assert sol.shape == (2, 3, 2)
 
 
@@ -143,7 +143,7 @@ def test_args_reach_a_field_that_takes_them():
         seen.append(args)
         return -x
 
-    AugmentedNeuralODE(field, 0, solver="euler")(torch.randn(2, 1), args={"k": 1})
+    AugmentedNeuralODE(field, augment_dims=0, solver="euler")(torch.randn(2, 1), args={"k": 1})
     assert seen and all(a == {"k": 1} for a in seen)
 
 
@@ -153,8 +153,10 @@ def test_backends_agree(augment_dims):
     x = torch.randn(10, 3, dtype=torch.float64)
     tol = {"atol": 1e-10, "rtol": 1e-10}
     t = torch.linspace(0, 1, 4, dtype=torch.float64)
-    _, dyn = AugmentedNeuralODE(field, augment_dims, backend="torchdyn", **tol)(x, t)
-    _, diffeq = AugmentedNeuralODE(field, augment_dims, backend="torchdiffeq", **tol)(x, t)
+    _, dyn = AugmentedNeuralODE(field, augment_dims=augment_dims, backend="torchdyn", **tol)(x, t)
+    _, diffeq = AugmentedNeuralODE(field, augment_dims=augment_dims, backend="torchdiffeq", **tol)(
+        x, t
+    )
     assert dyn.shape == diffeq.shape == (4, 10, 3 + augment_dims)
     # Two solvers with their own step sequences: each within its error bound.
     bound = 2 * solve_error_bound(1e-10, torch.float64, scale=dyn.abs().max().item())
@@ -167,8 +169,8 @@ def test_backends_agree_on_images():
     field = ConvVectorField(2 + 1, 4, activation="tanh").double()
     x = torch.randn(2, 2, 3, 3, dtype=torch.float64)
     tol = {"atol": 1e-9, "rtol": 1e-9}
-    dyn = AugmentedNeuralODE(field, 1, backend="torchdyn", **tol).features(x)
-    diffeq = AugmentedNeuralODE(field, 1, backend="torchdiffeq", **tol).features(x)
+    dyn = AugmentedNeuralODE(field, augment_dims=1, backend="torchdyn", **tol).features(x)
+    diffeq = AugmentedNeuralODE(field, augment_dims=1, backend="torchdiffeq", **tol).features(x)
     torch.testing.assert_close(dyn, diffeq, rtol=1e-6, atol=1e-6)
 
 
@@ -176,7 +178,7 @@ def test_float64_uses_float64_tableaus():
     # dx/dt = -x has x(1) = x(0) / e. With torchdyn's float32 tableaus the error of this
     # solve stalls near 8e-9 however tight the tolerances (measured); float64 ones reach 2e-10.
     x = torch.linspace(-1, 1, 9, dtype=torch.float64).reshape(9, 1)
-    model = AugmentedNeuralODE(LinearField(-1.0), 0, atol=1e-13, rtol=1e-13).double()
+    model = AugmentedNeuralODE(LinearField(-1.0), augment_dims=0, atol=1e-13, rtol=1e-13).double()
     features = model.features(x)
     assert features.dtype == torch.float64
     assert model.solve.backend.solver_module(None, torch.float64).tableau[0].dtype == torch.float64
@@ -186,14 +188,14 @@ def test_float64_uses_float64_tableaus():
 
 def test_inverse_recovers_the_input():
     field = _mlp(4).double()
-    model = AugmentedNeuralODE(field, 2, atol=1e-10, rtol=1e-10)
+    model = AugmentedNeuralODE(field, augment_dims=2, atol=1e-10, rtol=1e-10)
     x = torch.randn(6, 2, dtype=torch.float64)
     torch.testing.assert_close(model.inverse(model.features(x)), x, rtol=0, atol=1e-6)
 
 
 def test_gradients_flow_to_the_weights():
     field = _mlp(4)
-    model = AugmentedNeuralODE(field, 2)
+    model = AugmentedNeuralODE(field, augment_dims=2)
     model.features(torch.randn(5, 2)).pow(2).sum().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in field.parameters())
 
@@ -201,7 +203,7 @@ def test_gradients_flow_to_the_weights():
 def test_fixed_step_solver_options_on_torchdiffeq():
     model = AugmentedNeuralODE(
         LinearField(-1.0),
-        0,
+        augment_dims=0,
         backend="torchdiffeq",
         solver="euler",
         solver_options={"step_size": 0.25},
@@ -253,23 +255,23 @@ def test_fixed_step_solver_options_on_torchdiffeq():
 )
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        AugmentedNeuralODE(_mlp(2), 0, **kwargs)
+        AugmentedNeuralODE(_mlp(2), augment_dims=0, **kwargs)
 
 
 @pytest.mark.parametrize("augment_dims", [-1, 1.5])
 def test_bad_augment_dims(augment_dims):
     with pytest.raises(ValueError, match=r"`augment_dims` must be a non-negative integer"):
-        AugmentedNeuralODE(_mlp(2), augment_dims)
+        AugmentedNeuralODE(_mlp(2), augment_dims=augment_dims)
 
 
 def test_bad_t_span_at_call_time():
-    model = AugmentedNeuralODE(_mlp(2), 0)
+    model = AugmentedNeuralODE(_mlp(2), augment_dims=0)
     with pytest.raises(ValueError, match=r"strictly increasing or strictly decreasing"):
         model(torch.randn(2, 2), torch.tensor([0.0, 0.0]))
 
 
 def test_bad_state_type_and_shape():
-    model = AugmentedNeuralODE(_mlp(2), 0)
+    model = AugmentedNeuralODE(_mlp(2), augment_dims=0)
     with pytest.raises(TypeError, match=r"`x` must have a real floating-point dtype"):
         model(torch.ones(2, 2, dtype=torch.long))
     with pytest.raises(ValueError, match=r"`x` must have at least 2 dimensions"):
@@ -279,7 +281,7 @@ def test_bad_state_type_and_shape():
 def test_field_of_the_wrong_size_names_augment_dims():
     from anode_plugin import StateShapeError
 
-    model = AugmentedNeuralODE(_mlp(2), 3)  # the field should have size 2 + 3
+    model = AugmentedNeuralODE(_mlp(2), augment_dims=3)  # the field should have size 2 + 3
     with pytest.raises(StateShapeError, match=r"augment_dims"):
         model(torch.randn(4, 2))
 
@@ -294,7 +296,9 @@ def test_allowed_solvers_are_listed():
 def test_an_empty_batch_returns_an_empty_solution_at_once(backend, sensitivity):
     # dopri5 looped forever on torchdyn (torchdiffeq: a misleading underflow error);
     # the budget turns a regression into a failure instead of a hang.
-    model = AugmentedNeuralODE(_mlp(3), 1, backend=backend, sensitivity=sensitivity, max_nfe=1000)
+    model = AugmentedNeuralODE(
+        _mlp(3), augment_dims=1, backend=backend, sensitivity=sensitivity, max_nfe=1000
+    )
     t = torch.linspace(0, 1, 3)
     t_eval, sol = model(torch.randn(0, 2), t)
     assert torch.equal(t_eval, t)
@@ -305,7 +309,9 @@ def test_an_empty_batch_returns_an_empty_solution_at_once(backend, sensitivity):
 
 
 def test_an_empty_batch_has_empty_regularisers():
-    model = AugmentedNeuralODE(_mlp(3), 1, regularisers=("kinetic", "jacobian"), max_nfe=1000)
+    model = AugmentedNeuralODE(
+        _mlp(3), augment_dims=1, regularisers=("kinetic", "jacobian"), max_nfe=1000
+    )
     assert model.features(torch.randn(0, 2)).shape == (0, 3)
     assert {k: v.shape for k, v in model.regularisation.items()} == {
         "kinetic": (0,),
@@ -321,7 +327,9 @@ def test_interpolated_adjoint_returns_exactly_the_requested_times():
     solutions, grads = {}, {}
     for sensitivity in ("interpolated_adjoint", "autograd"):
         field = _mlp(3, time_dependent=False).double()
-        model = AugmentedNeuralODE(field, 1, sensitivity=sensitivity, atol=1e-9, rtol=1e-9)
+        model = AugmentedNeuralODE(
+            field, augment_dims=1, sensitivity=sensitivity, atol=1e-9, rtol=1e-9
+        )
         t_eval, sol = model(x, t)
         assert torch.equal(t_eval, t) and sol.shape == (5, 4, 3)
         # A loss on every time: each row's gradient must reach the solve at its time.
@@ -339,7 +347,7 @@ def test_interpolated_adjoint_returns_exactly_the_requested_times():
 
 
 def test_interpolated_adjoint_refuses_a_decreasing_span_when_gradients_are_wanted():
-    model = AugmentedNeuralODE(_mlp(3), 1, sensitivity="interpolated_adjoint")
+    model = AugmentedNeuralODE(_mlp(3), augment_dims=1, sensitivity="interpolated_adjoint")
     x = torch.randn(4, 2)
     with pytest.raises(ValueError, match=r"wrong gradients when `t_span` decreases"):
         model(x, torch.tensor([1.0, 0.0]))
@@ -355,10 +363,15 @@ def test_a_ready_solve_gives_the_same_model_as_the_flat_options():
 
     x = torch.randn(6, 2)
     flat = AugmentedNeuralODE(
-        _mlp(3), 1, backend="torchdiffeq", sensitivity="adjoint", seminorm=True, atol=1e-5
+        _mlp(3),
+        augment_dims=1,
+        backend="torchdiffeq",
+        sensitivity="adjoint",
+        seminorm=True,
+        atol=1e-5,
     )
     solve = Solve(TorchdiffeqBackend("dopri5", atol=1e-5, rtol=1e-3), Adjoint(seminorm=True))
-    composed = AugmentedNeuralODE(_mlp(3), 1, solve=solve)
+    composed = AugmentedNeuralODE(_mlp(3), augment_dims=1, solve=solve)
     assert composed.solve == flat.solve
     torch.testing.assert_close(composed.features(x), flat.features(x), rtol=0, atol=0)
     assert "solve: Solve(backend=TorchdiffeqBackend(solver='dopri5'" in repr(composed)
@@ -368,14 +381,14 @@ def test_solve_and_flat_options_are_not_mixed():
     from anode_plugin.solve import Solve
 
     with pytest.raises(ValueError, match=r"either `solve` or the flat solver options.*`atol`"):
-        AugmentedNeuralODE(_mlp(3), 1, solve=Solve(), atol=1e-5)
+        AugmentedNeuralODE(_mlp(3), augment_dims=1, solve=Solve(), atol=1e-5)
     with pytest.raises(TypeError, match=r"`solve` must be an anode_plugin.solve.Solve"):
-        AugmentedNeuralODE(_mlp(3), 1, solve="dopri5")
+        AugmentedNeuralODE(_mlp(3), augment_dims=1, solve="dopri5")
 
 
 @pytest.mark.parametrize(("backend", "sensitivity"), BACKEND_SENSITIVITIES)
 def test_torchdyn_attributes_keep_their_type_whatever_the_backend(backend, sensitivity):
-    model = AugmentedNeuralODE(_mlp(3), 1, backend=backend, sensitivity=sensitivity)
+    model = AugmentedNeuralODE(_mlp(3), augment_dims=1, backend=backend, sensitivity=sensitivity)
     assert isinstance(model, NeuralODE)
     assert model.solver == "dopri5" and model.backend == backend
     assert isinstance(model.atol, float) and isinstance(model.t_span, torch.Tensor)
@@ -385,7 +398,7 @@ def test_torchdyn_attributes_keep_their_type_whatever_the_backend(backend, sensi
 
 
 def test_torchdyns_odeint_solves_an_augmented_state():
-    model = AugmentedNeuralODE(_mlp(3), 1)
+    model = AugmentedNeuralODE(_mlp(3), augment_dims=1)
     z0 = model.augmenter(torch.randn(4, 2))
     t = torch.linspace(0, 1, 3)
     t_eval, sol = model.odeint(z0, t)

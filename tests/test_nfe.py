@@ -33,7 +33,7 @@ def _forward_then_backward(model: AugmentedNeuralODE, field: CountingField, x: t
 @pytest.mark.parametrize(("backend", "sensitivity"), BACKEND_SENSITIVITIES)
 def test_nfe_equals_an_independent_count(backend, sensitivity):
     field = CountingField(2 + 2, seed=1)
-    model = AugmentedNeuralODE(field, 2, backend=backend, sensitivity=sensitivity)
+    model = AugmentedNeuralODE(field, augment_dims=2, backend=backend, sensitivity=sensitivity)
     x = torch.randn(16, 2, generator=torch.Generator().manual_seed(0))
     forward_calls, after_forward, backward_calls, after_backward = _forward_then_backward(
         model, field, x
@@ -53,7 +53,9 @@ def test_nfe_equals_an_independent_count(backend, sensitivity):
 @given(batch=st.integers(1, 12), augment_dims=st.integers(0, 3), seed=st.integers(0, 100))
 def test_nfe_exact_for_random_sizes(backend, sensitivity, batch, augment_dims, seed):
     field = CountingField(1 + augment_dims, hidden=8, seed=seed)
-    model = AugmentedNeuralODE(field, augment_dims, backend=backend, sensitivity=sensitivity)
+    model = AugmentedNeuralODE(
+        field, augment_dims=augment_dims, backend=backend, sensitivity=sensitivity
+    )
     x = torch.randn(batch, 1, generator=torch.Generator().manual_seed(seed))
     forward_calls, after_forward, backward_calls, after_backward = _forward_then_backward(
         model, field, x
@@ -64,7 +66,7 @@ def test_nfe_exact_for_random_sizes(backend, sensitivity, batch, augment_dims, s
 
 def test_nfe_accumulates_until_reset():
     field = CountingField(3)
-    model = AugmentedNeuralODE(field, 1)
+    model = AugmentedNeuralODE(field, augment_dims=1)
     x = torch.randn(4, 2)
     model.features(x)
     model.features(x)
@@ -81,7 +83,7 @@ def test_nfe_counts_images():
     conv = ConvVectorField(1 + 1, 4)
     calls = []
     conv.register_forward_pre_hook(lambda *_: calls.append(1))
-    model = AugmentedNeuralODE(conv, 1, sensitivity="adjoint")
+    model = AugmentedNeuralODE(conv, augment_dims=1, sensitivity="adjoint")
     model.features(torch.randn(2, 1, 4, 4)).sum().backward()
     assert model.nfe.total == len(calls)
     assert model.nfe.backward > 0
@@ -101,7 +103,7 @@ def test_nfe_record_is_immutable_and_adds():
 
 
 def test_nfe_record_of_the_model_is_a_snapshot():
-    model = AugmentedNeuralODE(CountingField(2), 0)
+    model = AugmentedNeuralODE(CountingField(2), augment_dims=0)
     before = model.nfe
     model.features(torch.randn(3, 2))
     assert before == NFERecord(0, 0)
@@ -113,7 +115,7 @@ def _stiff_model(max_nfe: int | None, backend: str = "torchdyn") -> AugmentedNeu
     # dx/dt = -1000 x: an explicit solver's stability limits the step to ~3e-3, so dopri5
     # needs well over a thousand evaluations on [0, 1].
     return AugmentedNeuralODE(
-        LinearField(-1000.0), 0, atol=1e-8, rtol=1e-8, max_nfe=max_nfe, backend=backend
+        LinearField(-1000.0), augment_dims=0, atol=1e-8, rtol=1e-8, max_nfe=max_nfe, backend=backend
     )
 
 
@@ -145,14 +147,14 @@ def test_budget_applies_to_each_solve():
 
 
 def test_budget_does_not_stop_a_gentle_solve():
-    model = AugmentedNeuralODE(CountingField(3), 1, max_nfe=200)
+    model = AugmentedNeuralODE(CountingField(3), augment_dims=1, max_nfe=200)
     model.features(torch.randn(4, 2))
     assert 0 < model.nfe.forward <= 200
 
 
 def test_uncounted_leaves_evaluations_out_of_the_record():
     torch.manual_seed(0)
-    model = AugmentedNeuralODE(MLPVectorField(3, 8), 1)
+    model = AugmentedNeuralODE(MLPVectorField(3, 8), augment_dims=1)
     x = torch.randn(4, 2)
     model(x)
     before = model.nfe
@@ -179,7 +181,7 @@ def _tight_adjoint(backend: str, sensitivity: str, seminorm, max_nfe: int) -> Au
     field = MLPVectorField(3, 16, activation="tanh").double()
     return AugmentedNeuralODE(
         field,
-        1,
+        augment_dims=1,
         backend=backend,
         sensitivity=sensitivity,
         seminorm=seminorm,
@@ -235,7 +237,7 @@ class Field(MLPVectorField):
         type(self).calls += 1
         return super().forward(t, x)
 for backend in ("torchdyn", "torchdiffeq"):
-    model = AugmentedNeuralODE(Field(3), 1, backend=backend, sensitivity="adjoint")
+    model = AugmentedNeuralODE(Field(3), augment_dims=1, backend=backend, sensitivity="adjoint")
     Field.calls = 0
     features = model.features(torch.randn(4, 2))
     forward = Field.calls

@@ -28,7 +28,7 @@ def _mlp_model(scale: float = 1.0, dtype: torch.dtype = F64, **kwargs) -> Augmen
     with torch.no_grad():
         for parameter in field.parameters():
             parameter.mul_(scale)
-    return AugmentedNeuralODE(field, 1, **kwargs).to(dtype)
+    return AugmentedNeuralODE(field, augment_dims=1, **kwargs).to(dtype)
 
 
 def _inputs(dtype: torch.dtype = F64) -> torch.Tensor:
@@ -39,7 +39,9 @@ def _inputs(dtype: torch.dtype = F64) -> torch.Tensor:
 def _euler_model() -> AugmentedNeuralODE:
     """Two Euler steps of 0.5 of dx/dt = -2x: x -> x - x = 0, a map with no inverse."""
     field = lambda x: -2.0 * x  # noqa: E731
-    return AugmentedNeuralODE(field, 0, solver="euler", t_span=[0.0, 0.5, 1.0]).double()
+    return AugmentedNeuralODE(
+        field, augment_dims=0, solver="euler", t_span=[0.0, 0.5, 1.0]
+    ).double()
 
 
 def test_tight_float64_solve_reconstructs():
@@ -67,7 +69,7 @@ def test_errors_are_the_norms_of_the_round_trip():
 
 def test_images_are_measured_per_sample():
     torch.manual_seed(0)
-    model = AugmentedNeuralODE(ConvVectorField(3, 4), 2)
+    model = AugmentedNeuralODE(ConvVectorField(3, 4), augment_dims=2)
     report = reconstruction_error(model, torch.rand(3, 1, 6, 6))
     assert report.relative.shape == (3,)
     assert math.isfinite(report.max)
@@ -135,7 +137,7 @@ class _Boom(torch.nn.Module):
     ids=["reconstruction_error", "loosest_passing_tolerance", "assert_reconstructs"],
 )
 def test_tolerances_are_restored_when_a_solve_raises(call):
-    model = AugmentedNeuralODE(_Boom(), 1, atol=2e-3, rtol=3e-3)
+    model = AugmentedNeuralODE(_Boom(), augment_dims=1, atol=2e-3, rtol=3e-3)
     with pytest.raises(RuntimeError, match="boom"):
         call(model, torch.randn(4, 2))
     assert (model.atol, model.rtol) == (2e-3, 3e-3)

@@ -40,7 +40,12 @@ def _linear(dim: int, seed: int = 0) -> nn.Linear:
 def test_kinetic_energy_matches_the_closed_form_of_a_linear_flow(backend, sensitivity):
     field = _linear(3)
     model = AugmentedNeuralODE(
-        field, 0, backend=backend, sensitivity=sensitivity, regularisers=("kinetic",), **TIGHT
+        field,
+        augment_dims=0,
+        backend=backend,
+        sensitivity=sensitivity,
+        regularisers=("kinetic",),
+        **TIGHT,
     ).double()
     x = torch.randn(5, 3, dtype=torch.float64)
     model.features(x)
@@ -68,7 +73,12 @@ def test_jacobian_is_hutchinson_estimate_of_the_frobenius_norm(backend, probe, m
     monkeypatch.setattr(RegularisedField, "start", recording_start)
     field = _linear(4, seed=1)
     model = AugmentedNeuralODE(
-        field, 0, backend=backend, regularisers=("jacobian",), jacobian_probe=probe, **TIGHT
+        field,
+        augment_dims=0,
+        backend=backend,
+        regularisers=("jacobian",),
+        jacobian_probe=probe,
+        **TIGHT,
     ).double()
     torch.manual_seed(2)
     model.features(torch.randn(4000, 4, dtype=torch.float64))
@@ -87,10 +97,10 @@ def test_jacobian_is_hutchinson_estimate_of_the_frobenius_norm(backend, probe, m
 def test_regularisers_leave_solution_and_nfe_of_torchdiffeq_unchanged(sensitivity):
     torch.manual_seed(0)
     field = MLPVectorField(2 + 2, 16, activation="tanh")
-    plain = AugmentedNeuralODE(copy.deepcopy(field), 2, backend="torchdiffeq")
+    plain = AugmentedNeuralODE(copy.deepcopy(field), augment_dims=2, backend="torchdiffeq")
     reg = AugmentedNeuralODE(
         copy.deepcopy(field),
-        2,
+        augment_dims=2,
         backend="torchdiffeq",
         sensitivity=sensitivity,
         regularisers=("kinetic", "jacobian"),
@@ -104,8 +114,10 @@ def test_regularisers_leave_solution_and_nfe_of_torchdiffeq_unchanged(sensitivit
 def test_regularisers_leave_the_torchdyn_solution_within_tolerance():
     torch.manual_seed(0)
     field = MLPVectorField(2 + 2, 16, activation="tanh")
-    plain = AugmentedNeuralODE(copy.deepcopy(field), 2)
-    reg = AugmentedNeuralODE(copy.deepcopy(field), 2, regularisers=("kinetic", "jacobian"))
+    plain = AugmentedNeuralODE(copy.deepcopy(field), augment_dims=2)
+    reg = AugmentedNeuralODE(
+        copy.deepcopy(field), augment_dims=2, regularisers=("kinetic", "jacobian")
+    )
     x = torch.randn(32, 2)
     torch.testing.assert_close(reg.features(x), plain.features(x), rtol=1e-3, atol=1e-3)
     # torchdyn's first step size sees the accumulators; the steps that follow do not.
@@ -121,7 +133,7 @@ def test_adjoint_gradients_of_the_regularised_loss_match_autograd(backend):
     for sensitivity in ("autograd", "adjoint"):
         model = AugmentedNeuralODE(
             copy.deepcopy(field),
-            1,
+            augment_dims=1,
             backend=backend,
             sensitivity=sensitivity,
             regularisers=("kinetic", "jacobian"),
@@ -145,7 +157,7 @@ def test_image_states_give_per_sample_values_with_gradients(backend, sensitivity
     torch.manual_seed(0)
     model = AugmentedNeuralODE(
         ConvVectorField(1 + 2, 4),
-        2,
+        augment_dims=2,
         backend=backend,
         sensitivity=sensitivity,
         regularisers=("jacobian", "kinetic"),
@@ -162,8 +174,8 @@ def test_image_states_give_per_sample_values_with_gradients(backend, sensitivity
 
 
 def test_regularisation_is_empty_without_regularisers_and_untouched_by_inverse():
-    assert AugmentedNeuralODE(MLPVectorField(3), 1).regularisation == {}
-    model = AugmentedNeuralODE(MLPVectorField(3), 1, regularisers="kinetic")
+    assert AugmentedNeuralODE(MLPVectorField(3), augment_dims=1).regularisation == {}
+    model = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1, regularisers="kinetic")
     z = model.features(torch.randn(4, 2))
     before = model.regularisation["kinetic"].clone()
     model.inverse(z.detach())
@@ -171,7 +183,9 @@ def test_regularisation_is_empty_without_regularisers_and_untouched_by_inverse()
 
 
 def test_eval_under_no_grad_computes_values_without_graph():
-    model = AugmentedNeuralODE(MLPVectorField(3), 1, regularisers=("kinetic", "jacobian"))
+    model = AugmentedNeuralODE(
+        MLPVectorField(3), augment_dims=1, regularisers=("kinetic", "jacobian")
+    )
     with torch.no_grad():
         model.features(torch.randn(4, 2))
     assert all(not v.requires_grad for v in model.regularisation.values())
@@ -192,7 +206,7 @@ def test_eval_under_no_grad_computes_values_without_graph():
 )
 def test_bad_regulariser_options_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        AugmentedNeuralODE(MLPVectorField(3), 1, **kwargs)
+        AugmentedNeuralODE(MLPVectorField(3), augment_dims=1, **kwargs)
 
 
 # ---------------------------------------------------------------- Lightning
@@ -200,7 +214,9 @@ def _module(**kwargs):
     from anode_plugin.lightning import ANODEModule
 
     torch.manual_seed(0)
-    ode = AugmentedNeuralODE(MLPVectorField(2 + 1, 8), 1, regularisers=("kinetic", "jacobian"))
+    ode = AugmentedNeuralODE(
+        MLPVectorField(2 + 1, 8), augment_dims=1, regularisers=("kinetic", "jacobian")
+    )
     return ANODEModule(ode, num_outputs=2, feature_dim=3, weight_decay=1e-4, **kwargs)
 
 
@@ -255,6 +271,6 @@ def test_module_refuses_bad_weights(kwargs, match):
 def test_module_refuses_a_weight_without_the_regulariser():
     from anode_plugin.lightning import ANODEModule
 
-    ode = AugmentedNeuralODE(MLPVectorField(3), 1, regularisers=("kinetic",))
+    ode = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1, regularisers=("kinetic",))
     with pytest.raises(ValueError, match=r"`jacobian_weight`=0\.1 needs an ODE block"):
         ANODEModule(ode, num_outputs=2, jacobian_weight=0.1)

@@ -39,9 +39,16 @@ def test_adjoint_gradients_match_autograd(backend, seminorm):
     torch.manual_seed(0)
     field = MLPVectorField(2 + 1, 8, activation="tanh").double()
     x = torch.randn(5, 2, dtype=torch.float64)
-    reference = AugmentedNeuralODE(copy.deepcopy(field), 1, backend=backend, **TIGHT).double()
+    reference = AugmentedNeuralODE(
+        copy.deepcopy(field), augment_dims=1, backend=backend, **TIGHT
+    ).double()
     model = AugmentedNeuralODE(
-        copy.deepcopy(field), 1, backend=backend, sensitivity="adjoint", seminorm=seminorm, **TIGHT
+        copy.deepcopy(field),
+        augment_dims=1,
+        backend=backend,
+        sensitivity="adjoint",
+        seminorm=seminorm,
+        **TIGHT,
     ).double()
     expected, got = _gradients(reference, x), _gradients(model, x)
     torch.testing.assert_close(got[0], expected[0], rtol=1e-4, atol=1e-6)
@@ -53,8 +60,12 @@ def test_our_torchdyn_adjoint_matches_torchdyns_own():
     torch.manual_seed(1)
     field = ConvVectorField(1 + 2, 4, activation="tanh")
     x = torch.rand(2, 1, 6, 6)
-    theirs = AugmentedNeuralODE(copy.deepcopy(field), 2, sensitivity="adjoint")  # seminorm=None
-    ours = AugmentedNeuralODE(copy.deepcopy(field), 2, sensitivity="adjoint", seminorm=True)
+    theirs = AugmentedNeuralODE(
+        copy.deepcopy(field), augment_dims=2, sensitivity="adjoint"
+    )  # seminorm=None
+    ours = AugmentedNeuralODE(
+        copy.deepcopy(field), augment_dims=2, sensitivity="adjoint", seminorm=True
+    )
     (g_theirs, x_theirs), (g_ours, x_ours) = _gradients(theirs, x), _gradients(ours, x)
     torch.testing.assert_close(g_ours, g_theirs, rtol=1e-3, atol=1e-5)
     torch.testing.assert_close(x_ours, x_theirs, rtol=1e-3, atol=1e-5)
@@ -73,7 +84,11 @@ def test_seminorm_saves_backward_evaluations_at_the_same_gradients(backend):
     counts, grads = {}, {}
     for seminorm in (True, False):
         model = AugmentedNeuralODE(
-            copy.deepcopy(field), 2, backend=backend, sensitivity="adjoint", seminorm=seminorm
+            copy.deepcopy(field),
+            augment_dims=2,
+            backend=backend,
+            sensitivity="adjoint",
+            seminorm=seminorm,
         )
         # A large loss makes the parameters' adjoint, which the seminorm ignores, dominate.
         (100 * model.features(x).pow(2).sum()).backward()
@@ -86,7 +101,9 @@ def test_seminorm_saves_backward_evaluations_at_the_same_gradients(backend):
 
 
 def test_seminorm_false_with_torchdyn_is_honoured():
-    model = AugmentedNeuralODE(MLPVectorField(3), 1, sensitivity="adjoint", seminorm=False)
+    model = AugmentedNeuralODE(
+        MLPVectorField(3), augment_dims=1, sensitivity="adjoint", seminorm=False
+    )
     model.features(torch.randn(4, 2)).sum().backward()
     assert model.nfe.backward > 0
 
@@ -94,4 +111,4 @@ def test_seminorm_false_with_torchdyn_is_honoured():
 @pytest.mark.parametrize("value", ["yes", 1, 0.0])
 def test_bad_seminorm_is_refused(value):
     with pytest.raises(ValueError, match="`seminorm` must be True, False or None"):
-        AugmentedNeuralODE(MLPVectorField(3), 1, sensitivity="adjoint", seminorm=value)
+        AugmentedNeuralODE(MLPVectorField(3), augment_dims=1, sensitivity="adjoint", seminorm=value)

@@ -10,12 +10,12 @@ from anode_plugin import AugmentedNeuralODE, ConvVectorField, MLPVectorField
 
 def _vector_model(seed: int, backend: str) -> AugmentedNeuralODE:
     torch.manual_seed(seed)
-    return AugmentedNeuralODE(MLPVectorField(2 + 2, 16), 2, backend=backend)
+    return AugmentedNeuralODE(MLPVectorField(2 + 2, 16), augment_dims=2, backend=backend)
 
 
 def _image_model(seed: int, backend: str) -> AugmentedNeuralODE:
     torch.manual_seed(seed)
-    return AugmentedNeuralODE(ConvVectorField(1 + 2, 4), 2, backend=backend)
+    return AugmentedNeuralODE(ConvVectorField(1 + 2, 4), augment_dims=2, backend=backend)
 
 
 @pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])

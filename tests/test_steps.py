@@ -64,7 +64,7 @@ OUTSIDE_BACKWARD_SOLVE = {"torchdyn": (1, 1), "torchdiffeq": (0, 0)}
 def test_steps_equal_an_independent_count_forward_and_backward(backend):
     field = StiffField(3, a=60.0).double()
     model = AugmentedNeuralODE(
-        field, 1, backend=backend, sensitivity="adjoint", atol=1e-6, rtol=1e-6
+        field, augment_dims=1, backend=backend, sensitivity="adjoint", atol=1e-6, rtol=1e-6
     ).double()
     x = torch.randn(8, 2, dtype=torch.float64)
     features = model.features(x)
@@ -90,7 +90,7 @@ def test_fixed_step_solvers_accept_every_step(backend):
     options = {"solver_options": {"step_size": 0.25}} if backend == "torchdiffeq" else {}
     t = torch.linspace(0, 1, 5)  # torchdyn's fixed-step solvers step on t_span
     model = AugmentedNeuralODE(
-        nn.Linear(3, 3), 1, backend=backend, solver="rk4", t_span=t, **options
+        nn.Linear(3, 3), augment_dims=1, backend=backend, solver="rk4", t_span=t, **options
     )
     model.features(torch.randn(4, 2))
     assert model.steps == StepRecord(forward_accepted=4)
@@ -98,7 +98,7 @@ def test_fixed_step_solvers_accept_every_step(backend):
 
 
 def test_steps_reset_and_stay_out_of_uncounted_blocks():
-    model = AugmentedNeuralODE(StiffField(3, a=60.0), 1, atol=1e-5, rtol=1e-5)
+    model = AugmentedNeuralODE(StiffField(3, a=60.0), augment_dims=1, atol=1e-5, rtol=1e-5)
     x = torch.randn(4, 2)
     model.features(x)
     first = model.steps
@@ -112,7 +112,7 @@ def test_steps_reset_and_stay_out_of_uncounted_blocks():
 
 @pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
 def test_the_budget_error_carries_the_partial_state_and_its_time(backend):
-    model = AugmentedNeuralODE(StiffField(3, a=60.0), 1, backend=backend, max_nfe=30)
+    model = AugmentedNeuralODE(StiffField(3, a=60.0), augment_dims=1, backend=backend, max_nfe=30)
     model.atol = model.rtol = 1e-6
     x = torch.randn(4, 2)
     with pytest.raises(NFEBudgetExceeded) as info:
@@ -121,7 +121,7 @@ def test_the_budget_error_carries_the_partial_state_and_its_time(backend):
     assert error.state.shape == (4, 3) and not error.state.requires_grad
     assert 0.0 < error.time < 1.0
     # The state reached is the solution there, within the solve's tolerance.
-    reference = AugmentedNeuralODE(StiffField(3, a=60.0), 1, atol=1e-7, rtol=1e-7)
+    reference = AugmentedNeuralODE(StiffField(3, a=60.0), augment_dims=1, atol=1e-7, rtol=1e-7)
     expected = reference.features(x, t_span=torch.tensor([0.0, error.time]))
     torch.testing.assert_close(error.state, expected, rtol=0, atol=1e-2)
 
@@ -131,7 +131,7 @@ def test_forward_and_adjoint_methods_count_their_own_steps():
     field = StiffField(3, a=60.0).double()
     model = AugmentedNeuralODE(
         field,
-        1,
+        augment_dims=1,
         backend="torchdiffeq",
         sensitivity="adjoint",
         solver_adjoint="rk4",

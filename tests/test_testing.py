@@ -41,7 +41,9 @@ F64 = torch.float64
 def _good_model(dim: int = 2, augment_dims: int = 1, **kwargs) -> AugmentedNeuralODE:
     torch.manual_seed(0)
     field = MLPVectorField(dim + augment_dims, 16, activation="tanh")
-    return AugmentedNeuralODE(field, augment_dims, atol=1e-9, rtol=1e-9, **kwargs).double()
+    return AugmentedNeuralODE(
+        field, augment_dims=augment_dims, atol=1e-9, rtol=1e-9, **kwargs
+    ).double()
 
 
 def _resnet_like(field=lambda x: -2.0 * x, augment_dims: int = 0) -> AugmentedNeuralODE:
@@ -49,7 +51,7 @@ def _resnet_like(field=lambda x: -2.0 * x, augment_dims: int = 0) -> AugmentedNe
 
     With f(x) = -2x it maps x to -x, the paper's g_1d, which no ODE flow represents.
     """
-    return AugmentedNeuralODE(field, augment_dims, solver="euler").double()
+    return AugmentedNeuralODE(field, augment_dims=augment_dims, solver="euler").double()
 
 
 def _line(n: int = 5) -> torch.Tensor:
@@ -235,13 +237,13 @@ def test_augmented_neural_odes_with_their_inputs(data, model):
 
 
 def test_model_inputs_needs_a_known_field():
-    model = AugmentedNeuralODE(lambda x: -x, 0)
+    model = AugmentedNeuralODE(lambda x: -x, augment_dims=0)
     with pytest.raises(InvalidArgument, match=r"reads the input size from an MLPVectorField"):
         testing.model_inputs(model)
 
 
 @settings(max_examples=3, deadline=None)
-@given(testing.model_inputs(AugmentedNeuralODE(ConvVectorField(3, 2), 1), side=5))
+@given(testing.model_inputs(AugmentedNeuralODE(ConvVectorField(3, 2), augment_dims=1), side=5))
 def test_model_inputs_for_images(x):
     assert x.shape[1:] == (2, 5, 5)
     assert x.dtype == torch.float32  # the model's dtype
@@ -269,7 +271,7 @@ def test_all_checks_pass_on_an_ode_flow():
 def test_checks_pass_on_images():
     torch.manual_seed(0)
     model = AugmentedNeuralODE(
-        ConvVectorField(2, 4, activation="tanh"), 1, atol=1e-7, rtol=1e-7
+        ConvVectorField(2, 4, activation="tanh"), augment_dims=1, atol=1e-7, rtol=1e-7
     ).double()
     x = torch.randn(3, 1, 3, 3, dtype=F64, generator=torch.Generator().manual_seed(2))
     assert_flow_properties(model, x, atol=1e-4)
@@ -277,7 +279,7 @@ def test_checks_pass_on_images():
 
 def test_non_crossing_passes_on_a_continuous_1d_flow():
     # The same field as the failing ResNet below, solved as an ODE: order is preserved.
-    model = AugmentedNeuralODE(lambda x: -2.0 * x, 0).double()
+    model = AugmentedNeuralODE(lambda x: -2.0 * x, augment_dims=0).double()
     assert_non_crossing(model, _line(9), t_span=torch.linspace(0, 1, 5))
 
 
@@ -315,7 +317,7 @@ def test_non_crossing_fails_when_features_collapse_in_higher_dimensions():
 def test_non_crossing_with_an_absolute_threshold():
     # dx/dt = -5x contracts distances by e^-5 ~ 0.0067: fine by default (only a collapse
     # by sqrt(eps) counts), not with a threshold larger than the final distance.
-    model = AugmentedNeuralODE(lambda x: -5.0 * x, 0, atol=1e-9, rtol=1e-9).double()
+    model = AugmentedNeuralODE(lambda x: -5.0 * x, augment_dims=0, atol=1e-9, rtol=1e-9).double()
     x = torch.tensor([[0.0], [0.1]], dtype=F64)
     assert_non_crossing(model, x)
     with pytest.raises(AssertionError, match=r"closer than min_distance=0\.001"):
@@ -400,7 +402,7 @@ class _MiscountingModel(AugmentedNeuralODE):
 def test_nfe_consistent_passes_for_modules_and_callables(backend, sensitivity):
     torch.manual_seed(0)
     field = MLPVectorField(3, 8)
-    model = AugmentedNeuralODE(field, 1, backend=backend, sensitivity=sensitivity)
+    model = AugmentedNeuralODE(field, augment_dims=1, backend=backend, sensitivity=sensitivity)
     x = torch.randn(4, 2)
     assert_nfe_consistent(model, x)
     assert not field._forward_pre_hooks  # the counting hook is gone
@@ -409,7 +411,9 @@ def test_nfe_consistent_passes_for_modules_and_callables(backend, sensitivity):
     def callable_field(t, x):
         return -x
 
-    model = AugmentedNeuralODE(callable_field, 0, backend=backend, sensitivity=sensitivity)
+    model = AugmentedNeuralODE(
+        callable_field, augment_dims=0, backend=backend, sensitivity=sensitivity
+    )
     assert_nfe_consistent(model, x[:, :1])
     assert model.vector_field is callable_field  # the counting wrapper is gone
 
@@ -457,13 +461,13 @@ def test_fixture_with_a_custom_field(anode_check_flow):
         def forward(self, t, x):
             return torch.stack([-x[:, 1], x[:, 0]], dim=1)
 
-    model = AugmentedNeuralODE(Rotation(), 0, atol=1e-9, rtol=1e-9).double()
+    model = AugmentedNeuralODE(Rotation(), augment_dims=0, atol=1e-9, rtol=1e-9).double()
     anode_check_flow(model, input_shape=(2,), batch=8, atol=1e-6)
 
 
 def test_fixture_needs_a_shape_for_unknown_fields(anode_check_flow):
     with pytest.raises(ValueError, match=r"pass `input_shape=\(d,\)` or `\(c, h, w\)`"):
-        anode_check_flow(AugmentedNeuralODE(lambda x: -x, 0))
+        anode_check_flow(AugmentedNeuralODE(lambda x: -x, augment_dims=0))
 
 
 def test_inputs_fixture_is_seeded_per_test(anode_inputs, anode_seed):
@@ -471,7 +475,7 @@ def test_inputs_fixture_is_seeded_per_test(anode_inputs, anode_seed):
     b = anode_inputs((2,), batch=5)
     assert torch.equal(a, b) and a.shape == (5, 2) and a.dtype == F64
     assert bool((a >= -2).all() and (a < 2).all())
-    model = AugmentedNeuralODE(ConvVectorField(3, 2), 1)
+    model = AugmentedNeuralODE(ConvVectorField(3, 2), augment_dims=1)
     assert anode_inputs(model, batch=2).shape == (2, 2, 4, 4)
     assert isinstance(anode_seed, int)
 
@@ -483,7 +487,7 @@ def test_plugin_failure_shows_the_crossing_pair(pytester):
         from anode_plugin import AugmentedNeuralODE
 
         def test_resnet_like(anode_check_flow):
-            model = AugmentedNeuralODE(lambda x: -2 * x, 0, solver="euler").double()
+            model = AugmentedNeuralODE(lambda x: -2 * x, augment_dims=0, solver="euler").double()
             anode_check_flow(model, input_shape=(1,))
         """
     )

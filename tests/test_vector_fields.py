@@ -229,7 +229,12 @@ def test_conv_field_adjoint_gradients_match_the_oracle(backend, options):
     grads = []
     for f in (field, oracle):
         model = AugmentedNeuralODE(
-            f, 2, backend=backend, solver="rk4", sensitivity="adjoint", solver_options=options
+            f,
+            augment_dims=2,
+            backend=backend,
+            solver="rk4",
+            sensitivity="adjoint",
+            solver_options=options,
         )
         model.features(x).pow(2).sum().backward()
         grads.append([p.grad for p in f.parameters()])

@@ -234,7 +234,7 @@ def build_augmentation_model(
         if kind == "input_layer":
             options["augmentation"] = InputLayer(p, d)
         state = d + p
-    ode = AugmentedNeuralODE(field, p, **options)
+    ode = AugmentedNeuralODE(field, augment_dims=p, **options)
     if kind == "second_order" and config.initial_velocity == "learned":
         ode.augmenter(torch.zeros(1, d))  # build the lazy velocity layer
     readout = nn.Linear(state, 1) if task == "spheres_d2" else None

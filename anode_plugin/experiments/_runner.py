@@ -60,7 +60,9 @@ def build_feature_map(name: str, dim: int, config: TrainingConfig) -> nn.Module:
     if name in ("NODE", "ANODE"):
         p = 0 if name == "NODE" else config.augment_dims
         field = MLPVectorField(dim + p, config.hidden_dim, time_dependent=config.time_dependent)
-        return AugmentedNeuralODE(field, p, solver=config.solver, atol=config.tol, rtol=config.tol)
+        return AugmentedNeuralODE(
+            field, augment_dims=p, solver=config.solver, atol=config.tol, rtol=config.tol
+        )
     if name == "ResNet":
         node_field = MLPVectorField(dim, config.hidden_dim, time_dependent=config.time_dependent)
         hidden = match_resnet_hidden_dim(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -53,6 +54,10 @@ class Adjoint:
         *,
         norm: ErrorNorm,
         tally: NFETally,
+        integral_loss: Any = None,
     ) -> Tensor:
-        """The states at the times ``t``: ``[len(t), *z0.shape]``."""
-        return backend.library_adjoint(self, field, z0, t, norm=norm, tally=tally)
+        """The states at the times ``t``: ``[len(t), *z0.shape]``; ``integral_loss``
+        ``g(t, z)`` joins the loss the gradients are of (torchdyn's ``integral_loss``)."""
+        return backend.library_adjoint(
+            self, field, z0, t, norm=norm, tally=tally, integral_loss=integral_loss
+        )

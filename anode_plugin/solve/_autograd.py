@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -29,6 +30,13 @@ class Autograd:
         *,
         norm: ErrorNorm,
         tally: NFETally,
+        integral_loss: Any = None,
     ) -> Tensor:
-        """The states at the times ``t``: ``[len(t), *z0.shape]``."""
+        """The states at the times ``t``: ``[len(t), *z0.shape]``; ``integral_loss``
+        ``g(t, z)`` joins the loss the gradients are of (torchdyn's ``integral_loss``)."""
+        if integral_loss is not None:
+            raise ValueError(
+                "With sensitivity='autograd' an integral loss is integrated as a state "
+                "entry (the model's field computes it), not handed to the solve."
+            )
         return backend.integrate(field, z0, t, norm=norm, tally=tally)

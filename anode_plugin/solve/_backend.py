@@ -73,6 +73,10 @@ class Backend(ABC):
         *,
         norm: ErrorNorm,
         tally: NFETally,
+        integral_loss: Callable[[Tensor, Tensor], Tensor] | None = None,
     ) -> Tensor:
-        """Solve with the library's own adjoint; a backend without one refuses."""
+        """Solve with the library's own adjoint; a backend without one refuses.
+
+        ``integral_loss``, ``g(t, z)``: its integral over the solve is part of the loss
+        whose gradients the adjoint computes (torchdyn's ``integral_loss``)."""
         raise ValueError(f"backend={self.name!r} has no adjoint of its own.")

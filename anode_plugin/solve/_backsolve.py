@@ -23,7 +23,7 @@ __all__ = ["backsolve_adjoint"]
 class _BacksolveAdjoint(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, field: nn.Module, z0: Tensor, t: Tensor, setup: tuple, *params: Tensor):
-        backend, _, norm, tally = setup
+        backend, _, norm, tally, _ = setup
         sol = backend.integrate(field, z0, t, norm=norm, tally=tally)
         ctx.field, ctx.setup, ctx.params = field, setup, params
         ctx.save_for_backward(t, sol)
@@ -33,7 +33,7 @@ class _BacksolveAdjoint(torch.autograd.Function):
     def backward(ctx: Any, grad_sol: Tensor):
         t, sol = ctx.saved_tensors
         field, params = ctx.field, ctx.params
-        backend, gradient, _, tally = ctx.setup
+        backend, gradient, _, tally, integral_loss = ctx.setup
         shape, n = sol.shape[1:], sol[0].numel()
         sizes = [p.numel() for p in params]
 
@@ -43,6 +43,14 @@ class _BacksolveAdjoint(torch.autograd.Function):
                 z = z.detach().requires_grad_(True)
                 dz = field(s, z)
                 grads = torch.autograd.grad(dz, (z, *params), -a, allow_unused=True)
+                if integral_loss is not None:
+                    # d/ds of the adjoint gains -dg/dz, of the parameters' adjoint -dg/dθ.
+                    loss = integral_loss(s, z).sum()
+                    extra = torch.autograd.grad(loss, (z, *params), allow_unused=True)
+                    grads = tuple(
+                        g if e is None else (-e if g is None else g - e)
+                        for g, e in zip(grads, extra, strict=True)
+                    )
             da, *dparams = (
                 torch.zeros_like(x) if g is None else g
                 for g, x in zip(grads, (z, *params), strict=True)
@@ -89,6 +97,7 @@ def backsolve_adjoint(
     t: Tensor,
     norm: ErrorNorm,
     tally: NFETally,
+    integral_loss: Any = None,
 ) -> Tensor:
     """Solve ``dz/dt = field(t, z)`` with gradients from a backsolve adjoint.
 
@@ -100,10 +109,12 @@ def backsolve_adjoint(
         t: times, 1-D and strictly monotonic.
         norm: the forward solve's error norm.
         tally: counts the steps.
+        integral_loss: ``g(t, z)``, whose integral over the solve joins the loss: its
+            gradients with respect to ``z0`` and the field's parameters are added.
 
     Returns:
         The states at the times ``t``: ``[len(t), *z0.shape]``. No gradient flows to ``t``.
     """
     params = tuple(p for p in field.parameters() if p.requires_grad)
-    setup = (backend, gradient, norm, tally)
+    setup = (backend, gradient, norm, tally, integral_loss)
     return _BacksolveAdjoint.apply(field, z0, t, setup, *params)

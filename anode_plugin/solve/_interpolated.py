@@ -49,8 +49,10 @@ class InterpolatedAdjoint:
         *,
         norm: ErrorNorm,
         tally: NFETally,
+        integral_loss: Any = None,
     ) -> Tensor:
-        """The states at the times ``t``: ``[len(t), *z0.shape]``."""
+        """The states at the times ``t``: ``[len(t), *z0.shape]``; ``integral_loss``
+        ``g(t, z)`` joins the loss the gradients are of (torchdyn's ``integral_loss``)."""
         if not hasattr(backend, "gather_adjoint"):
             raise ValueError(
                 f"sensitivity='interpolated_adjoint' is torchdyn's; backend={backend.name!r} "
@@ -70,7 +72,7 @@ class InterpolatedAdjoint:
                 "`torch.no_grad()` when no gradient is needed."
             )
         gather = _gather_odefunc_interp_adjoint
-        t_sol, sol = backend.gather_adjoint(gather, self, field, z0, t, tally)
+        t_sol, sol = backend.gather_adjoint(gather, self, field, z0, t, tally, integral_loss)
         if len(t_sol) == len(t):
             return sol
         # torchdyn integrates a decreasing span in negated time and reports that time.

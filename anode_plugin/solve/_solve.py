@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -81,9 +82,15 @@ class Solve:
         *,
         tally: NFETally,
         norm: ErrorNorm = FULL_NORM,
+        integral_loss: Callable[[Tensor, Tensor], Tensor] | None = None,
     ) -> Tensor:
-        """Solve ``dz/dt = field(t, z)`` from ``z0``: the states at ``t``, ``[len(t), ...]``."""
-        return self.gradient.solve(self.backend, field, z0, t, norm=norm, tally=tally)
+        """Solve ``dz/dt = field(t, z)`` from ``z0``: the states at ``t``, ``[len(t), ...]``.
+
+        ``integral_loss`` ``g(t, z)`` (adjoints only) adds the gradients of its integral
+        over the solve, as torchdyn's ``integral_loss`` does."""
+        return self.gradient.solve(
+            self.backend, field, z0, t, norm=norm, tally=tally, integral_loss=integral_loss
+        )
 
 
 def solve_from_options(
@@ -93,18 +100,21 @@ def solve_from_options(
     atol: float,
     rtol: float,
     sensitivity: str,
-    solver_adjoint: str | None,
+    solver_adjoint: str | nn.Module | None,
     atol_adjoint: float,
     rtol_adjoint: float,
     seminorm: bool | None,
     solver_options: dict[str, Any] | None,
+    interpolator: str | None = None,
 ) -> Solve:
     """The :class:`Solve` of ``AugmentedNeuralODE``'s flat keyword arguments."""
     backend = check_choice("backend", backend, BACKEND_TYPES)
     backend_type = BACKEND_TYPES[backend]
     if not (backend == "torchdyn" and isinstance(solver, nn.Module)):
         check_choice("solver", solver, backend_type.SOLVERS)
-    if solver_adjoint is not None:
+    if solver_adjoint is not None and not (
+        backend == "torchdyn" and isinstance(solver_adjoint, nn.Module)
+    ):
         check_choice("solver_adjoint", solver_adjoint, backend_type.SOLVERS)
     sensitivity = check_choice("sensitivity", sensitivity, backend_type.SENSITIVITIES)
     if solver_options is not None and backend != "torchdiffeq":
@@ -113,6 +123,13 @@ def solve_from_options(
             f"got backend={backend!r}."
         )
     options = {} if solver_options is None else {"options": dict(solver_options)}
+    if interpolator is not None:
+        if backend != "torchdyn":
+            raise ValueError(
+                f"`interpolator` is torchdyn's dense output; it needs backend='torchdyn', got "
+                f"backend={backend!r} (torchdiffeq interpolates its adaptive solvers itself)."
+            )
+        options["interpolator"] = interpolator
     engine = backend_type(solver, atol, rtol, **options)
     adjoint = {"solver": solver_adjoint, "atol": atol_adjoint, "rtol": rtol_adjoint}
     if sensitivity == "autograd":
@@ -135,6 +152,7 @@ _DEFAULTS = {
     "rtol_adjoint": 1e-4,
     "seminorm": None,
     "solver_options": None,
+    "interpolator": None,
 }
 
 
@@ -164,7 +182,6 @@ class SolveAttributes:
     """
 
     solve: Solve
-    _solve: Any
 
     @property
     def backend(self) -> str:
@@ -227,11 +244,12 @@ class SolveAttributes:
         """The adjoint's error norm (see :class:`Adjoint`)."""
         return getattr(self.solve.gradient, "seminorm", None)
 
-    def odeint(
-        self, x: Tensor, t_span: Tensor, save_at: Any = (), args: Any = None
-    ) -> tuple[Tensor, Tensor]:
-        """torchdyn's ``ODEProblem.odeint``: solve from a state ``x`` already in the ODE's
-        space (no augmentation); returns ``(t_span, sol)``."""
-        if len(save_at):
-            raise ValueError(f"`save_at` is not supported, got {save_at!r}; use `t_span`.")
-        return t_span, self._solve(x, t_span, args or None)
+    @property
+    def sensalg(self) -> str:
+        """torchdyn's other name of :attr:`sensitivity`."""
+        return self.solve.sensitivity
+
+    @property
+    def interpolator(self) -> str | None:
+        """torchdyn's dense output of the forward solve (``None``: none, or not torchdyn)."""
+        return getattr(self.solve.backend, "interpolator", None)

@@ -13,6 +13,7 @@ from .._errors import StepSizeUnderflowError
 from .._nfe import NFETally
 from .._validation import check_choice, check_positive_float
 from ._backend import Backend
+from ._backsolve import backsolve_adjoint
 from ._norms import ErrorNorm
 
 __all__ = ["TorchdiffeqBackend"]
@@ -104,9 +105,13 @@ class TorchdiffeqBackend(Backend):
         *,
         norm: ErrorNorm,
         tally: NFETally,
+        integral_loss: Any = None,
     ) -> Tensor:
         """torchdiffeq's adjoint; its backward error norm is the full one unless
-        ``gradient.seminorm``."""
+        ``gradient.seminorm``. An integral loss runs our backsolve adjoint on torchdiffeq's
+        solvers (torchdiffeq's adjoint has no term for one)."""
+        if integral_loss is not None:
+            return backsolve_adjoint(self, gradient, field, z0, t, norm, tally, integral_loss)
         method = gradient.solver or self.solver
         with _underflow_as_error():
             return torchdiffeq.odeint_adjoint(

@@ -7,9 +7,10 @@ from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
+from torchdyn.numerics.interpolators import INTERP_DICT, str_to_interp
 from torchdyn.numerics.odeint import odeint
 from torchdyn.numerics.sensitivity import _gather_odefunc_adjoint
-from torchdyn.numerics.solvers.ode import SOLVER_DICT, str_to_solver
+from torchdyn.numerics.solvers.ode import SOLVER_DICT, Tsitouras45, str_to_solver
 
 from .._nfe import NFETally
 from .._validation import check_choice, check_positive_float
@@ -53,6 +54,10 @@ class TorchdynBackend(Backend):
         solver: a name from :attr:`SOLVERS`, or a torchdyn solver module.
         atol: absolute tolerance of adaptive solvers.
         rtol: relative tolerance of adaptive solvers.
+        interpolator: torchdyn's dense output for adaptive solvers, a name from
+            :attr:`INTERPOLATORS` (``'4th'``): steps are not shortened to land on the times
+            of ``t_span``, the states there are interpolated. ``None``: no interpolation.
+            tsit5 has none, so torchdyn ignores it there, and so does this backend.
     """
 
     name: ClassVar[str] = "torchdyn"
@@ -61,10 +66,12 @@ class TorchdynBackend(Backend):
         n for n in SOLVER_DICT if n not in ("alf", "AsynchronousLeapfrog")
     )
     SENSITIVITIES: ClassVar[tuple[str, ...]] = ("autograd", "adjoint", "interpolated_adjoint")
+    INTERPOLATORS: ClassVar[tuple[str, ...]] = tuple(INTERP_DICT)
 
     solver: str | nn.Module = "dopri5"
     atol: float = 1e-3
     rtol: float = 1e-3
+    interpolator: str | None = None
     _solvers: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -72,6 +79,15 @@ class TorchdynBackend(Backend):
             check_choice("solver", self.solver, self.SOLVERS)
         check_positive_float("atol", self.atol)
         check_positive_float("rtol", self.rtol)
+        if self.interpolator is not None:
+            check_choice("interpolator", self.interpolator, self.INTERPOLATORS)
+
+    def _interpolator(self, solver: nn.Module, dtype: torch.dtype) -> Any:
+        # torchdyn drops the interpolator for tsit5 by an isinstance test that our step
+        # counter would hide from it: decide here, on the solver itself.
+        if self.interpolator is None or isinstance(solver, Tsitouras45):
+            return None
+        return str_to_interp(self.interpolator, dtype)
 
     def solver_module(self, solver: str | nn.Module | None, dtype: torch.dtype) -> nn.Module:
         """The solver module for states of ``dtype`` (a given module is used as it is)."""
@@ -98,14 +114,18 @@ class TorchdynBackend(Backend):
         atol: float | None = None,
         rtol: float | None = None,
     ) -> Tensor:
-        steps = _CountedSteps(self.solver_module(solver, z0.dtype), tally)
+        dtype = _leaf(z0).dtype
+        module = self.solver_module(solver, dtype)
+        # A backward solve spans two times: interpolation changes nothing there.
+        interpolator = self._interpolator(module, dtype)
         _, sol = odeint(
             field,
             z0,
             t,
-            steps,
+            _CountedSteps(module, tally),
             atol=self.atol if atol is None else atol,
             rtol=self.rtol if rtol is None else rtol,
+            interpolator=interpolator,
             seminorm=(False, None) if norm.is_full else (True, norm.entries),
         )
         return sol
@@ -119,33 +139,48 @@ class TorchdynBackend(Backend):
         *,
         norm: ErrorNorm,
         tally: NFETally,
+        integral_loss: Any = None,
     ) -> Tensor:
         """torchdyn's backsolve adjoint, which measures the forward error with the full norm
-        and the backward error with a seminorm. Other norms run our backsolve adjoint on
+        and the backward error with a seminorm. Other norms, and integral losses (whose
+        parameter gradients torchdyn's leaves out), run our backsolve adjoint on
         torchdyn's solvers."""
-        if gradient.seminorm is None and norm.is_full:
+        if gradient.seminorm is None and norm.is_full and integral_loss is None:
             return self.gather_adjoint(_gather_odefunc_adjoint, gradient, field, z0, t, tally)[1]
         seminorm = gradient.seminorm is not False  # torchdyn's own is a seminorm
         return backsolve_adjoint(
-            self, replace(gradient, seminorm=seminorm), field, z0, t, norm, tally
+            self, replace(gradient, seminorm=seminorm), field, z0, t, norm, tally, integral_loss
         )
 
     def gather_adjoint(
-        self, gather: Any, gradient: Any, field: nn.Module, z0: Tensor, t: Tensor, tally: NFETally
+        self,
+        gather: Any,
+        gradient: Any,
+        field: nn.Module,
+        z0: Tensor,
+        t: Tensor,
+        tally: NFETally,
+        integral_loss: Any = None,
     ) -> tuple[Tensor, Tensor]:
         """Run one of torchdyn's adjoint autograd functions: ``(t_sol, sol)``."""
         params = torch.cat([p.contiguous().flatten() for p in field.parameters()])
+        solver = self.solver_module(None, z0.dtype)
         function = gather(
             field,
             params,
-            _CountedSteps(self.solver_module(None, z0.dtype), tally),
+            _CountedSteps(solver, tally),
             self.atol,
             self.rtol,
-            None,
+            self._interpolator(solver, z0.dtype),
             _CountedSteps(self.solver_module(gradient.solver, z0.dtype), tally),
             gradient.atol,
             gradient.rtol,
-            None,
+            integral_loss,
             problem_type="standard",
         )
         return function.apply(params, z0, t, (), {})
+
+
+def _leaf(state: Any) -> Tensor:
+    """A tensor of ``state``: itself, or the first value of a dict state."""
+    return next(iter(state.values())) if isinstance(state, dict) else state

@@ -15,7 +15,7 @@ Example:
     >>> from anode_plugin.testing import assert_flow_properties
     >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
     <torch._C.Generator object at ...>
-    >>> model = AugmentedNeuralODE(MLPVectorField(3), 1, atol=1e-8, rtol=1e-8).double()
+    >>> model = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1, atol=1e-8, rtol=1e-8).double()
     >>> assert_flow_properties(model, torch.randn(8, 2, dtype=torch.float64))
 """
 

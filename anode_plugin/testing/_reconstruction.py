@@ -137,7 +137,7 @@ def solver_tolerances(
 
     Example:
         >>> from anode_plugin import AugmentedNeuralODE, MLPVectorField
-        >>> model = AugmentedNeuralODE(MLPVectorField(3), 1)
+        >>> model = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1)
         >>> with solver_tolerances(model, atol=1e-6, rtol=1e-6):
         ...     model.atol
         1e-06
@@ -186,7 +186,7 @@ def reconstruction_error(
     Example:
         >>> import torch
         >>> from anode_plugin import AugmentedNeuralODE, MLPVectorField
-        >>> model = AugmentedNeuralODE(MLPVectorField(3), 1).double()
+        >>> model = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1).double()
         >>> report = reconstruction_error(model, torch.randn(8, 2).double(), atol=1e-9, rtol=1e-9)
         >>> report.max < 1e-6
         True
@@ -248,7 +248,7 @@ def loosest_passing_tolerance(
     Example:
         >>> import torch
         >>> from anode_plugin import AugmentedNeuralODE, MLPVectorField
-        >>> model = AugmentedNeuralODE(MLPVectorField(3), 1).double()
+        >>> model = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1).double()
         >>> loosest_passing_tolerance(model, torch.randn(8, 2).double())
         0.001
     """

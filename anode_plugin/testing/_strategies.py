@@ -503,7 +503,7 @@ def augmented_neural_odes(
             field = draw(vector_fields(d + p))
         model = AugmentedNeuralODE(
             field,
-            p,
+            augment_dims=p,
             augmentation=kind,
             initial_velocity=velocity,
             backend=backend,

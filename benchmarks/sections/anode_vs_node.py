@@ -52,7 +52,7 @@ def bench_anode_vs_node(p: Profile) -> list[Row]:
         results = {}
         for label, (make, aug, feature_dim) in variants.items():
             torch.manual_seed(0)
-            model = Classifier(AugmentedNeuralODE(make(), aug), feature_dim, 10)
+            model = Classifier(AugmentedNeuralODE(make(), augment_dims=aug), feature_dim, 10)
             results[label] = _train_to_target(model, x, y, target, p.train_steps, batch, lr)
         node, anode = results.values()
         for label, r in results.items():

@@ -26,7 +26,9 @@ def bench_backends(p: Profile) -> list[Row]:
         models, optimizers = {}, {}
         counts: dict[str, list[int]] = {"torchdyn": [], "torchdiffeq": []}
         for backend in ("torchdyn", "torchdiffeq"):
-            models[backend] = AugmentedNeuralODE(copy.deepcopy(vf), aug, backend=backend)
+            models[backend] = AugmentedNeuralODE(
+                copy.deepcopy(vf), augment_dims=aug, backend=backend
+            )
             optimizers[backend] = torch.optim.Adam(models[backend].parameters(), 1e-3)
 
         def step(backend: str, models=models, optimizers=optimizers, x=x, counts=counts) -> float:

@@ -39,7 +39,7 @@ def bench_efficiency(p: Profile) -> list[Row]:
     ]
     for name, vf, x, aug, goal in cases:
         torch.manual_seed(0)
-        model = AugmentedNeuralODE(vf, aug, return_t_eval=False)
+        model = AugmentedNeuralODE(vf, augment_dims=aug, return_t_eval=False)
         optimizer = torch.optim.Adam(model.parameters(), 1e-3)
         train_step(model, optimizer, x, lambda s: s[-1].pow(2).mean())
         steps, nfes = [], []

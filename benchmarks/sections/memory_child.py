@@ -17,7 +17,7 @@ steps, sensitivity = int(sys.argv[1]), sys.argv[2]
 torch.manual_seed(0)
 model = AugmentedNeuralODE(
     ConvVectorField(6, 32),
-    5,
+    augment_dims=5,
     backend="torchdiffeq",
     solver="rk4",
     sensitivity=sensitivity,

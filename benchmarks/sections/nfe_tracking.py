@@ -44,7 +44,7 @@ def bench_nfe_tracking(p: Profile) -> list[Row]:
     def fit(with_callback: bool) -> float:
         torch.manual_seed(0)
         module = ANODEModule(
-            AugmentedNeuralODE(MLPVectorField(3, 32), 1), num_outputs=2, feature_dim=3
+            AugmentedNeuralODE(MLPVectorField(3, 32), augment_dims=1), num_outputs=2, feature_dim=3
         )
         callbacks = [timed(NFECallback(prog_bar=False))] if with_callback else []
         trainer = pl.Trainer(

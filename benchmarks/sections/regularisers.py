@@ -25,7 +25,7 @@ def bench_regularisers(p: Profile) -> list[Row]:
             ("kinetic+jacobian", ("kinetic", "jacobian"), 0.1),
         ):
             torch.manual_seed(0)
-            ode = AugmentedNeuralODE(make(), aug, regularisers=regs)
+            ode = AugmentedNeuralODE(make(), augment_dims=aug, regularisers=regs)
             model = Classifier(ode, feature_dim, 10)
             optimizer = torch.optim.Adam(model.parameters(), lr, weight_decay=1e-4)
             generator = torch.Generator().manual_seed(0)

@@ -19,7 +19,11 @@ def _seminorm_case(
     backend: str, seminorm: bool, field: nn.Module, head: nn.Linear, x, y, reduction
 ):
     model = AugmentedNeuralODE(
-        copy.deepcopy(field), 5, backend=backend, sensitivity="adjoint", seminorm=seminorm
+        copy.deepcopy(field),
+        augment_dims=5,
+        backend=backend,
+        sensitivity="adjoint",
+        seminorm=seminorm,
     )
     head = copy.deepcopy(head)
     start = time.perf_counter()

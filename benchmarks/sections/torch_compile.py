@@ -27,7 +27,9 @@ def bench_compile(p: Profile) -> list[Row]:
             torch.manual_seed(0)
             field = copy.deepcopy(vf)
             # What a user would write: the package has no compile option (see the guide).
-            models[compiled] = AugmentedNeuralODE(torch.compile(field) if compiled else field, aug)
+            models[compiled] = AugmentedNeuralODE(
+                torch.compile(field) if compiled else field, augment_dims=aug
+            )
             optimizers[compiled] = torch.optim.Adam(models[compiled].parameters(), 1e-3)
             start = time.perf_counter()
             for _ in range(2):

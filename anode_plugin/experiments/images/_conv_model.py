@@ -62,7 +62,7 @@ def conv_ode(
     )
     return AugmentedNeuralODE(
         field,
-        augment_dims,
+        augment_dims=augment_dims,
         solver=solver,
         atol=tol,
         rtol=tol,
