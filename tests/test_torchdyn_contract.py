@@ -94,7 +94,12 @@ def test_the_old_positional_augment_dims_warns_and_still_works():
 @pytest.mark.parametrize(
     ("args", "kwargs", "match"),
     [
-        ((1,), {"augment_dims": 1}, "takes no other positional argument and no `augment_dims`"),
+        (
+            (1,),
+            {"augment_dims": 1},
+            r"AugmentedNeuralODE\(vector_field, augment_dims\) is the deprecated form: it "
+            "takes no other positional argument and no `augment_dims` keyword",
+        ),
         ((1, 1e-3), {}, "takes no other positional argument"),
         ((), {}, "missing 1 required keyword-only argument: 'augment_dims'"),
     ],
@@ -328,7 +333,11 @@ def test_a_dict_state_is_solved_as_torchdyn_solves_it():
 @pytest.mark.parametrize(
     ("options", "match"),
     [
-        ({"augment_dims": 1}, "it needs augment_dims=0"),
+        (
+            {"augment_dims": 1},
+            r"A dict state `x` \(torchdyn's\) is integrated as torchdyn does, as it is: it "
+            "needs augment_dims=0",
+        ),
         ({"augment_dims": 0, "sensitivity": "adjoint"}, "got sensitivity='adjoint'"),
         ({"augment_dims": 0, "solver": "dopri5"}, "needs a fixed-step solver"),
     ],
