@@ -273,18 +273,42 @@ def test_budget_stop_finishes_the_step_saves_and_stops(tmp_path):
     torch.manual_seed(0)
     budget = NFEBudget(max_forward=2)
     nfe = NFECallback()
-    trainer = _trainer(tmp_path, [nfe, budget], max_epochs=3)
+    logger = CSVLogger(tmp_path, name="run")
+    trainer = _trainer(tmp_path, [nfe, budget], max_epochs=3, logger=logger)
     with pytest.warns(UserWarning, match=r"over NFEBudget\(max_forward=2\)") as caught:
         trainer.fit(_anode(), _data())
     assert trainer.global_step == 1 and len(nfe.history) == 1  # the step was finished
     assert budget.exceeded_steps == [1]
     path = budget.checkpoint_path
-    assert path == str(tmp_path / "checkpoints" / "nfe-budget-epoch=0-step=1.ckpt")
+    # Lightning's layout: the logger's run folder, then checkpoints/.
+    assert path == str(
+        tmp_path / "run" / "version_0" / "checkpoints" / "nfe-budget-epoch=0-step=1.ckpt"
+    )
     assert any(path in str(w.message) for w in caught)
+    assert not list((tmp_path / "run").rglob(".*partial*"))  # renamed when complete
     state = torch.load(path, weights_only=False)
     assert state["global_step"] == 1
     model = ANODEModule.load_from_checkpoint(path, ode=_anode().ode)
     assert model.head.in_features == 3
+
+
+def test_budget_stop_without_checkpointing_or_logger_writes_nothing(tmp_path, monkeypatch):
+    # It wrote checkpoints/nfe-budget-epoch=0-step=1.ckpt into the working directory.
+    monkeypatch.chdir(tmp_path)
+    torch.manual_seed(0)
+    budget = NFEBudget(max_forward=2)
+    trainer = pl.Trainer(
+        max_epochs=3,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[budget],
+    )
+    with pytest.warns(UserWarning, match="No checkpoint was saved: checkpointing is off"):
+        trainer.fit(_anode(), _data())
+    assert trainer.global_step == 1 and budget.checkpoint_path is None
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_budget_stop_saves_into_the_model_checkpoint_dir(tmp_path):

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from .._atomic import save_figure, write_text_atomic
 from .._summary import format_mean_std
 from ._augmentations import (
     AUGMENTATION_KINDS,
@@ -258,7 +259,7 @@ def augmentation_figures(results: dict[str, Any], output_dir: str) -> list[str]:
                 ax.set_yscale("log")
         axes[0].set_ylabel(ylabel + ("\nsolid: forward, dotted: backward" if "nfe" in key else ""))
         axes[-1].legend(fontsize=8)
-        fig.savefig(os.path.join(output_dir, name), dpi=100)
+        save_figure(fig, os.path.join(output_dir, name), dpi=100)
         written.append(name)
     if "oscillator" in results:
         kinds = [k for k in results["oscillator"] if "viz" in results["oscillator"][k]]
@@ -276,7 +277,7 @@ def augmentation_figures(results: dict[str, Any], output_dir: str) -> list[str]:
                 ax.set_title(kind)
                 ax.set_xlabel("t")
             axes[0].set_ylabel("x(t): truth (line), prediction (dots)")
-            fig.savefig(os.path.join(output_dir, "augmentations_oscillator.png"), dpi=100)
+            save_figure(fig, os.path.join(output_dir, "augmentations_oscillator.png"), dpi=100)
             written.append("augmentations_oscillator.png")
     return written
 
@@ -347,11 +348,10 @@ def write_augmentations_outputs(document: dict[str, Any], output_dir: str) -> li
     """Check the claims, then write ``results.json``, the figures and ``report.md``."""
     os.makedirs(output_dir, exist_ok=True)
     document["claims"] = [c.as_dict() for c in check_augmentation_claims(document["results"])]
-    with open(os.path.join(output_dir, "results.json"), "w") as handle:
-        json.dump(document, handle)
+    write_text_atomic(os.path.join(output_dir, "results.json"), json.dumps(document))
     figures = augmentation_figures(document["results"], output_dir)
-    with open(os.path.join(output_dir, "report.md"), "w") as handle:
-        handle.write(render_augmentations_report(document, figures))
+    report = render_augmentations_report(document, figures)
+    write_text_atomic(os.path.join(output_dir, "report.md"), report)
     return ["results.json", "report.md", *figures]
 
 

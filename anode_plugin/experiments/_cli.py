@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from jsonargparse import ArgumentParser
 from jsonargparse.typing import PositiveInt
 
 from .. import __version__
+from .._atomic import write_text_atomic
 from ._augmentations import AugmentationsConfig
 from ._augmentations_report import augmentations_command, augmentations_report_command
 from ._claims import check_all
@@ -127,8 +129,7 @@ def write_outputs(results: dict[str, Any], output_dir: str) -> list[str]:
         ) from error
     os.makedirs(output_dir, exist_ok=True)
     results["claims"] = [check.as_dict() for check in check_all(results)]
-    with open(os.path.join(output_dir, "results.json"), "w") as handle:
-        json.dump(results, handle)
+    write_text_atomic(os.path.join(output_dir, "results.json"), json.dumps(results))
     figures = save_figures(results, output_dir)
     write_report(results, output_dir, figures)
     return ["results.json", "report.md", *figures]
@@ -169,8 +170,38 @@ def _write_cnf(results: dict[str, Any], output_dir: str) -> int:
     return 0
 
 
+_INTERRUPTED = (
+    "anode-experiments: interrupted; the worker processes were stopped with it. The runs "
+    "were not finished, so no new results were written (results.json, report.md and the "
+    "figures are written when every run has finished, each whole or not at all)."
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``anode-experiments`` and ``python -m anode_plugin.experiments``."""
+    """Entry point of ``anode-experiments`` and ``python -m anode_plugin.experiments``.
+
+    Ctrl-C or a SIGTERM (a job scheduler's) stops the workers and the program at once;
+    exit status 130 or 143.
+    """
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)  # unwinds through the pool, which ends its workers
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print(_INTERRUPTED, file=sys.stderr)
+        return 130
+    except SystemExit as stop:
+        if stop.code == 128 + signal.SIGTERM:
+            print(_INTERRUPTED, file=sys.stderr)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     cfg = build_parser().parse_args(argv)
     name = cfg.experiment

@@ -6,6 +6,7 @@ import json
 import os
 from typing import Any
 
+from .._atomic import save_figure, write_text_atomic
 from ._cnf import CNF_CLAIMS, cnf_claims, summarise
 
 __all__ = ["render_cnf_report", "save_cnf_figures", "write_cnf_outputs"]
@@ -68,7 +69,7 @@ def save_cnf_figures(results: dict[str, Any], output_dir: str) -> list[str]:
                     ax.set_title(title, fontsize=9)
             axes[row][0].set_ylabel(density, fontsize=9)
         fig.tight_layout()
-        fig.savefig(os.path.join(output_dir, "cnf_densities.png"), dpi=90)
+        save_figure(fig, os.path.join(output_dir, "cnf_densities.png"), dpi=90)
         plt.close(fig)
         files.append("cnf_densities.png")
     if "digits" in config["densities"]:
@@ -84,7 +85,7 @@ def save_cnf_figures(results: dict[str, Any], output_dir: str) -> list[str]:
             ax.imshow(tiles.numpy(), cmap="gray_r", vmin=0, vmax=1)
             ax.set_title(f"{_LABELS[model]} samples", fontsize=9)
         fig.tight_layout()
-        fig.savefig(os.path.join(output_dir, "cnf_digits_samples.png"), dpi=90)
+        save_figure(fig, os.path.join(output_dir, "cnf_digits_samples.png"), dpi=90)
         plt.close(fig)
         files.append("cnf_digits_samples.png")
     densities = list(config["densities"])
@@ -103,7 +104,7 @@ def save_cnf_figures(results: dict[str, Any], output_dir: str) -> list[str]:
     axes[0][0].set_ylabel("NFE per step")
     axes[0][0].legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(os.path.join(output_dir, "cnf_nfe.png"), dpi=90)
+    save_figure(fig, os.path.join(output_dir, "cnf_nfe.png"), dpi=90)
     plt.close(fig)
     files.append("cnf_nfe.png")
     return files
@@ -165,9 +166,7 @@ def write_cnf_outputs(results: dict[str, Any], output_dir: str) -> list[str]:
     os.makedirs(output_dir, exist_ok=True)
     results["summary"] = summarise(results["runs"])
     results["claims"] = cnf_claims(results["summary"])
-    with open(os.path.join(output_dir, "results.json"), "w") as handle:
-        json.dump(results, handle)
+    write_text_atomic(os.path.join(output_dir, "results.json"), json.dumps(results))
     figures = save_cnf_figures(results, output_dir)
-    with open(os.path.join(output_dir, "report.md"), "w") as handle:
-        handle.write(render_cnf_report(results, figures))
+    write_text_atomic(os.path.join(output_dir, "report.md"), render_cnf_report(results, figures))
     return ["results.json", "report.md", *figures]

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from .._atomic import save_figure
+
 __all__ = [
     "feature_evolution_figure",
     "flows_1d_figure",
@@ -300,6 +302,6 @@ def save_figures(results: dict[str, Any], output_dir: str | os.PathLike[str]) ->
     for name, fig in figures.items():
         if fig is None:
             continue
-        fig.savefig(os.path.join(output_dir, name), dpi=110)
+        save_figure(fig, os.path.join(output_dir, name), dpi=110)
         written.append(name)
     return written

@@ -7,6 +7,11 @@ take, and a second pool in the same program starts at once. Where there is no fo
 server (Windows), workers are fresh interpreters (``spawn``). Each runs one torch
 thread, so that ``workers`` processes use ``workers`` cores and nothing is
 oversubscribed.
+
+Workers never outlive the program: each watches the process that started the pool
+and exits at once when it is gone (killed with SIGKILL, or ended by a signal that ran
+no clean-up), and an interrupt (Ctrl-C) ends the running jobs instead of waiting for
+them.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
@@ -45,10 +51,38 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
+def _exit_with_parent() -> None:
+    # The process that started the pool: with the fork server too, it is the one whose
+    # end the sentinel signals (the fork server hands its workers the read end of a
+    # pipe only that process writes to), and `join` waits on it without polling.
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    parent.join()
+    os._exit(1)  # no clean-up to run: the results had nowhere to go
+
+
 def _init_worker() -> None:
     # The toy models are tiny: one thread per process is the fastest, and the pool is
     # sized to the cores, so more threads would only compete with the other workers.
     torch.set_num_threads(1)
+    threading.Thread(target=_exit_with_parent, name="exit-with-parent", daemon=True).start()
+
+
+def _end_workers(executor: ProcessPoolExecutor) -> None:
+    """Stop the pool's workers now, running jobs included (an interrupt)."""
+    terminate = getattr(executor, "terminate_workers", None)  # Python 3.14+
+    if terminate is not None:
+        terminate()
+        return
+    # Before 3.14 the processes are reachable only through the executor's `_processes`,
+    # which `shutdown` clears: take them first.
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    for process in processes:
+        process.terminate()
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.join(timeout=5)
 
 
 def _check_picklable(job: object, index: int) -> None:
@@ -133,9 +167,12 @@ def map_jobs(
                 for future in finished:
                     # .result() re-raises a job's exception in this process.
                     done(pending.pop(future), future.result())
+        except (KeyboardInterrupt, SystemExit):
+            _end_workers(executor)  # Ctrl-C or a signal: stop now, do not finish the jobs
+            raise
         except BaseException:
-            # Cancel what has not started; the jobs running now finish first (at most
-            # one per worker), then every worker process exits.
+            # A job failed: cancel what has not started; the jobs running now finish
+            # first (at most one per worker), then every worker process exits.
             executor.shutdown(wait=True, cancel_futures=True)
             raise
         executor.shutdown(wait=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .._atomic import write_text_atomic
 from .._summary import format_mean_std
 from ._claims import ClaimCheck, check_all, nfe_start_end
 
@@ -119,6 +120,5 @@ def write_report(
 ) -> str:
     """Write ``report.md`` into ``output_dir``; returns its path."""
     path = os.path.join(output_dir, "report.md")
-    with open(path, "w") as handle:
-        handle.write(render_report(results, figures))
+    write_text_atomic(path, render_report(results, figures))
     return path

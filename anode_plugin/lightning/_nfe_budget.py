@@ -109,10 +109,19 @@ class NFEBudget(MeteredCallback):
             if len(self.exceeded_steps) == 1:
                 rank_zero_warn(f"{message} Training goes on (on_exceed='warn'). {_HINT}")
             return
-        path = os.path.join(_checkpoint_dir(trainer), self._checkpoint_name(trainer))
-        trainer.save_checkpoint(path)
-        self.checkpoint_path = path
         trainer.should_stop = True
+        folder = _checkpoint_dir(trainer)
+        if folder is None:
+            rank_zero_warn(
+                f"{message} Stopping training (on_exceed='stop'). No checkpoint was saved: "
+                "checkpointing is off and there is no logger, so the run has no folder for "
+                "one (a ModelCheckpoint or a logger gives it one). The model after this "
+                f"step is the one in memory. {_HINT}"
+            )
+            return
+        path = os.path.join(folder, self._checkpoint_name(trainer))
+        _save_whole(trainer, path)
+        self.checkpoint_path = path
         rank_zero_warn(
             f"{message} Stopping training (on_exceed='stop'); the model after this step is "
             f"saved in {path}. {_HINT}"
@@ -144,9 +153,33 @@ class NFEBudget(MeteredCallback):
         self.checkpoint_path = state_dict["checkpoint_path"]
 
 
-def _checkpoint_dir(trainer: pl.Trainer) -> str:
-    """The run's checkpoint directory: ``ModelCheckpoint``'s, else ``default_root_dir``'s."""
+def _checkpoint_dir(trainer: pl.Trainer) -> str | None:
+    """Where the trainer keeps checkpoints: its ``ModelCheckpoint``'s folder, else the
+    logger's run folder's ``checkpoints`` (Lightning's layout); ``None`` with neither."""
     callback = trainer.checkpoint_callback
-    if isinstance(callback, ModelCheckpoint) and callback.dirpath:
-        return str(callback.dirpath)
-    return os.path.join(trainer.default_root_dir, "checkpoints")
+    if isinstance(callback, ModelCheckpoint):
+        return (
+            str(callback.dirpath)
+            if callback.dirpath
+            else os.path.join(_run_dir(trainer), "checkpoints")
+        )
+    if trainer.loggers:
+        return os.path.join(_run_dir(trainer), "checkpoints")
+    return None
+
+
+def _run_dir(trainer: pl.Trainer) -> str:
+    logger = trainer.loggers[0] if trainer.loggers else None
+    log_dir = getattr(logger, "log_dir", None) if logger is not None else None
+    return str(log_dir) if log_dir else trainer.default_root_dir
+
+
+def _save_whole(trainer: pl.Trainer, path: str) -> None:
+    """``trainer.save_checkpoint(path)`` under a temporary name, renamed when complete, so
+    that a kill never leaves a partial checkpoint under the final name."""
+    folder, name = os.path.split(path)
+    partial = os.path.join(folder, f".{name}.partial")
+    trainer.save_checkpoint(partial)  # every rank calls it; rank zero writes, then all wait
+    if trainer.is_global_zero:
+        os.replace(partial, path)
+    trainer.strategy.barrier("NFEBudget._save_whole")

@@ -9,6 +9,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, overload
 
+from .._atomic import atomic_path, write_text_atomic
+
 __all__ = ["NFEHistory", "NFEStep"]
 
 
@@ -96,12 +98,11 @@ class NFEHistory(Sequence[NFEStep]):
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
         """Write one row per step, with a header, to ``path``."""
-        with open(path, "w", newline="") as handle:
+        with atomic_path(path) as partial, open(partial, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=_COLUMNS)
             writer.writeheader()
             writer.writerows(self.as_dicts())
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
         """Write a JSON list with one object per step to ``path``."""
-        with open(path, "w") as handle:
-            json.dump(self.as_dicts(), handle, indent=1)
+        write_text_atomic(path, json.dumps(self.as_dicts(), indent=1))

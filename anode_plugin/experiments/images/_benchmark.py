@@ -22,6 +22,7 @@ from lightning.pytorch.callbacks import Callback
 from torch import Tensor
 from typing_extensions import override
 
+from ..._atomic import atomic_path, write_text_atomic
 from ..._summary import mean_std
 from ..._tf32 import enable_tf32
 from ..._validation import check_non_negative_int
@@ -575,7 +576,8 @@ def _figures(dataset: str, runs: list[dict[str, Any]], path: Path) -> None:
     unique = dict(zip(labels, handles, strict=True))
     axes[0].legend(unique.values(), unique.keys())
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as partial:
+        fig.savefig(partial, dpi=120)
     plt.close(fig)
 
 
@@ -796,10 +798,11 @@ def run_image_benchmark(
         **{k: v for k, v in data_kwargs.items() if k != "download"},
         "setup": {k: v for k, v in asdict(setup).items() if k != "datamodule"},
     }
-    (folder / "runs.json").write_text(json.dumps({"settings": settings, "runs": runs}, indent=1))
+    runs_json = json.dumps({"settings": settings, "runs": runs}, indent=1)
+    write_text_atomic(folder / "runs.json", runs_json)
     table = folder / "table.md"
-    table.write_text(_table(dataset, setup, runs, reconstruction))
+    write_text_atomic(table, _table(dataset, setup, runs, reconstruction))
     _figures(dataset, runs, folder / "figures.png")
     if {r["model"] for r in runs} == set(MODELS):
-        (folder / "claims.md").write_text(_claims_report(dataset, setup, runs, settings))
+        write_text_atomic(folder / "claims.md", _claims_report(dataset, setup, runs, settings))
     return table

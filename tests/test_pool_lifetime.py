@@ -1,0 +1,109 @@
+"""The experiments' worker processes never outlive the program that started them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc (Linux)"
+)
+
+# Two workers, each sleeping far longer than the test waits: only their end can free them.
+SCRIPT = """
+import time
+from anode_plugin.experiments._pool import map_jobs
+print("started", flush=True)
+map_jobs(time.sleep, [600, 600], workers=2)
+"""
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _descendants(root: int) -> set[int]:
+    pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    parents = {pid: _parent_of(pid) for pid in pids}
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"  # a zombie has exited; only its parent has not reaped it yet
+
+
+def _start(tmp_path) -> tuple[subprocess.Popen, set[int]]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT], cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout.readline().strip() == "started"
+    deadline = time.monotonic() + 60
+    workers: set[int] = set()
+    while time.monotonic() < deadline:
+        # The fork server, its two workers (and the resource tracker).
+        workers = _descendants(process.pid)
+        if len(workers) >= 3 and all(_alive(pid) for pid in workers):
+            break
+        time.sleep(0.2)
+    assert len(workers) >= 3, f"the pool did not start: {workers}"
+    time.sleep(1.0)  # let the workers start their jobs
+    return process, workers
+
+
+def _survivors(workers: set[int], within: float) -> set[int]:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        alive = {pid for pid in workers if _alive(pid)}
+        if not alive:
+            return set()
+        time.sleep(0.2)
+    return {pid for pid in workers if _alive(pid)}
+
+
+@pytest.mark.slow
+def test_no_worker_survives_a_sigkill_of_the_parent(tmp_path):
+    # Seen here before the fix: both workers ran on, reparented to init, for 30 minutes.
+    process, workers = _start(tmp_path)
+    process.kill()
+    process.wait()
+    survivors = _survivors(workers, within=20)
+    for pid in survivors:  # leave no process behind even when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_the_running_jobs_at_once(tmp_path):
+    # Before the fix the pool waited for the running jobs (here 600 s) to finish.
+    process, workers = _start(tmp_path)
+    start = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        process.kill()
+        survivors = _survivors(workers, within=20)
+        for pid in survivors:  # leave no process behind even when the test fails
+            os.kill(pid, signal.SIGKILL)
+    assert time.monotonic() - start < 30 and process.returncode != 0
+    assert not survivors
