@@ -125,6 +125,14 @@ class InputLayer(LazyModuleMixin, nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         dim = self.augment_idx % x.ndim
+        expected = self.weight.shape[1]  # also when built by loading a state dict
+        if x.shape[dim] != expected:
+            raise StateShapeError(
+                f"InputLayer(in_features={expected}) maps inputs with "
+                f"{expected} entries along dimension {dim}, got shape "
+                f"{tuple(x.shape)}; build it with in_features={x.shape[dim]}, or leave "
+                "in_features=None to read it from the first input."
+            )
         return F.linear(x.movedim(dim, -1), self.weight, self.bias).movedim(-1, dim)
 
     def extra_repr(self) -> str:

@@ -56,6 +56,9 @@ class GaussianQ(nn.Module):
 
     def __init__(self, data_dims: int, augment_dims: int, hidden_dim: int = 32) -> None:
         super().__init__()
+        data_dims = check_positive_int("data_dims", data_dims)
+        augment_dims = check_positive_int("augment_dims", augment_dims)
+        hidden_dim = check_positive_int("hidden_dim", hidden_dim)
         self.net = nn.Sequential(
             nn.Linear(data_dims, hidden_dim), nn.Tanh(), nn.Linear(hidden_dim, 2 * augment_dims)
         )
@@ -128,7 +131,9 @@ class AugmentedCNF(SolveAttributes, SolveStatistics, nn.Module):
             augment_dims: number ``p`` of augmented entries; 0 for a plain CNF.
             q: the distribution of the augmented entries: ``'standard_normal'``, or
                 ``'learned'``, a diagonal Gaussian given by a small network of ``x``
-                (:class:`GaussianQ`). Ignored with ``augment_dims=0``.
+                (:class:`GaussianQ`). With ``augment_dims=0`` there is nothing to learn:
+                ``q`` is ignored and no network is built (``flow.q is None``), so one
+                configuration serves plain and augmented flows alike.
             q_hidden_dim: hidden width of the learned ``q``'s network.
             trace: ``'exact'`` (one vector-Jacobian product per state entry, for small
                 states) or ``'hutchinson'`` (one per evaluation, unbiased, one probe per
@@ -183,7 +188,7 @@ class AugmentedCNF(SolveAttributes, SolveStatistics, nn.Module):
         self._tally = NFETally(max_nfe)
         self.vf = CountedField(vector_field, self._tally)
         self.q: GaussianQ | None = None
-        if q == "learned" and augment_dims > 0:
+        if q == "learned" and augment_dims > 0:  # p = 0: nothing to learn, nothing built
             self.q = GaussianQ(
                 data_dims, augment_dims, check_positive_int("q_hidden_dim", q_hidden_dim)
             )

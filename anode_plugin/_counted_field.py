@@ -131,6 +131,7 @@ class CountedField(nn.Module):
         )
         self._guard_countdown = GUARD_INTERVAL
         self._guard_last_t: float | None = None
+        self._span: tuple[float, float] | None = None
         if not any(True for _ in self.parameters()):
             # Sensitivity code concatenates the field's parameters; give it one to find,
             # as torchdyn does for parameter-free fields.
@@ -141,13 +142,15 @@ class CountedField(nn.Module):
         """Evaluations since the last reset, forward and backward together (torchdyn's view)."""
         return float(self.tally.forward + self.tally.backward)
 
-    def start_solve(self, args: Any = None) -> None:
+    def start_solve(self, args: Any = None, span: tuple[float, float] | None = None) -> None:
         """Begin a new forward solve: the budget and the stall guard apply to each solve.
 
         The solvers call ``f(t, z)``: the field keeps the solve's ``args`` (also for its
-        backward solve) and hands them to fields written ``f(t, x, args)``.
+        backward solve) and hands them to fields written ``f(t, x, args)``. ``span``, the
+        first and last time, lets an error name the horizon.
         """
         self.args = args
+        self._span = span
         self.tally.start_solve()
         self._guard_countdown = GUARD_INTERVAL
         self._guard_last_t = None
@@ -212,11 +215,24 @@ class CountedField(nn.Module):
                 "a checkpoint, then lower the learning rate or clip gradients."
             )
         when = f"at t={time:.6g}" if math.isfinite(time) else "(the solver's time became NaN)"
+        span = getattr(self, "_span", None)
+        over = "" if span is None else f" while integrating from t={span[0]:g} to t={span[1]:g}"
+        causes = (
+            "Common causes: a learning rate too high, exploding weights, inputs not "
+            "normalised. Lower the learning rate, add weight decay or gradient clipping, or "
+            "check the data."
+        )
+        if span is not None and (not math.isfinite(time) or abs(span[1] - span[0]) > 10):
+            # The step size blew up with the state: over a long horizon even a sound field
+            # grows without bound, so the horizon is the first suspect.
+            causes = (
+                f"The horizon is the first suspect: over {abs(span[1] - span[0]):g} time "
+                "units a field's state can grow without bound (the paper integrates over "
+                "[0, 1]); shorten `t_span`, or rescale the field. " + causes
+            )
         return (
-            f"The {name} of the ODE became NaN or infinite {when} (detected at evaluation "
-            f"{evaluation}). Common causes: a learning rate too high, exploding weights, "
-            "inputs not normalised. Lower the learning rate, add weight decay or gradient "
-            "clipping, or check the data."
+            f"The {name} of the ODE became NaN or infinite {when}{over} (detected at "
+            f"evaluation {evaluation}). {causes}"
         )
 
     def forward(self, t: Tensor, x: Tensor, args: Any = None) -> Tensor:

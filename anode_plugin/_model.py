@@ -362,7 +362,7 @@ class AugmentedNeuralODE(
             if regularised is not None:
                 self._regularisation = {n: z0.new_zeros(z0.shape[0]) for n in self.regularisers}
             return z0.unsqueeze(0).repeat(len(t), *(1,) * z0.ndim)
-        self.vf.start_solve(args)
+        self.vf.start_solve(args, (float(t[0]), float(t[-1])))
         field, state, norm, integral_loss = self.vf, z0, ErrorNorm(), None
         if regularised is not None:
             field, state, norm = regularised, regularised.start(z0), ErrorNorm(z0.numel())

@@ -62,7 +62,7 @@ def check_floating_tensor(name: str, value: object, *, min_ndim: int = 1) -> tor
         raise TypeError(f"`{name}` must be a torch.Tensor, got {type(value).__name__}.")
     if not value.is_floating_point():
         raise TypeError(
-            f"`{name}` must have a real floating-point dtype (float16, bfloat16, float32 or "
+            f"`{name}` must have a real floating-point dtype (the solvers take float32 or "
             f"float64), got {value.dtype}. Convert it first, e.g. `{name}.float()`."
         )
     if value.ndim < min_ndim:

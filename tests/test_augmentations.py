@@ -435,3 +435,11 @@ def test_regularisers_and_budgets_apply_to_every_kind(kind):
     budgeted = _model(kind, max_nfe=3)
     with pytest.raises(NFEBudgetExceeded):
         budgeted.features(x)
+
+
+def test_an_input_layer_built_for_another_size_says_so():
+    # It failed with torch's "mat1 and mat2 shapes cannot be multiplied".
+    layer = InputLayer(1, in_features=5)
+    with pytest.raises(StateShapeError, match=r"InputLayer\(in_features=5\) maps inputs with 5"):
+        layer(torch.randn(4, 2))
+    assert layer(torch.randn(4, 5)).shape == (4, 1)

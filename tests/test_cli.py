@@ -131,12 +131,57 @@ def test_validate_and_test_subcommands(tmp_path):
     assert 0.0 <= float(tested[0]["test/acc"]) <= 1.0
 
 
-def test_bad_model_options_fail_before_training(tmp_path):
+def test_bad_model_options_fail_before_training(tmp_path, capsys):
     config = _config(tmp_path / "run")
     config["model"]["task"] = "segmentation"
-    with pytest.raises(ValueError, match=r"`task` must be one of"):
+    with pytest.raises(SystemExit) as stop:
         main(["fit", "--config", _write(tmp_path / "config.yaml", config)])
+    assert stop.value.code == 2 and "`task` must be one of" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--model.lr", "-1"], "anode: error: `lr` must be a positive finite number, got -1.0."),
+        (
+            ["--model.ode.init_args.solver", "dopri55"],
+            "anode: error: `solver` must be one of [",
+        ),
+    ],
+)
+def test_the_cli_prints_its_own_message_in_a_few_lines(tmp_path, capsys, options, message):
+    # It printed 72-92 lines: jsonargparse's traceback and a dump of the whole config.
+    path = _write(tmp_path / "config.yaml", _config(tmp_path / "run"))
+    with pytest.raises(SystemExit) as stop:
+        main(["fit", "--config", path, *options])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and err[0].startswith(message)
+    assert len(err) == 2 and "ANODE_TRACEBACK=1" in err[1]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="asks for a GPU where there is none")
+def test_a_gpu_on_a_machine_without_one_says_to_use_the_cpu(tmp_path, capsys):
+    path = _write(tmp_path / "config.yaml", _config(tmp_path / "run"))
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", path, "--trainer.accelerator", "gpu"])
+    err = capsys.readouterr().err
+    assert "PyTorch finds none on this machine" in err and "--trainer.accelerator cpu" in err
+
+
+def test_resuming_from_last_with_nothing_to_resume_says_so(tmp_path, recwarn):
+    path = _write(tmp_path / "config.yaml", _config(tmp_path / "run", epochs=1))
+    # Lightning started afresh under its hint to set `save_last=True`, which is set.
+    with pytest.warns(UserWarning, match="no `last` checkpoint of an earlier run under"):
+        main(["fit", "--config", path, "--ckpt_path", "last"])
+    assert not any("HINT: Set `ModelCheckpoint" in str(w.message) for w in recwarn)
+    assert _last(tmp_path / "run", version=0).exists()  # it trained from scratch
+
+
+def test_evaluating_from_last_with_nothing_to_load_is_refused(tmp_path):
+    path = _write(tmp_path / "config.yaml", _config(tmp_path / "run", epochs=1))
+    with pytest.raises(ValueError, match="`validate` has no weights to load"):
+        main(["validate", "--config", path, "--ckpt_path", "last"])
 
 
 def test_resume_equals_an_uninterrupted_run(tmp_path):

@@ -294,3 +294,20 @@ def test_a_short_fit_on_two_moons_improves_the_held_out_bound(augment_dims, seed
         after = -float(flow.log_prob(test).mean())
     assert after < before - 0.2
     assert after < 3.35
+
+
+def test_an_integer_input_is_told_what_the_flow_accepts():
+    # The message offered float16/bfloat16, which the solvers then refused.
+    flow = AugmentedCNF(MLPVectorField(2, 8, activation="tanh"), 2, 0)
+    with pytest.raises(TypeError, match=r"the solvers take float32 or float64\), got torch.int64"):
+        flow.log_prob(torch.ones(3, 2, dtype=torch.int64))
+
+
+@pytest.mark.parametrize(
+    ("args", "name"), [((0, 2), "data_dims"), ((2, 0), "augment_dims"), ((2, 2, 0), "hidden_dim")]
+)
+def test_gaussian_q_checks_its_sizes(args, name):
+    from anode_plugin import GaussianQ
+
+    with pytest.raises(ValueError, match=rf"`{name}` must be a positive integer"):
+        GaussianQ(*args)

@@ -157,6 +157,45 @@ def test_image_folder_reads_pngs_by_class(tmp_path):
         GenericImageDataModule(source="image_folder", data_dir=tmp_path).setup()
 
 
+def _write_folder(root: Path, sizes: dict[str, tuple[int, int]], mode: str = "RGB") -> None:
+    """train/ and test/ with one class folder each, one image of each named size."""
+    for split in ("train", "test"):
+        (root / split / "cat").mkdir(parents=True, exist_ok=True)
+        for name, (h, w) in sizes.items():
+            shape = (h, w, 3) if mode == "RGB" else (h, w)
+            Image.fromarray(np.zeros(shape, dtype=np.uint8), mode).save(root / split / "cat" / name)
+
+
+def test_an_image_folder_names_the_file_that_is_no_image(tmp_path):
+    # It gave a raw PIL.UnidentifiedImageError from inside the loader.
+    _write_folder(tmp_path, {"a.png": (8, 8)})
+    (tmp_path / "train" / "cat" / "notes.png").write_text("not an image")
+    with pytest.raises(ValueError, match=r"notes\.png is not an image that PIL can read"):
+        GenericImageDataModule(source="image_folder", data_dir=tmp_path).setup()
+
+
+def test_an_image_folder_of_mixed_sizes_names_the_file_or_resizes(tmp_path):
+    # image_shape said (3, 8, 8) while half the images were 10x10; then a raw stack error.
+    _write_folder(tmp_path, {"a.png": (8, 8), "b.png": (10, 10)})
+    with pytest.raises(ValueError, match=r"b\.png is 10x10 \(width x height\) but .*a\.png is 8x8"):
+        GenericImageDataModule(source="image_folder", data_dir=tmp_path).setup()
+    dm = GenericImageDataModule(source="image_folder", data_dir=tmp_path, resize=(6, 5))
+    assert dm.image_shape == (3, 6, 5)
+    x, _ = _all(dm.train_dataloader())
+    assert x.shape == (2, 3, 6, 5)
+    with pytest.raises(ValueError, match="`resize` applies to source='image_folder' only"):
+        GenericImageDataModule(source="idx", resize=(6, 5))
+    with pytest.raises(ValueError, match=r"`resize\[1\]` must be a positive integer"):
+        GenericImageDataModule(source="image_folder", resize=(6, 0))
+
+
+def test_an_image_folder_of_mixed_modes_names_the_file(tmp_path):
+    _write_folder(tmp_path, {"a.png": (8, 8)})
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8), "L").save(tmp_path / "test" / "cat" / "g.png")
+    with pytest.raises(ValueError, match=r"g\.png has 1 channel\(s\) but .* has 3"):
+        GenericImageDataModule(source="image_folder", data_dir=tmp_path).setup()
+
+
 def test_torchvision_class_by_name_on_a_standin(tmp_path):
     root, checksums = write_mnist(tmp_path)
     dm = GenericImageDataModule(

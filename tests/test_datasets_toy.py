@@ -200,3 +200,19 @@ def test_resnet_matches_the_parameter_count_and_the_ode_contract():
         model.features(torch.randn(7, 3))
     with pytest.raises(ValueError, match="num_blocks"):
         ResNet(2, 4, 0)
+
+
+@pytest.mark.parametrize(
+    ("module", "sizes"),
+    [
+        (ConcentricSpheresDataModule, {"num_inner": 0}),
+        (ConcentricSpheresDataModule, {"num_outer": 0}),
+        (ShiftedSinesDataModule, {"num_lower": 0}),
+        (SpheresGeneralisationDataModule, {"num_inner": 0}),
+    ],
+)
+def test_a_class_of_size_zero_is_refused(module, sizes):
+    # `--data.init_args.num_inner 0` trained on one class without a word.
+    name = next(iter(sizes))
+    with pytest.raises(ValueError, match=rf"`{name}` must be a positive integer: each class"):
+        module(**sizes)

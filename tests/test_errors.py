@@ -189,3 +189,11 @@ def test_inputs_the_solve_cannot_take():
     )
     with pytest.raises(ValueError, match=r"'interpolated_adjoint' supports vector states"):
         images(torch.randn(2, 1, 3, 3))
+
+
+def test_a_state_that_blows_up_over_a_long_horizon_names_the_horizon():
+    # It blamed the learning rate and the weights: "(the solver's time became NaN)".
+    torch.manual_seed(0)
+    model = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1, t_span=(0, 1e6))
+    with pytest.raises(NonFiniteStateError, match=r"from t=0 to t=1e\+06 .* The horizon is the"):
+        model(torch.randn(4, 2))

@@ -224,12 +224,40 @@ def test_anode_images_trains_on_own_idx_files_without_checksums(tmp_path, capsys
             str(tmp_path / "out"),
         ]
     )
-    runs = json.loads((tmp_path / "out" / "digits" / "runs.json").read_text())
-    assert runs["settings"]["data_source"] == "idx"
+    # Named after its folder, not the set-up: it went to out/digits as "digits".
+    runs = json.loads((tmp_path / "out" / "idx" / "runs.json").read_text())
+    assert runs["settings"]["data_source"] == "idx" and runs["settings"]["name"] == "idx"
     assert runs["settings"]["verify_checksums"] is False
     (run,) = runs["runs"]
     assert len(run["history"]["loss"]) == 2 and run["nfe_forward"] > 0
-    assert "| digits | ANODE |" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| idx | ANODE |" in out and "[idx] ANODE seed=0" in out
+    assert not (tmp_path / "out" / "digits").exists()
+
+
+def test_own_data_in_a_paper_data_sets_format_is_not_shown_as_it(tmp_path):
+    # Fashion-MNIST IDX files run with MNIST's models: labelled `mnist`, written to
+    # runs/mnist/ and shown beside the paper's MNIST figures before.
+    write_idx_folder(tmp_path / "mnist", n_train=10, n_test=10, size=28)  # labels 0..9
+    common = {
+        "data_source": "idx",
+        "data_dir": str(tmp_path / "mnist"),
+        "verify_checksums": False,
+        "seeds": [0],
+        "max_steps": 1,
+        "anode_filters": 4,
+        "batch_size": 10,
+        "reconstruction_samples": 0,
+        "out_dir": str(tmp_path / "out"),
+    }
+    table = run_image_benchmark("mnist", **common)
+    assert table == tmp_path / "out" / "mnist-own" / "table.md"  # the folder's name, marked
+    rows = [line for line in table.read_text().splitlines() if line.startswith("| mnist-own |")]
+    assert len(rows) == 2 and all(row.split(" | ")[6] == "-" for row in rows)  # no Paper (%)
+    named = run_image_benchmark("mnist", name="fashion", models=["anode"], **common)
+    assert named.parent.name == "fashion" and "| fashion | ANODE |" in named.read_text()
+    with pytest.raises(ValueError, match="`name`='mnist' is a data set of the paper"):
+        run_image_benchmark("mnist", name="mnist", **common)
 
 
 def test_own_data_of_the_wrong_shape_is_refused_before_training(tmp_path):

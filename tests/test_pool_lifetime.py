@@ -79,10 +79,12 @@ def _survivors(workers: set[int], within: float) -> set[int]:
 
 
 @pytest.mark.slow
-def test_no_worker_survives_a_sigkill_of_the_parent(tmp_path):
-    # Seen here before the fix: both workers ran on, reparented to init, for 30 minutes.
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_no_worker_survives_the_parents_end(tmp_path, signum):
+    # Seen here before the fix: both workers ran on, reparented to init, for more than 30
+    # minutes, after a SIGTERM (which runs no clean-up by default) as after a SIGKILL.
     process, workers = _start(tmp_path)
-    process.kill()
+    process.send_signal(signum)
     process.wait()
     survivors = _survivors(workers, within=20)
     for pid in survivors:  # leave no process behind even when the test fails

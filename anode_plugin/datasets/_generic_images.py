@@ -9,11 +9,12 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, cast
 
 import numpy as np
+import PIL.Image
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset, Subset, TensorDataset
 from torchvision import datasets as tv_datasets
-from torchvision.transforms import ToTensor
+from torchvision.transforms import Compose, Resize, ToTensor
 
 from .._validation import check_choice, check_positive_int
 from ._checksums import verify_files
@@ -78,6 +79,9 @@ class GenericImageDataModule(ImageDataModule):
             content). ``None``: nothing is checked.
         num_classes: number of classes; ``None`` infers it (the largest label plus
             one, or the data set's ``classes``).
+        resize: ``(height, width)`` every image of an ``'image_folder'`` is resized to;
+            ``None``: the images must all have one size (checked, naming the first file
+            that differs).
 
     Attributes:
         image_shape: ``(channels, height, width)``, read from the data (this reads it).
@@ -116,6 +120,7 @@ class GenericImageDataModule(ImageDataModule):
         verify_checksums: bool = True,
         checksums: Mapping[str, str] | None = None,
         num_classes: int | None = None,
+        resize: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(
             data_dir=data_dir,
@@ -154,6 +159,18 @@ class GenericImageDataModule(ImageDataModule):
         )
         self._image_shape: tuple[int, int, int] | None = None
         self._tensors: tuple[Dataset, Dataset] | None = None
+        if resize is not None:
+            if source != "image_folder":
+                raise ValueError(
+                    f"`resize` applies to source='image_folder' only, got source={source!r}."
+                )
+            if not (isinstance(resize, (tuple, list)) and len(resize) == 2):
+                raise ValueError(f"`resize` must be (height, width) or None, got {resize!r}.")
+            resize = (
+                check_positive_int("resize[0]", resize[0]),
+                check_positive_int("resize[1]", resize[1]),
+            )
+        self.resize = resize
 
     @classmethod
     def from_tensors(
@@ -283,7 +300,11 @@ class GenericImageDataModule(ImageDataModule):
                     f"source='image_folder' reads {folder}, which does not exist: `data_dir` "
                     "must hold train/ and test/, each with one subfolder of images per class."
                 )
-            sets.append(tv_datasets.ImageFolder(str(folder), transform=ToTensor()))
+            transform = (
+                ToTensor() if self.resize is None else Compose([Resize(self.resize), ToTensor()])
+            )
+            sets.append(tv_datasets.ImageFolder(str(folder), transform=transform))
+        _check_folder_images(sets, resized=self.resize is not None)
         if sets[0].classes != sets[1].classes:
             raise ValueError(
                 f"{self.data_dir}: train/ and test/ must have the same class folders; got "
@@ -304,6 +325,36 @@ class GenericImageDataModule(ImageDataModule):
                 "GenericImageDataModule cannot pick its training and test splits."
             )
         return cls(str(self.data_dir), transform=ToTensor(), download=download, **split)
+
+
+def _check_folder_images(sets: list[Any], *, resized: bool) -> None:
+    """Every file of the image folders decodes, and (unless resized) all have one size and
+    one number of channels: a bad file is named here, not met later inside a loader."""
+    first: tuple[str, tuple[int, int], int] | None = None
+    for dataset in sets:
+        for path, _ in dataset.samples:
+            try:
+                with PIL.Image.open(path) as image:
+                    size, channels = image.size, len(image.getbands())
+            except (PIL.UnidentifiedImageError, OSError) as error:
+                raise ValueError(
+                    f"{path} is not an image that PIL can read ({error}); remove it from the "
+                    "image folder, or convert it to PNG or JPEG."
+                ) from None
+            if first is None:
+                first = (path, size, channels)
+                continue
+            if not resized and size != first[1]:
+                raise ValueError(
+                    f"{path} is {size[0]}x{size[1]} (width x height) but {first[0]} is "
+                    f"{first[1][0]}x{first[1][1]}: the images of one data set must have one "
+                    "size; resize them, or pass `resize=(height, width)`."
+                )
+            if channels != first[2]:
+                raise ValueError(
+                    f"{path} has {channels} channel(s) but {first[0]} has {first[2]}: convert "
+                    "the images to one mode (all RGB or all grayscale)."
+                )
 
 
 def _tensor_set(name: str, images: Tensor, labels_name: str, labels: Tensor) -> Dataset:

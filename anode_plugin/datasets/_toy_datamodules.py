@@ -265,6 +265,18 @@ class ReflectionDataModule(ToyDataModule):
         )
 
 
+def _class_sizes(sizes: dict[str, int]) -> tuple[int, ...]:
+    """The training sizes of the classes, each positive: a class of size 0 would train a
+    classifier on the other class alone, without a word."""
+    for name, size in sizes.items():
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(
+                f"`{name}` must be a positive integer: each class needs training points "
+                f"(with 0 the model would train on the other class alone), got {size!r}."
+            )
+    return tuple(sizes.values())
+
+
 class _TwoClassDataModule(ToyDataModule):
     """Two classes drawn by ``draw(num_first, num_second, seed) -> (x, y)``, ``y`` in ``+-1``.
 
@@ -274,7 +286,7 @@ class _TwoClassDataModule(ToyDataModule):
     def __init__(
         self,
         draw: Callable[[int, int, int], tuple[Tensor, Tensor]],
-        sizes: tuple[int, int],
+        sizes: dict[str, int],
         *,
         num_val: int,
         num_test: int,
@@ -283,6 +295,7 @@ class _TwoClassDataModule(ToyDataModule):
         seed: int,
     ) -> None:
         labels = check_choice("labels", labels, LABELS)
+        sizes = _class_sizes(sizes)
 
         def labelled(n: int | tuple[int, int], seed: int) -> tuple[Tensor, Tensor]:
             first, second = n if isinstance(n, tuple) else _proportional(n, *sizes)
@@ -342,7 +355,7 @@ class ConcentricSpheresDataModule(_TwoClassDataModule):
 
         super().__init__(
             draw,
-            (num_inner, num_outer),
+            {"num_inner": num_inner, "num_outer": num_outer},
             num_val=num_val,
             num_test=num_test,
             labels=labels,
@@ -398,7 +411,7 @@ class ShiftedSinesDataModule(_TwoClassDataModule):
 
         super().__init__(
             draw,
-            (num_upper, num_lower),
+            {"num_upper": num_upper, "num_lower": num_lower},
             num_val=num_val,
             num_test=num_test,
             labels=labels,
@@ -432,6 +445,7 @@ class SpheresGeneralisationDataModule(ToyDataModule):
         seed: int = 0,
     ) -> None:
         labels = check_choice("labels", labels, LABELS)
+        _class_sizes({"num_inner": num_inner, "num_outer": num_outer})
         (x, y), (x_val, y_val) = spheres_generalisation_split(
             num_inner=num_inner, num_outer=num_outer, slices=slices, seed=seed
         )

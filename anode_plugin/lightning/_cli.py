@@ -9,6 +9,8 @@ A user's vector field, ODE block or DataModule is named by its import path
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from typing_extensions import override
 
 from .._tf32 import enable_tf32
@@ -81,6 +83,20 @@ class ANODECLI(LightningCLI):
                     f"--ckpt_path last: resuming from {found[0]}"
                     + (f", the newest of {len(found)}; the others:{others}" if others else "")
                 )
+            elif self.subcommand == "fit":
+                # Lightning would start afresh under a hint to set `save_last=True`, which
+                # this CLI already sets: say plainly what happens instead.
+                arguments["ckpt_path"] = None
+                rank_zero_warn(
+                    "--ckpt_path last: no `last` checkpoint of an earlier run under "
+                    f"{self.trainer.default_root_dir}; training starts from scratch."
+                )
+            else:
+                raise ValueError(
+                    f"`--ckpt_path last`: no `last` checkpoint of an earlier run under "
+                    f"{self.trainer.default_root_dir}, so `{self.subcommand}` has no weights "
+                    "to load. Pass a checkpoint's path, or run `anode fit` first."
+                )
 
     @override
     def before_fit(self) -> None:
@@ -133,10 +149,54 @@ def main(args: Sequence[str] | None = None) -> None:
     Args:
         args: command-line arguments; ``None`` reads ``sys.argv``.
     """
-    from ._channels_last import ChannelsLast
-
     if torch.cuda.is_available():
         enable_tf32()
+    try:
+        _run_cli(args)
+    except Exception as error:
+        message = _short_message(error)
+        if message is None or os.environ.get("ANODE_TRACEBACK"):
+            raise
+        print(f"anode: error: {message}", file=sys.stderr)
+        print("(ANODE_TRACEBACK=1 shows the whole traceback.)", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _short_message(error: BaseException) -> str | None:
+    """The few lines worth printing for an error of the set-up, else ``None``.
+
+    jsonargparse wraps an error raised while it builds the model or the data (the
+    package's own, clear message) in its own, with a traceback and a dump of the whole
+    configuration; this finds the package's message in that chain. A GPU asked for on a
+    machine without one gets the remedy Lightning does not give. An error raised by the
+    run itself (in `fit`) keeps its traceback.
+    """
+    chain, seen = [], set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    for item in chain:
+        if "No supported gpu backend found" in str(item):
+            return (
+                "the trainer was asked for a GPU (`--trainer.accelerator gpu`), but PyTorch "
+                "finds none on this machine (torch.cuda.is_available() is False). Use "
+                "`--trainer.accelerator cpu`, or `auto` to take a GPU where there is one."
+            )
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for item in chain[1:]:  # the first is the error itself: raised by the run, not wrapped
+        frame = item.__traceback__
+        while frame is not None and frame.tb_next is not None:
+            frame = frame.tb_next
+        if frame is not None and frame.tb_frame.f_code.co_filename.startswith(package):
+            return str(item)
+    return None
+
+
+def _run_cli(args: Sequence[str] | None) -> None:
+    from ._channels_last import ChannelsLast
+
     ANODECLI(
         pl.LightningModule,
         pl.LightningDataModule,

@@ -13,7 +13,7 @@ from torch import Tensor
 from typing_extensions import override
 
 from .._errors import SolverError
-from ._nfe_budget import _checkpoint_dir
+from ._nfe_budget import _checkpoint_dir, _save_whole
 
 __all__ = ["FailureGuard"]
 
@@ -79,8 +79,8 @@ class FailureGuard(Callback):
 
     def _save(self, trainer: pl.Trainer, reason: str) -> str:
         name = f"{reason}-epoch={trainer.current_epoch}-step={trainer.global_step}.ckpt"
-        path = os.path.join(_checkpoint_dir(trainer), name)
-        trainer.save_checkpoint(path)
+        path = os.path.join(str(_checkpoint_dir(trainer, fallback=True)), name)
+        _save_whole(trainer, path)
         self.checkpoint_path = path
         return path
 

@@ -153,19 +153,17 @@ class NFEBudget(MeteredCallback):
         self.checkpoint_path = state_dict["checkpoint_path"]
 
 
-def _checkpoint_dir(trainer: pl.Trainer) -> str | None:
+def _checkpoint_dir(trainer: pl.Trainer, *, fallback: bool = False) -> str | None:
     """Where the trainer keeps checkpoints: its ``ModelCheckpoint``'s folder, else the
-    logger's run folder's ``checkpoints`` (Lightning's layout); ``None`` with neither."""
+    logger's run folder's ``checkpoints`` (Lightning's layout); with neither, ``None``,
+    or ``<default_root_dir>/checkpoints`` with ``fallback`` (a callback whose one job is
+    to save, such as ``FailureGuard``)."""
     callback = trainer.checkpoint_callback
-    if isinstance(callback, ModelCheckpoint):
-        return (
-            str(callback.dirpath)
-            if callback.dirpath
-            else os.path.join(_run_dir(trainer), "checkpoints")
-        )
-    if trainer.loggers:
+    if isinstance(callback, ModelCheckpoint) and callback.dirpath:
+        return str(callback.dirpath)
+    if isinstance(callback, ModelCheckpoint) or trainer.loggers:
         return os.path.join(_run_dir(trainer), "checkpoints")
-    return None
+    return os.path.join(trainer.default_root_dir, "checkpoints") if fallback else None
 
 
 def _run_dir(trainer: pl.Trainer) -> str:

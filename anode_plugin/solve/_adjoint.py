@@ -11,6 +11,7 @@ from .._nfe import NFETally
 from .._validation import check_positive_float
 from ._backend import Backend
 from ._norms import ErrorNorm
+from ._solvers import check_adjoint_solver
 
 __all__ = ["Adjoint"]
 
@@ -42,6 +43,7 @@ class Adjoint:
     def __post_init__(self) -> None:
         check_positive_float("atol_adjoint", self.atol)
         check_positive_float("rtol_adjoint", self.rtol)
+        check_adjoint_solver(self.solver)
         if self.seminorm is not None and not isinstance(self.seminorm, bool):
             raise ValueError(f"`seminorm` must be True, False or None, got {self.seminorm!r}.")
 

@@ -13,6 +13,7 @@ from .._nfe import NFETally
 from .._validation import check_positive_float
 from ._backend import Backend
 from ._norms import ErrorNorm
+from ._solvers import check_adjoint_solver
 
 __all__ = ["InterpolatedAdjoint"]
 
@@ -39,6 +40,7 @@ class InterpolatedAdjoint:
     def __post_init__(self) -> None:
         check_positive_float("atol_adjoint", self.atol)
         check_positive_float("rtol_adjoint", self.rtol)
+        check_adjoint_solver(self.solver)
 
     def solve(
         self,

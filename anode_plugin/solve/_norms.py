@@ -7,6 +7,7 @@ of its regularisers. Each backend turns a :class:`ErrorNorm` into its own conven
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 from torch import Tensor
@@ -24,6 +25,18 @@ class ErrorNorm:
     """
 
     entries: int | None = None
+
+    def __post_init__(self) -> None:
+        entries = self.entries
+        if entries is not None and (
+            isinstance(entries, bool) or not isinstance(entries, numbers.Integral) or entries < 1
+        ):
+            # A negative count would slice from the end (all but the last entries), zero
+            # would give a NaN norm that no step ever satisfies.
+            raise ValueError(
+                f"`entries` must be a positive integer (the leading entries measured) or "
+                f"None (all of them), got {entries!r}."
+            )
 
     def __call__(self, error: Tensor) -> Tensor:
         """The RMS of ``error``'s measured entries: a scalar tensor."""

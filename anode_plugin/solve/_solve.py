@@ -33,6 +33,13 @@ BACKEND_TYPES: dict[str, type[Backend]] = {
     TorchdiffeqBackend.name: TorchdiffeqBackend,
 }
 Gradient = Autograd | Adjoint | InterpolatedAdjoint
+GRADIENT_TYPES = (Autograd, Adjoint, InterpolatedAdjoint)
+
+
+def _name_of(value: object) -> str:
+    if isinstance(value, type):
+        return value.__name__
+    return f"{type(value).__name__} {value!r}" if isinstance(value, str) else type(value).__name__
 
 
 @dataclass(frozen=True)
@@ -55,12 +62,28 @@ class Solve:
 
     def __post_init__(self) -> None:
         if not isinstance(self.backend, Backend):
+            kind = "the class" if isinstance(self.backend, type) else "a"
             raise TypeError(
-                f"`backend` must be a Backend, e.g. one of "
-                f"{[t.__name__ for t in BACKEND_TYPES.values()]}, "
-                f"got {type(self.backend).__name__}."
+                f"`backend` must be a Backend instance, e.g. one of "
+                f"{[t.__name__ + '()' for t in BACKEND_TYPES.values()]}, "
+                f"got {kind} {_name_of(self.backend)}."
+            )
+        if not isinstance(self.gradient, GRADIENT_TYPES):
+            kind = "the class" if isinstance(self.gradient, type) else "a"
+            raise TypeError(
+                f"`gradient` must be a gradient method instance, one of "
+                f"{[t.__name__ + '(...)' for t in GRADIENT_TYPES]}, got {kind} "
+                f"{_name_of(self.gradient)}."
             )
         check_choice("sensitivity", self.gradient.sensitivity, self.backend.SENSITIVITIES)
+        solver = getattr(self.gradient, "solver", None)
+        if isinstance(solver, str):
+            check_choice("solver_adjoint", solver, self.backend.SOLVERS)
+        elif isinstance(solver, nn.Module) and self.backend.name != "torchdyn":
+            raise TypeError(
+                f"A solver module as the adjoint's `solver` needs the torchdyn backend; "
+                f"backend={self.backend.name!r} takes a name from {list(self.backend.SOLVERS)}."
+            )
 
     @property
     def sensitivity(self) -> str:

@@ -66,6 +66,11 @@ class TorchdiffeqBackend(Backend):
         check_choice("solver", self.solver, self.SOLVERS)
         check_positive_float("atol", self.atol)
         check_positive_float("rtol", self.rtol)
+        if not isinstance(self.options, dict) or not all(isinstance(k, str) for k in self.options):
+            raise TypeError(
+                "`options` must be a dict of torchdiffeq's odeint options by name, e.g. "
+                f'{{"step_size": 0.1}}, got {self.options!r}.'
+            )
 
     def _options(self, norm: ErrorNorm) -> dict[str, Any] | None:
         if norm.is_full:

@@ -17,6 +17,7 @@ from .._validation import check_choice, check_positive_float
 from ._backend import Backend
 from ._backsolve import backsolve_adjoint
 from ._norms import ErrorNorm
+from ._solvers import check_solver_module
 
 __all__ = ["TorchdynBackend"]
 
@@ -75,7 +76,9 @@ class TorchdynBackend(Backend):
     _solvers: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.solver, nn.Module):
+        if isinstance(self.solver, nn.Module):
+            check_solver_module("solver", self.solver)
+        else:
             check_choice("solver", self.solver, self.SOLVERS)
         check_positive_float("atol", self.atol)
         check_positive_float("rtol", self.rtol)

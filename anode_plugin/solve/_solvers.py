@@ -1,0 +1,39 @@
+"""Solver arguments checked where they are given, before any solve."""
+
+from __future__ import annotations
+
+from torch import nn
+from torchdiffeq._impl.odeint import SOLVERS as _TORCHDIFFEQ_SOLVERS
+from torchdyn.numerics.solvers.ode import SOLVER_DICT as _TORCHDYN_SOLVERS
+
+__all__ = ["check_adjoint_solver", "check_solver_module"]
+
+# What a torchdyn solver module provides to torchdyn's `odeint`.
+_SOLVER_MODULE_API = ("step", "sync_device_dtype")
+
+
+def check_solver_module(name: str, solver: nn.Module) -> nn.Module:
+    """``solver`` if it is a torchdyn solver module (it steps and syncs its tableau)."""
+    missing = [a for a in _SOLVER_MODULE_API if not callable(getattr(solver, a, None))]
+    if missing or not hasattr(solver, "stepping_class"):
+        raise TypeError(
+            f"`{name}` must be a solver name or a torchdyn solver module (with step(), "
+            "sync_device_dtype() and stepping_class, e.g. "
+            f"torchdyn.numerics.solvers.ode.Euler()), got {type(solver).__name__}."
+        )
+    return solver
+
+
+def check_adjoint_solver(solver: object) -> None:
+    """An adjoint's ``solver``: ``None``, a torchdyn solver module, or a solver name of
+    some backend (the :class:`~anode_plugin.solve.Solve` checks it is its backend's)."""
+    if solver is None:
+        return
+    if isinstance(solver, nn.Module):
+        check_solver_module("solver", solver)
+        return
+    names = sorted(set(_TORCHDYN_SOLVERS) | set(_TORCHDIFFEQ_SOLVERS))
+    if not isinstance(solver, str) or solver not in names:
+        raise ValueError(
+            f"`solver` must be None, a solver module or one of {names}, got {solver!r}."
+        )

@@ -1,0 +1,81 @@
+"""The solve objects check every argument when they are built, not when first used."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torchdyn.numerics.solvers.ode import Euler
+
+from anode_plugin.solve import (
+    Adjoint,
+    Autograd,
+    ErrorNorm,
+    InterpolatedAdjoint,
+    Solve,
+    TorchdiffeqBackend,
+    TorchdynBackend,
+)
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "match"),
+    [
+        # Each was accepted, then failed at the first solve with a raw error (or hung).
+        (
+            lambda: Solve(TorchdynBackend("dopri5"), "adjoint"),
+            TypeError,
+            r"`gradient` must be a gradient method instance, .* got a str 'adjoint'",
+        ),
+        (lambda: Solve(TorchdynBackend(), Adjoint), TypeError, "got the class Adjoint"),
+        (lambda: Solve(TorchdynBackend, Autograd()), TypeError, "got the class TorchdynBackend"),
+        (lambda: Adjoint(solver="dopri55"), ValueError, r"`solver` must be None, a solver"),
+        (lambda: InterpolatedAdjoint(solver=3), ValueError, r"`solver` must be None, a solver"),
+        (
+            lambda: TorchdynBackend(nn.Linear(2, 2)),
+            TypeError,
+            r"`solver` must be a solver name or a torchdyn solver module .* got Linear",
+        ),
+        (
+            lambda: Adjoint(solver=nn.Linear(2, 2)),
+            TypeError,
+            r"`solver` must be a solver name or a torchdyn solver module",
+        ),
+        (
+            lambda: Solve(TorchdiffeqBackend(), Adjoint(solver="tsit5")),
+            ValueError,
+            r"`solver_adjoint` must be one of \['dopri8'",
+        ),
+        (
+            lambda: Solve(TorchdiffeqBackend(), Adjoint(solver=Euler())),
+            TypeError,
+            "A solver module as the adjoint's `solver` needs the torchdyn backend",
+        ),
+        (
+            lambda: TorchdiffeqBackend(options=[("step_size", 0.1)]),
+            TypeError,
+            "`options` must be a dict of torchdiffeq's odeint options",
+        ),
+        (lambda: ErrorNorm(-3), ValueError, r"`entries` must be a positive integer .* got -3"),
+        (lambda: ErrorNorm(0), ValueError, r"`entries` must be a positive integer .* got 0"),
+        (lambda: ErrorNorm("all"), ValueError, r"`entries` must be a positive integer"),
+        (lambda: ErrorNorm(True), ValueError, r"`entries` must be a positive integer"),
+    ],
+)
+def test_bad_solve_objects_are_refused_when_built(build, error, match):
+    with pytest.raises(error, match=match):
+        build()
+
+
+def test_the_objects_that_were_valid_still_build():
+    Solve(TorchdynBackend(Euler()), Adjoint(solver=Euler()))
+    Solve(TorchdiffeqBackend("rk4", options={"step_size": 0.1}), Adjoint(solver="euler"))
+    Solve(TorchdynBackend(), InterpolatedAdjoint(solver="rk4"))
+
+
+def test_an_error_norm_measures_its_leading_entries():
+    # ErrorNorm(-3) measured all but the last three: 0.0 where the full norm is 5.48.
+    error = torch.tensor([0.0] * 7 + [10.0] * 3)
+    assert float(ErrorNorm()(error)) == pytest.approx(30**0.5)
+    assert float(ErrorNorm(7)(error)) == 0.0
+    assert float(ErrorNorm(8)(error)) == pytest.approx((100 / 8) ** 0.5)
