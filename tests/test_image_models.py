@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -381,3 +382,22 @@ def test_channels_last_changes_the_layout_not_the_values():
     mlp = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1)
     assert to_channels_last(ANODEModule(mlp, num_outputs=2, feature_dim=3)) == []
     assert pickle.loads(pickle.dumps(ChannelsLast())).state_dict() == {}
+
+
+@pytest.mark.parametrize("dataset", ["cifar10", "svhn"])
+def test_the_default_cifar_and_svhn_node_is_the_papers(dataset):
+    # It had 124 filters (171,352 parameters); the paper and the reference code use 125.
+    setup = IMAGE_SETUPS[dataset]
+    assert (setup.filters("node"), setup.num_parameters("node")) == (125, 173_611)
+    assert (setup.filters("anode"), setup.num_parameters("anode")) == (64, 172_452)
+    matched = dataclasses.replace(setup, node_filters=None)
+    assert (matched.filters("node"), matched.num_parameters("node")) == (124, 171_352)
+
+
+def test_match_node_and_another_anode_rematch_the_node():
+    from anode_plugin.experiments.images._benchmark import resolve_setup
+
+    assert resolve_setup("cifar10").filters("node") == 125
+    assert resolve_setup("cifar10", match_node=True).filters("node") == 124
+    assert resolve_setup("cifar10", anode_filters=64).filters("node") == 124  # matched again
+    assert resolve_setup("mnist", match_node=True).filters("node") == 92
