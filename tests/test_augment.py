@@ -118,7 +118,7 @@ def test_plain_callable_augment_func():
 def test_strip_before_augment_func_has_run_needs_original_size():
     aug = Augmenter(1, 0, nn.Linear(2, 3), "last")
     z = torch.randn(4, 5)
-    with pytest.raises(ValueError, match="cannot tell the augmented size"):
+    with pytest.raises(ValueError, match="`strip` cannot tell the augmented size"):
         aug.strip(z)
     assert torch.equal(aug.strip(z, original_size=2), z[:, :2])
 

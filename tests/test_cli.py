@@ -166,6 +166,7 @@ def test_a_gpu_on_a_machine_without_one_says_to_use_the_cpu(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["fit", "--config", path, "--trainer.accelerator", "gpu"])
     err = capsys.readouterr().err
+    assert err.startswith("anode: error: the trainer was asked for a GPU")
     assert "PyTorch finds none on this machine" in err and "--trainer.accelerator cpu" in err
 
 
@@ -180,7 +181,13 @@ def test_resuming_from_last_with_nothing_to_resume_says_so(tmp_path, recwarn):
 
 def test_evaluating_from_last_with_nothing_to_load_is_refused(tmp_path):
     path = _write(tmp_path / "config.yaml", _config(tmp_path / "run", epochs=1))
-    with pytest.raises(ValueError, match="`validate` has no weights to load"):
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"`--ckpt_path last`: no `last` checkpoint of an"
+            r" earlier run under .* `validate` has no weights"
+        ),
+    ):
         main(["validate", "--config", path, "--ckpt_path", "last"])
 
 
@@ -306,7 +313,13 @@ def test_resuming_says_which_last_checkpoint_it_took(tmp_path, caplog):
 
 def test_a_smoke_run_refuses_to_resume_from_last(tmp_path):
     path = _write(tmp_path / "config.yaml", _config(tmp_path / "run", epochs=1))
-    with pytest.raises(ValueError, match=r"a smoke run neither resumes from nor writes"):
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"`--ckpt_path last` with `--trainer.fast_dev_run`:"
+            r" a smoke run neither resumes from nor writes"
+        ),
+    ):
         main(["fit", "--config", path, "--trainer.fast_dev_run", "true", "--ckpt_path", "last"])
 
 

@@ -108,10 +108,16 @@ def test_tolerances_the_dtype_resolves_are_accepted():
     assert model.features(torch.ones(2, 1)).dtype == torch.float32
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_half_precision_is_refused_up_front_with_the_fix(dtype):
+@pytest.mark.parametrize(
+    ("dtype", "match"),
+    [
+        (torch.float16, r"`x` has dtype torch\.float16; the solvers need float32 or float64"),
+        (torch.bfloat16, r"`x` has dtype torch\.bfloat16; the solvers need float32 or float64"),
+    ],
+)
+def test_half_precision_is_refused_up_front_with_the_fix(dtype, match):
     model = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1).to(dtype)
-    with pytest.raises(TypeError, match=r"has dtype torch\.(b)?float16; the solvers need"):
+    with pytest.raises(TypeError, match=match):
         model(torch.randn(4, 2, dtype=dtype))
     with pytest.raises(TypeError, match=r"`x.float\(\)` and `model.float\(\)`"):
         model(torch.randn(4, 2, dtype=dtype))
@@ -119,12 +125,16 @@ def test_half_precision_is_refused_up_front_with_the_fix(dtype):
 
 def test_a_field_returning_a_tuple_gets_a_clear_error():
     model = AugmentedNeuralODE(lambda t, x: (-x, x.sum()), augment_dims=1)
-    with pytest.raises(TypeError, match=r"returned a tuple; it must return one tensor dx/dt"):
+    with pytest.raises(
+        TypeError, match=r"The vector field .* returned a tuple; it must return one tensor dx/dt"
+    ):
         model(torch.randn(4, 2))
 
 
 def test_a_field_of_four_arguments_is_refused_when_built():
-    with pytest.raises(TypeError, match=r"takes 4 required arguments \(t, x, args, extra\)"):
+    with pytest.raises(
+        TypeError, match=r"Vector field .* takes 4 required arguments \(t, x, args, extra\)"
+    ):
         AugmentedNeuralODE(lambda t, x, args, extra: -x, augment_dims=1)
 
 
@@ -134,7 +144,10 @@ def test_nan_weights_are_named_instead_of_a_nan_time():
     with torch.no_grad():
         field.fc2.weight[0, 0] = float("nan")
     model = AugmentedNeuralODE(field, augment_dims=1)
-    with pytest.raises(NonFiniteStateError, match=r"parameters contain NaN .*fc2\.weight") as e:
+    with pytest.raises(
+        NonFiniteStateError,
+        match=r"The vector field's parameters contain NaN or infinite values \(.*fc2\.weight",
+    ) as e:
         model(torch.randn(4, 2))
     assert "t=nan" not in str(e.value)
 
@@ -162,6 +175,19 @@ def test_the_testing_checks_say_which_models_they_take(check):
         TypeError, match=rf"`{check}` takes an anode_plugin.AugmentedNeuralODE.*got ResNet"
     ):
         getattr(anode_plugin.testing, check)(resnet, torch.randn(4, 2))
+    with pytest.raises(
+        TypeError, match=r"`assert_invertible` takes an anode_plugin\.AugmentedNeuralODE"
+    ):
+        anode_plugin.testing.assert_invertible(resnet, torch.randn(4, 2))
+
+
+def test_an_input_of_another_dtype_than_the_model_is_refused():
+    model = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1)
+    with pytest.raises(
+        TypeError,
+        match=r"`x` has dtype torch\.float64 but the model's parameters are torch\.float32",
+    ):
+        model(torch.randn(4, 2, dtype=torch.float64))
 
 
 def test_the_model_documents_its_own_arguments():
@@ -187,7 +213,9 @@ def test_inputs_the_solve_cannot_take():
     images = AugmentedNeuralODE(
         anode_plugin.ConvVectorField(2, 4), augment_dims=1, sensitivity="interpolated_adjoint"
     )
-    with pytest.raises(ValueError, match=r"'interpolated_adjoint' supports vector states"):
+    with pytest.raises(
+        ValueError, match=r"sensitivity='interpolated_adjoint' supports vector states"
+    ):
         images(torch.randn(2, 1, 3, 3))
 
 

@@ -272,5 +272,12 @@ def test_module_refuses_a_weight_without_the_regulariser():
     from anode_plugin.lightning import ANODEModule
 
     ode = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1, regularisers=("kinetic",))
-    with pytest.raises(ValueError, match=r"`jacobian_weight`=0\.1 needs an ODE block"):
+    with pytest.raises(
+        ValueError, match=r"`jacobian_weight`=0\.1 needs an ODE block that integrates"
+    ):
         ANODEModule(ode, num_outputs=2, jacobian_weight=0.1)
+    plain = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1)
+    with pytest.raises(
+        ValueError, match=r"`kinetic_weight`=0\.1 needs an ODE block that integrates"
+    ):
+        ANODEModule(plain, num_outputs=2, kinetic_weight=0.1)

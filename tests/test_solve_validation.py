@@ -28,8 +28,16 @@ from anode_plugin.solve import (
             r"`gradient` must be a gradient method instance, .* got a str 'adjoint'",
         ),
         (lambda: Solve(TorchdynBackend(), Adjoint), TypeError, "got the class Adjoint"),
-        (lambda: Solve(TorchdynBackend, Autograd()), TypeError, "got the class TorchdynBackend"),
-        (lambda: Adjoint(solver="dopri55"), ValueError, r"`solver` must be None, a solver"),
+        (
+            lambda: Solve(TorchdynBackend, Autograd()),
+            TypeError,
+            r"`backend` must be a Backend instance, .* got the class TorchdynBackend",
+        ),
+        (
+            lambda: Adjoint(solver="dopri55"),
+            ValueError,
+            r"`solver` must be None, a solver module or one of \[",
+        ),
         (lambda: InterpolatedAdjoint(solver=3), ValueError, r"`solver` must be None, a solver"),
         (
             lambda: TorchdynBackend(nn.Linear(2, 2)),

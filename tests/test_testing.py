@@ -238,7 +238,10 @@ def test_augmented_neural_odes_with_their_inputs(data, model):
 
 def test_model_inputs_needs_a_known_field():
     model = AugmentedNeuralODE(lambda x: -x, augment_dims=0)
-    with pytest.raises(InvalidArgument, match=r"reads the input size from an MLPVectorField"):
+    with pytest.raises(
+        InvalidArgument,
+        match=r"`model_inputs` reads the input size from an MLPVectorField or ConvVectorField",
+    ):
         testing.model_inputs(model)
 
 

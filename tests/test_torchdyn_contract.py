@@ -28,6 +28,7 @@ from anode_plugin import (
     AugmentTypeError,
     AugmentValueError,
     MLPVectorField,
+    StateShapeError,
 )
 
 pytestmark = pytest.mark.numerics
@@ -165,7 +166,7 @@ def test_a_data_controlled_field_gets_the_initial_state(augment_dims):
     assert torch.equal(ours(X, T)[1], theirs(z0, T)[1])
     assert ours.nfe.forward == theirs.vf.nfe and ours.controlled
     assert torch.equal(ours.vf.field[0]._control, z0)
-    with pytest.raises(ValueError, match="cannot invert a data-controlled field"):
+    with pytest.raises(ValueError, match="`inverse` cannot invert a data-controlled field"):
         ours.inverse(ours.features(X))
 
 
@@ -196,7 +197,10 @@ def test_an_integral_loss_under_autograd_is_column_zero():
     assert torch.equal(got, expected) and got.shape == (5, 8, 3)
     assert ours.nfe.forward == theirs.vf.nfe == 16  # 4 rk4 steps of 4 evaluations
     assert bool((got[-1, :, 0] > 0).all())  # the running integral of a positive g
-    with pytest.raises(ValueError, match=r"the input is torchdyn's \[batch, 1 \+ d\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"With `integral_loss` and sensitivity='autograd' the input is torchdyn's \[batch",
+    ):
         ours(torch.randn(8, 1))
 
 
@@ -237,6 +241,15 @@ def test_an_integral_loss_gives_the_adjoint_autograds_gradients(backend, sensiti
     torch.testing.assert_close(x_adj.grad, x_ref.grad[:, 1:], **close)
     for p, q in zip(adjoint.parameters(), reference.parameters(), strict=True):
         torch.testing.assert_close(p.grad, q.grad, **close)
+
+
+def test_an_integral_loss_of_another_shape_is_named():
+    model = AugmentedNeuralODE(_mlp(2), integral_loss=lambda t, x: x, augment_dims=0)
+    x0 = torch.cat([torch.zeros(8, 1), X], 1)
+    with pytest.raises(
+        StateShapeError, match=r"`integral_loss` must return one value per sample, \[batch\]"
+    ):
+        model(x0, T)
 
 
 def test_an_integral_loss_needs_a_callable_and_no_regularisers():
@@ -297,7 +310,10 @@ def test_order_three_differentiates_twice():
 @pytest.mark.parametrize(
     ("options", "match"),
     [
-        ({"order": 2, "augment_dims": 1}, "takes the state as given"),
+        (
+            {"order": 2, "augment_dims": 1},
+            r"order=2 \(torchdyn's higher-order system\) takes the state as given",
+        ),
         ({"order": 2, "augment_dims": 0, "augmentation": "second_order"}, "takes the state"),
         ({"order": 0, "augment_dims": 0}, "`order` must be a positive integer"),
     ],
@@ -339,7 +355,7 @@ def test_a_dict_state_is_solved_as_torchdyn_solves_it():
             "needs augment_dims=0",
         ),
         ({"augment_dims": 0, "sensitivity": "adjoint"}, "got sensitivity='adjoint'"),
-        ({"augment_dims": 0, "solver": "dopri5"}, "needs a fixed-step solver"),
+        ({"augment_dims": 0, "solver": "dopri5"}, "A dict state `x` needs a fixed-step solver"),
     ],
 )
 def test_a_dict_state_the_model_cannot_solve_is_refused(options, match):
