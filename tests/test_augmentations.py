@@ -66,8 +66,16 @@ def _state_size(kind: str, d: int = D, p: int = P) -> int:
     return 2 * (d + p) if kind.startswith("second_order") else d + p
 
 
-def test_the_kinds_are_listed():
-    assert AUGMENTATIONS == ("zeros", "input_layer", "second_order")
+def test_each_listed_kind_builds_and_no_other_name_does():
+    # It compared the constant with a copy of itself.
+    for kind in AUGMENTATIONS:
+        size = 2 * (D + P) if kind == "second_order" else D + P
+        out = {"out_dim": D + P} if kind == "second_order" else {}
+        model = AugmentedNeuralODE(MLPVectorField(size, **out), augment_dims=P, augmentation=kind)
+        assert model.augmentation == kind
+        assert model.features(torch.zeros(3, D)).shape == (3, size)
+    with pytest.raises(ValueError, match=r"`augmentation` must be one of \['zeros', 'input_layer'"):
+        AugmentedNeuralODE(MLPVectorField(D + P), augment_dims=P, augmentation="ones")
 
 
 # ---------------------------------------------------------------------------- every solve
@@ -100,17 +108,23 @@ def test_every_kind_on_every_backend_and_sensitivity(kind, backend, sensitivity)
 @pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
 def test_adjoint_gradients_match_autograd(kind, backend):
     tol = 1e-7
-    x = torch.randn(5, D, dtype=torch.float64)
+    # Seeded here: the draw used to depend on the tests run before it on the worker.
+    x = torch.randn(5, D, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     grads = {}
     for sensitivity in ("autograd", "adjoint"):
-        model = _model(kind, backend=backend, sensitivity=sensitivity, atol=tol, rtol=tol)
-        model = model.double()
+        options = {"atol": tol, "rtol": tol}
+        if sensitivity == "adjoint":  # the adjoint's own tolerances, not its 1e-4 default
+            options.update(atol_adjoint=tol, rtol_adjoint=tol)
+        model = _model(kind, backend=backend, sensitivity=sensitivity, **options).double()
         model.augmenter(x)  # build a lazy input layer before reading the parameters
         model.features(x).tanh().sum().backward()
         grads[sensitivity] = [p.grad for n, p in model.named_parameters() if "dummy" not in n]
-    bound = 2 * solve_error_bound(tol, torch.float64, scale=10.0)
+    # Largest difference over the kinds, measured on AVX512 and under
+    # ATEN_CPU_CAPABILITY=default (the same on both, gradients of size 3-8): 1.0e-6 on
+    # torchdyn, 3.8e-6 on torchdiffeq. Bounds: 10x and 8x those.
+    bound = {"torchdyn": 1e-5, "torchdiffeq": 3e-5}[backend]
     for ours, reference in zip(grads["adjoint"], grads["autograd"], strict=True):
-        torch.testing.assert_close(ours, reference, atol=bound, rtol=bound)
+        torch.testing.assert_close(ours, reference, atol=bound, rtol=0)
 
 
 @pytest.mark.parametrize("kind", KINDS)
