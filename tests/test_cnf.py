@@ -19,6 +19,14 @@ CNF_SENSITIVITIES = [(b, s) for b, s in BACKEND_SENSITIVITIES if s != "interpola
 LOG_2PI = math.log(2 * math.pi)
 TOL = 1e-8
 T = 1.0
+# The largest errors at TOL in float64, measured on AVX512 and under
+# ATEN_CPU_CAPABILITY=default (the same on both; autograd and adjoint alike), and the
+# bounds, under 10x them: the linear flow's exact log-density (3.1e-7 torchdyn,
+# 5.6e-7 torchdiffeq), the rotating augmented block's bound (1.5e-7, 4.2e-8) and the
+# round trip of an MLP flow (9.7e-9, 1.2e-7).
+EXACT_ATOL = {"torchdyn": 3e-6, "torchdiffeq": 5e-6}
+ROTATION_ATOL = {"torchdyn": 1.5e-6, "torchdiffeq": 4e-7}
+ROUND_TRIP_ATOL = {"torchdyn": 9e-8, "torchdiffeq": 1e-6}
 
 
 class Linear(nn.Module):
@@ -63,8 +71,7 @@ def test_plain_cnf_log_prob_is_the_exact_log_density_of_a_linear_flow(backend, s
     x = torch.randn(16, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     expected = _log_normal(x @ torch.linalg.matrix_exp(a * T).T) + T * a.trace()
     got = flow.log_prob(x)
-    bound = 10 * solve_error_bound(TOL, torch.float64, scale=float(x.abs().max()) + 1)
-    torch.testing.assert_close(got, expected, rtol=0, atol=bound)
+    torch.testing.assert_close(got, expected, rtol=0, atol=EXACT_ATOL[backend])
 
 
 @pytest.mark.parametrize(("backend", "sensitivity"), CNF_SENSITIVITIES)
@@ -79,7 +86,7 @@ def test_augmented_bound_is_exact_when_the_flow_rotates_the_augmented_block(back
     flow = _flow(a, d, p, backend, sensitivity)
     x = torch.randn(8, d, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
     expected = _log_normal(x @ torch.linalg.matrix_exp(a_x * T).T) + T * a_x.trace()
-    bound = 10 * solve_error_bound(TOL, torch.float64, scale=6.0)
+    bound = ROTATION_ATOL[backend]
     torch.manual_seed(0)
     torch.testing.assert_close(flow.log_prob(x), expected, rtol=0, atol=bound)
     torch.testing.assert_close(flow.log_prob(x, samples=4), expected, rtol=0, atol=bound)
@@ -213,9 +220,7 @@ def test_sample_inverts_the_flow_of_log_prob(backend, sensitivity):
     with torch.no_grad():
         z1, _ = flow.transform(z0)
         back = flow.inverse(z1)
-    torch.testing.assert_close(
-        back, z0, rtol=0, atol=20 * solve_error_bound(1e-8, torch.float64, scale=3.0)
-    )
+    torch.testing.assert_close(back, z0, rtol=0, atol=ROUND_TRIP_ATOL[backend])
     torch.manual_seed(3)
     with torch.no_grad():
         x = flow.sample(5)
