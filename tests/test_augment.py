@@ -118,9 +118,17 @@ def test_plain_callable_augment_func():
 def test_strip_before_augment_func_has_run_needs_original_size():
     aug = Augmenter(1, 0, nn.Linear(2, 3), "last")
     z = torch.randn(4, 5)
-    with pytest.raises(ValueError, match="`strip` cannot tell the augmented size"):
+    with pytest.raises(
+        ValueError,
+        match=r"^`strip` cannot tell the augmented size of an `augment_func` it has not run "
+        r"yet; call the augmenter first or pass `original_size`\.$",
+    ):
         aug.strip(z)
     assert torch.equal(aug.strip(z, original_size=2), z[:, :2])
+    # Every entry may be augmented (original size 0), but not more than there are.
+    assert aug.strip(z, original_size=0).shape == (4, 0)
+    with pytest.raises(ValueError, match=r"^`original_size` must be a non-negative integer"):
+        aug.strip(z, original_size=-1)
 
 
 @pytest.mark.parametrize(

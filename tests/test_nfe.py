@@ -13,7 +13,13 @@ from helpers import BACKEND_SENSITIVITIES, CountingField, LinearField
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anode_plugin import AugmentedNeuralODE, MLPVectorField, NFEBudgetExceeded, NFERecord
+from anode_plugin import (
+    AugmentedNeuralODE,
+    MLPVectorField,
+    NFEBudgetExceeded,
+    NFERecord,
+    StepRecord,
+)
 
 pytestmark = pytest.mark.numerics
 
@@ -252,3 +258,24 @@ print("ok")
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_records_subtract_and_step_records_add_field_by_field():
+    assert NFERecord(5, 7) - NFERecord(2, 3) == NFERecord(3, 4)
+    first, second = StepRecord(1, 2, 3, 4), StepRecord(10, 20, 30, 40)
+    assert first + second == StepRecord(11, 22, 33, 44)
+    assert sum([first, second, first], StepRecord()) == StepRecord(12, 24, 36, 48)
+    assert (first.accepted, first.rejected) == (4, 6)
+    assert first.as_dict() == {
+        "forward_accepted": 1,
+        "forward_rejected": 2,
+        "backward_accepted": 3,
+        "backward_rejected": 4,
+        "accepted": 4,
+        "rejected": 6,
+    }
+    for other in (NFERecord(1, 2), 3):  # records of one kind only
+        with pytest.raises(TypeError):
+            first + other
+    with pytest.raises(TypeError):
+        NFERecord(1, 2) - StepRecord()

@@ -87,3 +87,5 @@ def test_an_error_norm_measures_its_leading_entries():
     assert float(ErrorNorm()(error)) == pytest.approx(30**0.5)
     assert float(ErrorNorm(7)(error)) == 0.0
     assert float(ErrorNorm(8)(error)) == pytest.approx((100 / 8) ** 0.5)
+    assert float(ErrorNorm(1)(torch.tensor([3.0, 100.0]))) == 3.0  # one entry is allowed
+    assert float(ErrorNorm()(torch.full((2, 3), 2.0))) == 2.0  # any shape, flattened
