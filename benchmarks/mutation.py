@@ -1,0 +1,129 @@
+"""Mutation testing: each module mutated by mutmut and run against its own tests only.
+
+The mutation score, killed / (killed + survived), is the suite's measure of whether its
+checks fail when the code is wrong. Not part of CI (minutes per module); re-measure a
+module when it or its tests change:
+
+    pip install -e ".[dev]"
+    python benchmarks/mutation.py                      # every module below
+    python benchmarks/mutation.py --modules anode_plugin/_nfe.py
+
+Each module runs in a fresh copy of the working tree in a temporary folder (mutmut
+writes its `mutants/` beside the sources), with `[tool.mutmut]` set to that module and
+its tests. A timeout (a mutant that makes the tests hang) counts as killed; a mutant no
+test reaches counts as survived. Writes `benchmarks/results/mutation.json` and `.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Module -> the test files that are its own.
+MODULES: dict[str, list[str]] = {
+    "anode_plugin/_augment.py": ["tests/test_augment.py"],
+    "anode_plugin/_nfe.py": ["tests/test_nfe.py", "tests/test_steps.py"],
+    "anode_plugin/solve/_norms.py": ["tests/test_solve_validation.py", "tests/test_seminorm.py"],
+    "anode_plugin/solve/_backsolve.py": ["tests/test_seminorm.py"],
+    "anode_plugin/_trace.py": ["tests/test_cnf.py", "tests/test_regularisers.py"],
+    "anode_plugin/_augmentations.py": ["tests/test_augmentations.py"],
+}
+
+_CONFIG = """
+[tool.mutmut]
+source_paths = ["anode_plugin/"]
+only_mutate = [{module!r}]
+pytest_add_cli_args = ["-p", "no:xdist", "-p", "no:randomly", "-q", "-o", "addopts="]
+pytest_add_cli_args_test_selection = {tests!r}
+"""
+
+_STATUSES = ("killed", "survived", "timeout", "no tests", "suspicious", "skipped")
+
+
+def _copy_tree(destination: Path) -> None:
+    """The tracked and untracked (not ignored) files of the working tree."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def measure(module: str, tests: list[str]) -> dict[str, object]:
+    """Run mutmut on ``module`` with ``tests``; the counts per status and the score."""
+    with tempfile.TemporaryDirectory(prefix="anode-mutation-") as folder:
+        work = Path(folder)
+        _copy_tree(work)
+        with open(work / "pyproject.toml", "a") as handle:
+            handle.write(_CONFIG.format(module=module, tests=tests))
+        subprocess.run(["mutmut", "run"], cwd=work, check=True, capture_output=True)
+        listing = subprocess.run(
+            ["mutmut", "results", "--all", "true"],
+            cwd=work,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    counts = {status: 0 for status in _STATUSES}
+    survivors = []
+    for line in listing.splitlines():
+        match = re.match(r"\s*(\S+): (.+)$", line)
+        if match and match.group(2) in counts:
+            counts[match.group(2)] += 1
+            if match.group(2) in ("survived", "no tests"):
+                survivors.append(match.group(1))
+    killed = counts["killed"] + counts["timeout"]
+    missed = counts["survived"] + counts["no tests"]
+    score = killed / (killed + missed) if killed + missed else float("nan")
+    return {"module": module, "tests": tests, **counts, "score": score, "survivors": survivors}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--modules", nargs="*", default=list(MODULES), help="modules to mutate")
+    args = parser.parse_args(argv)
+    unknown = [m for m in args.modules if m not in MODULES]
+    if unknown:
+        parser.error(f"unknown modules {unknown}; known: {list(MODULES)}")
+    rows = []
+    for module in args.modules:
+        row = measure(module, MODULES[module])
+        rows.append(row)
+        print(
+            f"{module}: {row['score']:.1%} (killed {row['killed']}, timeout {row['timeout']}, "
+            f"survived {row['survived']}, no tests {row['no tests']})",
+            flush=True,
+        )
+    results = ROOT / "benchmarks" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "mutation.json").write_text(json.dumps(rows, indent=1))
+    lines = ["| module | tests | killed (+ timeouts) | survived (+ no tests) | score |"]
+    lines.append("|---|---|---|---|---|")
+    for row in rows:
+        lines.append(
+            f"| `{row['module']}` | {', '.join(row['tests'])} "
+            f"| {row['killed']} (+{row['timeout']}) "
+            f"| {row['survived']} (+{row['no tests']}) | {row['score']:.1%} |"
+        )
+    (results / "mutation.md").write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
