@@ -339,7 +339,7 @@ class SecondOrderField(nn.Module):
             ):
                 raise
             raise StateShapeError(self._shape_message(z, f"failed: {error}")) from error
-        expected = z.narrow(dim, 0, block).shape
+        expected = (*z.shape[:dim], block, *z.shape[dim + 1 :])
         if not isinstance(a, Tensor) or a.shape != expected:
             got = tuple(a.shape) if isinstance(a, Tensor) else type(a).__name__
             raise StateShapeError(self._shape_message(z, f"returned {got}"))

@@ -215,7 +215,7 @@ class CountedField(nn.Module):
                 "a checkpoint, then lower the learning rate or clip gradients."
             )
         when = f"at t={time:.6g}" if math.isfinite(time) else "(the solver's time became NaN)"
-        span = getattr(self, "_span", None)
+        span = self._span
         over = "" if span is None else f" while integrating from t={span[0]:g} to t={span[1]:g}"
         causes = (
             "Common causes: a learning rate too high, exploding weights, inputs not "

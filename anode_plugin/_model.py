@@ -22,6 +22,7 @@ from ._validation import (
     check_save_at,
     check_state,
     check_t_span,
+    state_leaf,
 )
 from .solve import BACKEND_TYPES, ErrorNorm, Solve, SolveAttributes, resolve_solve
 
@@ -327,7 +328,7 @@ class AugmentedNeuralODE(
         return torch.cat([x[:, :1], self.augmenter(x[:, 1:])], 1)
 
     def _times(self, t_span: Sequence[float] | Tensor | None, like: Any) -> Tensor:
-        like = next(iter(like.values())) if isinstance(like, dict) else like
+        like = state_leaf(like)
         t = self.t_span if t_span is None else check_t_span(t_span)
         return t.to(device=like.device, dtype=like.dtype)
 
@@ -341,20 +342,25 @@ class AugmentedNeuralODE(
         Returns:
             ``(x, t)``: ``x`` unchanged and the integration times.
         """
-        if isinstance(x, Tensor):
-            leading = int(self._loss_column)
-            for module in self._field_modules():
-                if hasattr(module, "trace_estimator"):
-                    if getattr(module, "noise_dist", None) is not None:
-                        module.noise = module.noise_dist.sample((x.shape[0],))
-                    leading += 1
-                if hasattr(module, "_control"):
-                    module._control = x[:, leading:].detach()
+        self._prepare_field(x)
         return x, self._times(t_span, x)
+
+    def _prepare_field(self, x: Any) -> None:
+        """The field part of :meth:`_prep_integration`, before each solve from ``x``."""
+        if not isinstance(x, Tensor):
+            return
+        leading = int(self._loss_column)
+        for module in self._field_modules():
+            if hasattr(module, "trace_estimator"):
+                if getattr(module, "noise_dist", None) is not None:
+                    module.noise = module.noise_dist.sample((x.shape[0],))
+                leading += 1
+            if hasattr(module, "_control"):
+                module._control = x[:, leading:].detach()
 
     def _solve(self, z0: Any, t: Tensor, args: Any, *, regularise: bool = True) -> Any:
         """Integrate an ODE state ``z0``: the states at ``t``, ``[len(t), *z0.shape]``."""
-        self._prep_integration(z0, t)
+        self._prepare_field(z0)
         regularised = None
         if regularise and self.regularisers:
             regularised = RegularisedField(self.vf, self.regularisers, self.jacobian_probe)
@@ -380,8 +386,9 @@ class AugmentedNeuralODE(
             sol, self._regularisation = regularised.split(sol)
         return sol
 
-    def _saved(self, t: Tensor, sol: Any, save_at: Any) -> tuple[Tensor, Any]:
-        rows = check_save_at(save_at, t)
+    @staticmethod
+    def _saved(t: Tensor, sol: Any, rows: Tensor | None) -> tuple[Tensor, Any]:
+        """The times and states of the rows ``check_save_at`` kept (``None``: all)."""
         if rows is None:
             return t, sol
         if isinstance(sol, dict):
@@ -413,8 +420,8 @@ class AugmentedNeuralODE(
         """
         z0 = self._initial_state(x)
         t = self._times(t_span, z0)
-        check_save_at(save_at, t)  # before the solve: a wrong `save_at` costs nothing
-        t, sol = self._saved(t, self._solve(z0, t, args), save_at)
+        rows = check_save_at(save_at, t)  # before the solve: a wrong `save_at` costs nothing
+        t, sol = self._saved(t, self._solve(z0, t, args), rows)
         return (t, sol) if self.return_t_eval else sol
 
     def odeint(
@@ -432,8 +439,8 @@ class AugmentedNeuralODE(
         """
         z0 = self._ode_state("x", x)
         t = self._times(t_span, z0)
-        check_save_at(save_at, t)
-        return self._saved(t, self._solve(z0, t, args), save_at)
+        rows = check_save_at(save_at, t)
+        return self._saved(t, self._solve(z0, t, args), rows)
 
     def trajectory(self, x: Tensor, t_span: Sequence[float] | Tensor) -> Tensor:
         """The augmented states at each time of ``t_span``: ``[len(t_span), batch, d + p, ...]``."""

@@ -110,6 +110,11 @@ def check_t_span(
     return t if t.is_floating_point() else t.to(torch.get_default_dtype())
 
 
+def state_leaf(state: object) -> torch.Tensor:
+    """A tensor of a state: itself, or the first value of a torchdyn dict state."""
+    return next(iter(state.values())) if isinstance(state, dict) else state  # type: ignore[return-value]
+
+
 def check_state(
     name: str, x: object, *, device: torch.device, parameters: Sequence[torch.Tensor]
 ) -> torch.Tensor:
@@ -173,11 +178,11 @@ def check_save_at(save_at: object, t_span: torch.Tensor) -> torch.Tensor | None:
     if times.numel() == 0:
         return None
     matches = torch.isclose(times.reshape(-1, 1), t_span.detach().reshape(1, -1))
-    found = matches.sum(dim=1)
-    if not bool((found == 1).all()) or len(set(matches.int().argmax(dim=1).tolist())) != len(times):
+    rows = matches.int().argmax(dim=1)
+    if not bool((matches.sum(dim=1) == 1).all()) or len(set(rows.tolist())) != len(times):
         raise ValueError(
             f"Each time of `save_at` must be one of `t_span`'s, once: got save_at="
             f"{times.tolist()} for t_span={t_span.detach().tolist()}. The solution is "
             "returned at the times of `t_span`; `save_at` keeps some of them."
         )
-    return matches.int().argmax(dim=1)
+    return rows

@@ -305,14 +305,8 @@ def test_budget_stop_without_checkpointing_or_logger_writes_nothing(tmp_path, mo
     monkeypatch.chdir(tmp_path)
     torch.manual_seed(0)
     budget = NFEBudget(max_forward=2)
-    trainer = pl.Trainer(
-        max_epochs=3,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[budget],
-    )
+    # The working directory is the run's root (Lightning's default_root_dir default).
+    trainer = _trainer(tmp_path, [budget], max_epochs=3)
     with pytest.warns(
         UserWarning, match="No checkpoint was saved: checkpointing is off and there is no logger"
     ):

@@ -179,18 +179,6 @@ def test_resuming_from_last_with_nothing_to_resume_says_so(tmp_path, recwarn):
     assert _last(tmp_path / "run", version=0).exists()  # it trained from scratch
 
 
-def test_evaluating_from_last_with_nothing_to_load_is_refused(tmp_path):
-    path = _write(tmp_path / "config.yaml", _config(tmp_path / "run", epochs=1))
-    with pytest.raises(
-        ValueError,
-        match=(
-            r"`--ckpt_path last`: no `last` checkpoint of an"
-            r" earlier run under .* `validate` has no weights"
-        ),
-    ):
-        main(["validate", "--config", path, "--ckpt_path", "last"])
-
-
 def test_resume_equals_an_uninterrupted_run(tmp_path):
     interrupted = _write(tmp_path / "a.yaml", _config(tmp_path / "a", epochs=2))
     main(["fit", "--config", interrupted])
@@ -311,16 +299,26 @@ def test_resuming_says_which_last_checkpoint_it_took(tmp_path, caplog):
     assert torch.load(_last(tmp_path / "run", version=2), weights_only=False)["epoch"] == 2
 
 
-def test_a_smoke_run_refuses_to_resume_from_last(tmp_path):
-    path = _write(tmp_path / "config.yaml", _config(tmp_path / "run", epochs=1))
-    with pytest.raises(
-        ValueError,
-        match=(
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        (  # a smoke run neither resumes nor writes
+            ["fit", "--trainer.fast_dev_run", "true"],
             r"`--ckpt_path last` with `--trainer.fast_dev_run`:"
-            r" a smoke run neither resumes from nor writes"
+            r" a smoke run neither resumes from nor writes",
         ),
-    ):
-        main(["fit", "--config", path, "--trainer.fast_dev_run", "true", "--ckpt_path", "last"])
+        (  # nothing to evaluate: fit would start from scratch, validate cannot
+            ["validate"],
+            r"`--ckpt_path last`: no `last` checkpoint of an"
+            r" earlier run under .* `validate` has no weights",
+        ),
+    ],
+)
+def test_ckpt_path_last_is_refused_where_it_cannot_be_taken(tmp_path, options, match):
+    path = _write(tmp_path / "config.yaml", _config(tmp_path / "run", epochs=1))
+    subcommand, *rest = options
+    with pytest.raises(ValueError, match=match):
+        main([subcommand, "--config", path, *rest, "--ckpt_path", "last"])
 
 
 def decay(t, x):

@@ -162,14 +162,8 @@ def _checkpoint_dir(trainer: pl.Trainer, *, fallback: bool = False) -> str | Non
     if isinstance(callback, ModelCheckpoint) and callback.dirpath:
         return str(callback.dirpath)
     if isinstance(callback, ModelCheckpoint) or trainer.loggers:
-        return os.path.join(_run_dir(trainer), "checkpoints")
+        return os.path.join(str(trainer.log_dir), "checkpoints")
     return os.path.join(trainer.default_root_dir, "checkpoints") if fallback else None
-
-
-def _run_dir(trainer: pl.Trainer) -> str:
-    logger = trainer.loggers[0] if trainer.loggers else None
-    log_dir = getattr(logger, "log_dir", None) if logger is not None else None
-    return str(log_dir) if log_dir else trainer.default_root_dir
 
 
 def _save_whole(trainer: pl.Trainer, path: str) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from torch import nn
-from torchdiffeq._impl.odeint import SOLVERS as _TORCHDIFFEQ_SOLVERS
-from torchdyn.numerics.solvers.ode import SOLVER_DICT as _TORCHDYN_SOLVERS
 
 __all__ = ["check_adjoint_solver", "check_solver_module"]
 
@@ -32,7 +30,9 @@ def check_adjoint_solver(solver: object) -> None:
     if isinstance(solver, nn.Module):
         check_solver_module("solver", solver)
         return
-    names = sorted(set(_TORCHDYN_SOLVERS) | set(_TORCHDIFFEQ_SOLVERS))
+    from ._solve import BACKEND_TYPES  # the registry, which imports this module
+
+    names = sorted({name for backend in BACKEND_TYPES.values() for name in backend.SOLVERS})
     if not isinstance(solver, str) or solver not in names:
         raise ValueError(
             f"`solver` must be None, a solver module or one of {names}, got {solver!r}."

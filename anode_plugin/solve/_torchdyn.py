@@ -13,7 +13,7 @@ from torchdyn.numerics.sensitivity import _gather_odefunc_adjoint
 from torchdyn.numerics.solvers.ode import SOLVER_DICT, Tsitouras45, str_to_solver
 
 from .._nfe import NFETally
-from .._validation import check_choice, check_positive_float
+from .._validation import check_choice, check_positive_float, state_leaf
 from ._backend import Backend
 from ._backsolve import backsolve_adjoint
 from ._norms import ErrorNorm
@@ -90,7 +90,11 @@ class TorchdynBackend(Backend):
         # counter would hide from it: decide here, on the solver itself.
         if self.interpolator is None or isinstance(solver, Tsitouras45):
             return None
-        return str_to_interp(self.interpolator, dtype)
+        key = ("interpolator", self.interpolator, dtype)
+        if key not in self._solvers:  # built once per dtype, as the solver modules are
+            with torch.inference_mode(False):
+                self._solvers[key] = str_to_interp(self.interpolator, dtype)
+        return self._solvers[key]
 
     def solver_module(self, solver: str | nn.Module | None, dtype: torch.dtype) -> nn.Module:
         """The solver module for states of ``dtype`` (a given module is used as it is)."""
@@ -117,7 +121,7 @@ class TorchdynBackend(Backend):
         atol: float | None = None,
         rtol: float | None = None,
     ) -> Tensor:
-        dtype = _leaf(z0).dtype
+        dtype = state_leaf(z0).dtype
         module = self.solver_module(solver, dtype)
         # A backward solve spans two times: interpolation changes nothing there.
         interpolator = self._interpolator(module, dtype)
@@ -182,8 +186,3 @@ class TorchdynBackend(Backend):
             problem_type="standard",
         )
         return function.apply(params, z0, t, (), {})
-
-
-def _leaf(state: Any) -> Tensor:
-    """A tensor of ``state``: itself, or the first value of a dict state."""
-    return next(iter(state.values())) if isinstance(state, dict) else state
