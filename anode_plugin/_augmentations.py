@@ -26,8 +26,8 @@ from torch.nn.modules.lazy import LazyModuleMixin
 from torch.nn.parameter import UninitializedParameter
 
 from ._augment import Augmenter
-from ._counted_field import call_style
 from ._errors import StateShapeError
+from ._field_call import call_field, call_style, is_shape_error
 from ._validation import check_choice, check_non_negative_int, check_positive_int
 
 __all__ = [
@@ -279,16 +279,6 @@ class SecondOrderAugmenter(Augmenter):
         return f"{super().extra_repr()}, initial_velocity={velocity!r}"
 
 
-def _call(field: Callable[..., Tensor], style: str, t: Tensor, z: Tensor, args: Any) -> Tensor:
-    if style == "t, x, args=args":
-        return field(t, z, args=args)
-    if style == "t, x":
-        return field(t, z)
-    if style == "x":
-        return field(z)
-    return field(t, z, args)
-
-
 class SecondOrderField(nn.Module):
     """The first-order system of an ODE of order ``k``: ``d[x_0, ..., x_{k-1}]/dt =
     [x_1, ..., x_{k-1}, f(t, [x_0, ..., x_{k-1}])]``.
@@ -332,11 +322,9 @@ class SecondOrderField(nn.Module):
         block = z.shape[dim] // self.order
         lower = z.narrow(dim, block, z.shape[dim] - block)  # the derivatives x_1 ... x_{k-1}
         try:
-            a = _call(self.acceleration, self.style, t, z, args)
+            a = call_field(self.acceleration, self.style, t, z, args)
         except (StateShapeError, RuntimeError) as error:
-            if isinstance(error, RuntimeError) and not any(
-                word in str(error) for word in ("shape", "size", "dimension")
-            ):
+            if not isinstance(error, StateShapeError) and not is_shape_error(error):
                 raise
             raise StateShapeError(self._shape_message(z, f"failed: {error}")) from error
         expected = (*z.shape[:dim], block, *z.shape[dim + 1 :])

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ._counted_field import CountedField, mark_backward_start
-from ._nfe import NFETally, SolveStatistics
+from ._field_call import FieldCall
+from ._nfe import ModelStats, SolveStatistics
 from ._trace import PROBES, TRACES, LogDetField
 from ._validation import (
     check_choice,
@@ -31,6 +31,8 @@ from ._validation import (
     check_t_span,
 )
 from .solve import ErrorNorm, Solve, SolveAttributes, resolve_solve
+from .solve import _defaults as defaults
+from .solve._evaluations import Limits
 
 __all__ = ["Q_KINDS", "AugmentedCNF", "GaussianQ"]
 
@@ -107,16 +109,16 @@ class AugmentedCNF(SolveAttributes, SolveStatistics, nn.Module):
         q_hidden_dim: int = 32,
         trace: str = "exact",
         probe: str = "gaussian",
-        solver: str | nn.Module = "dopri5",
-        atol: float = 1e-3,
-        rtol: float = 1e-3,
-        sensitivity: str = "autograd",
+        solver: str | nn.Module = defaults.SOLVER,
+        atol: float = defaults.ATOL,
+        rtol: float = defaults.RTOL,
+        sensitivity: str = defaults.SENSITIVITY,
         t_span: Sequence[float] | Tensor = (0.0, 1.0),
-        backend: str = "torchdyn",
+        backend: str = defaults.BACKEND,
         max_nfe: int | None = None,
         solver_adjoint: str | None = None,
-        atol_adjoint: float = 1e-4,
-        rtol_adjoint: float = 1e-4,
+        atol_adjoint: float = defaults.ATOL_ADJOINT,
+        rtol_adjoint: float = defaults.RTOL_ADJOINT,
         seminorm: bool | None = None,
         solver_options: dict[str, Any] | None = None,
         solve: Solve | None = None,
@@ -185,8 +187,8 @@ class AugmentedCNF(SolveAttributes, SolveStatistics, nn.Module):
         self.data_dims, self.augment_dims = data_dims, augment_dims
         self.q_kind, self.trace, self.probe = q, trace, probe
         self.max_nfe = max_nfe
-        self._tally = NFETally(max_nfe)
-        self.vf = CountedField(vector_field, self._tally)
+        self.vf = FieldCall(vector_field)
+        self._statistics = ModelStats()
         self.q: GaussianQ | None = None
         if q == "learned" and augment_dims > 0:  # p = 0: nothing to learn, nothing built
             self.q = GaussianQ(
@@ -246,12 +248,17 @@ class AugmentedCNF(SolveAttributes, SolveStatistics, nn.Module):
 
     # ------------------------------------------------------------------ flows
     def _integrate(self, field: nn.Module, state: Tensor, t: Tensor, norm: ErrorNorm) -> Tensor:
-        self.vf.start_solve(None)
-        with self._tally.forward_solve():
-            sol = self.solve(field, state, t, tally=self._tally, norm=norm)
-        if self.sensitivity != "autograd" and sol.requires_grad:
-            sol = mark_backward_start(sol, self.vf)
-        return sol
+        watched = self.vf.field if isinstance(self.vf.field, nn.Module) else None
+        solution = self.solve(
+            field,
+            state,
+            t,
+            norm=norm,
+            limits=Limits(self.max_nfe, watched),
+            record_backward=self._record_backward,
+        )
+        self._record_forward(solution.stats)
+        return solution.ys
 
     def transform(self, z0: Tensor) -> tuple[Tensor, Tensor]:
         """The flow ``F`` on joint states and its log-determinant.

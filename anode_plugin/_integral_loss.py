@@ -20,7 +20,7 @@ class IntegralLossField(nn.Module):
     One evaluation of this system is one evaluation of ``f``.
 
     Args:
-        field: ``f(t, z)``, the counted vector field.
+        field: ``f(t, z)``, the model's vector field.
         integral_loss: ``g(t, z)``, returning ``[batch]`` or ``[batch, 1]``.
 
     Shape:
@@ -32,8 +32,12 @@ class IntegralLossField(nn.Module):
         self.field = field
         self.integral_loss = integral_loss
 
+    def ode_state(self, state: Tensor) -> Tensor:
+        """The model's state ``z`` within ``[L, z]``."""
+        return state[:, 1:]
+
     def forward(self, t: Tensor, state: Tensor) -> Tensor:
-        z = state[:, 1:]
+        z = self.ode_state(state)
         dz = self.field(t, z)
         rate = self.integral_loss(t, z)
         if not isinstance(rate, Tensor) or rate.shape not in ((z.shape[0],), (z.shape[0], 1)):

@@ -13,9 +13,9 @@ from torchdyn.core import NeuralODE
 from torchdyn.core.problems import ODEProblem
 
 from ._augmentations import build_augmentation, users_field
-from ._counted_field import CountedField, mark_backward_start
+from ._field_call import FieldCall
 from ._integral_loss import IntegralLossField
-from ._nfe import NFETally, SolveStatistics
+from ._nfe import ModelStats, SolveStatistics
 from ._regularisers import RegularisedField, check_regularisers
 from ._validation import (
     check_positive_int,
@@ -25,6 +25,8 @@ from ._validation import (
     state_leaf,
 )
 from .solve import BACKEND_TYPES, ErrorNorm, Solve, SolveAttributes, resolve_solve
+from .solve import _defaults as defaults
+from .solve._evaluations import Limits
 
 __all__ = ["BACKENDS", "SENSITIVITIES", "SOLVERS", "AugmentedNeuralODE"]
 
@@ -99,14 +101,14 @@ class AugmentedNeuralODE(
     def __init__(
         self,
         vector_field: Callable[..., Any] | nn.Module,
-        solver: str | nn.Module = "dopri5",
+        solver: str | nn.Module = defaults.SOLVER,
         order: int | str = 1,
-        atol: float = 1e-3,
-        rtol: float = 1e-3,
-        sensitivity: str = "autograd",
+        atol: float = defaults.ATOL,
+        rtol: float = defaults.RTOL,
+        sensitivity: str = defaults.SENSITIVITY,
         solver_adjoint: str | nn.Module | None = None,
-        atol_adjoint: float = 1e-4,
-        rtol_adjoint: float = 1e-4,
+        atol_adjoint: float = defaults.ATOL_ADJOINT,
+        rtol_adjoint: float = defaults.RTOL_ADJOINT,
         interpolator: str | None = None,
         integral_loss: Callable[[Tensor, Tensor], Tensor] | None = None,
         seminorm: bool | None = None,
@@ -119,7 +121,7 @@ class AugmentedNeuralODE(
         placement: str | None = None,
         initial_velocity: str | nn.Module = "zeros",
         t_span: Sequence[float] | Tensor = (0.0, 1.0),
-        backend: str = "torchdyn",
+        backend: str = defaults.BACKEND,
         max_nfe: int | None = None,
         solver_options: dict[str, Any] | None = None,
         regularisers: Sequence[str] = (),
@@ -226,8 +228,8 @@ class AugmentedNeuralODE(
             *kind, initial_velocity, ode_order
         )
         self.order = ode_order
-        self._tally = NFETally(max_nfe)
-        self.vf = CountedField(field, self._tally, optimizable_params)
+        self.vf = FieldCall(field, optimizable_params)
+        self._statistics = ModelStats()
         self.integral_loss = integral_loss
         self.register_buffer("t_span", check_t_span(t_span), persistent=False)
         self.regularisers, self.jacobian_probe = regularisers, jacobian_probe
@@ -368,23 +370,33 @@ class AugmentedNeuralODE(
             if regularised is not None:
                 self._regularisation = {n: z0.new_zeros(z0.shape[0]) for n in self.regularisers}
             return z0.unsqueeze(0).repeat(len(t), *(1,) * z0.ndim)
-        self.vf.start_solve(args, (float(t[0]), float(t[-1])))
+        self.vf.args = args  # the solvers call f(t, z): the field hands them on
         field, state, norm, integral_loss = self.vf, z0, ErrorNorm(), None
         if regularised is not None:
-            field, state, norm = regularised, regularised.start(z0), ErrorNorm(z0.numel())
+            field, state = regularised, regularised.start(z0)
+            norm = ErrorNorm(regularised.entries)  # the integrals are out of step control
         elif regularise and self._loss_column:
             field = IntegralLossField(self.vf, self.integral_loss)
         elif regularise:
             integral_loss = self.integral_loss  # the adjoint adds its gradients
-        with self._tally.forward_solve():
-            sol = self.solve(
-                field, state, t, tally=self._tally, norm=norm, integral_loss=integral_loss
-            )
-        if self.sensitivity != "autograd" and sol.requires_grad:
-            sol = mark_backward_start(sol, self.vf)
+        solution = self.solve(
+            field,
+            state,
+            t,
+            norm=norm,
+            limits=self._limits(),
+            integral_loss=integral_loss,
+            record_backward=self._record_backward,
+        )
+        self._record_forward(solution.stats)
+        sol = solution.ys
         if regularised is not None:
             sol, self._regularisation = regularised.split(sol)
         return sol
+
+    def _limits(self) -> Limits:
+        field = self.vf.field
+        return Limits(self.max_nfe, field if isinstance(field, nn.Module) else None)
 
     @staticmethod
     def _saved(t: Tensor, sol: Any, rows: Tensor | None) -> tuple[Tensor, Any]:

@@ -1,13 +1,15 @@
-"""Solve statistics: evaluations (NFE) and steps, immutable records and the tally behind them."""
+"""A model's solve statistics: evaluations (NFE) and steps, as immutable records."""
 
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["NFERecord", "NFETally", "SolveStatistics", "StepRecord"]
+from .solve._statistics import PerSampleStats, SolveStats
+
+__all__ = ["ModelStats", "NFERecord", "SolveStatistics", "StepRecord"]
 
 
 @dataclass(frozen=True)
@@ -96,104 +98,76 @@ class StepRecord:
         }
 
 
-class NFETally:
-    """Mutable counts behind a model's :class:`NFERecord`; one per model.
+@dataclass(frozen=True)
+class ModelStats:
+    """A model's solve statistics since its last ``reset_nfe``.
 
-    The model's ``CountedField`` increments them, the only place evaluations happen.
-    An evaluation is *forward* when it is made inside the model's own forward solve
-    (the model sets :attr:`solving` around it) and *backward* otherwise: the adjoint
-    methods evaluate the field from the autograd engine, after the solve returned.
-    This needs no cooperation from the solver library and no private torch API.
-
-    Args:
-        max_evaluations_per_solve: a solve, forward or backward, that makes more
-            evaluations than this is stopped with ``NFEBudgetExceeded``. ``None`` means
-            no budget.
+    Attributes:
+        nfe: evaluations, forward and backward (the model's :attr:`nfe`).
+        steps: accepted and rejected steps (the model's :attr:`steps`).
+        last: the statistics of the last forward solve; ``None`` before the first.
     """
 
-    __slots__ = (
-        "backward",
-        "forward",
-        "limit",
-        "solve_backward",
-        "solve_forward",
-        "solving",
-        "steps",
-    )
+    nfe: NFERecord = NFERecord()
+    steps: StepRecord = StepRecord()
+    last: SolveStats | None = None
 
-    def __init__(self, max_evaluations_per_solve: int | None = None) -> None:
-        # An int compared on every evaluation: cheaper than testing for None each time.
-        self.limit = sys.maxsize if max_evaluations_per_solve is None else max_evaluations_per_solve
-        self.forward = 0
-        self.backward = 0
-        self.solve_forward = 0
-        self.solve_backward = 0
-        self.solving = False
-        # Accepted and rejected steps: forward accepted, forward rejected, backward ...
-        self.steps = [0, 0, 0, 0]
+    @property
+    def per_sample(self) -> PerSampleStats | None:
+        """Evaluations and steps of each input of the last forward solve, ``[batch]``
+        each (every input the batch's counts where the batch was solved as one system);
+        ``None`` before the first solve or for a state without a batch dimension."""
+        return None if self.last is None else self.last.per_sample
 
-    def start_solve(self) -> None:
-        """Begin a forward solve: the budget applies to each solve separately."""
-        self.solve_forward = 0
+    def forward(self, stats: SolveStats) -> ModelStats:
+        """These statistics and a forward solve's."""
+        steps = StepRecord(stats.accepted, stats.rejected)
+        return ModelStats(self.nfe + NFERecord(stats.nfe, 0), self.steps + steps, stats)
 
-    @contextlib.contextmanager
-    def forward_solve(self) -> Iterator[None]:
-        """Evaluations inside this block are forward ones; all others are backward."""
-        self.solving = True
-        try:
-            yield
-        finally:
-            self.solving = False
-
-    def start_backward_solve(self) -> None:
-        """Begin the backward (adjoint) solve of one forward solve."""
-        self.solve_backward = 0
-
-    def step(self, accepted: bool) -> None:
-        """Count one step of the current solve, forward or backward."""
-        self.steps[(0 if self.solving else 2) + (0 if accepted else 1)] += 1
-
-    def reset(self) -> None:
-        """Zero every count."""
-        self.forward = self.backward = self.solve_forward = self.solve_backward = 0
-        self.steps = [0, 0, 0, 0]
-
-    def save(self) -> tuple:
-        """The counts, for :meth:`restore`."""
-        return self.forward, self.backward, self.solve_forward, self.solve_backward, *self.steps
-
-    def restore(self, saved: tuple) -> None:
-        """Put back counts returned by :meth:`save`."""
-        self.forward, self.backward, self.solve_forward, self.solve_backward = saved[:4]
-        self.steps = list(saved[4:])
-
-    def record(self) -> NFERecord:
-        """An immutable snapshot of the counts."""
-        return NFERecord(self.forward, self.backward)
-
-    def step_record(self) -> StepRecord:
-        """An immutable snapshot of the step counts."""
-        return StepRecord(*self.steps)
+    def backward(self, stats: SolveStats) -> ModelStats:
+        """These statistics and a backward solve's."""
+        steps = StepRecord(0, 0, stats.accepted, stats.rejected)
+        return ModelStats(self.nfe + NFERecord(0, stats.nfe), self.steps + steps, self.last)
 
 
 class SolveStatistics:
-    """A model's evaluations and steps, read from its :class:`NFETally` ``_tally``."""
+    """A model's evaluations and steps: the statistics its solves return, added up.
 
-    _tally: NFETally
+    The model records each forward solve's statistics when it returns and each
+    backward solve's when the gradient computation has run it; ``vf.nfe`` (torchdyn's
+    count) follows them.
+    """
+
+    _statistics: ModelStats
+    vf: Any  # the model's vector field, whose ``nfe`` is torchdyn's count
+
+    @property
+    def stats(self) -> ModelStats:
+        """All statistics since the last :meth:`reset_nfe`, with the last solve's per sample."""
+        return self._statistics
 
     @property
     def nfe(self) -> NFERecord:
         """Vector-field evaluations since the last :meth:`reset_nfe`, forward and backward."""
-        return self._tally.record()
+        return self._statistics.nfe
 
     @property
     def steps(self) -> StepRecord:
         """Accepted and rejected solver steps since the last :meth:`reset_nfe`."""
-        return self._tally.step_record()
+        return self._statistics.steps
 
     def reset_nfe(self) -> None:
         """Zero the NFE and step counts."""
-        self._tally.reset()
+        self._statistics = ModelStats()
+        self.vf.nfe = 0
+
+    def _record_forward(self, stats: SolveStats) -> None:
+        self._statistics = self._statistics.forward(stats)
+        self.vf.nfe += stats.nfe
+
+    def _record_backward(self, stats: SolveStats) -> None:
+        self._statistics = self._statistics.backward(stats)
+        self.vf.nfe += stats.nfe
 
     @contextlib.contextmanager
     def uncounted(self) -> Iterator[None]:
@@ -206,8 +180,8 @@ class SolveStatistics:
             >>> with model.uncounted():
             ...     phi = model.features(x)
         """
-        saved = self._tally.save()
+        saved, field_nfe = self._statistics, self.vf.nfe
         try:
             yield
         finally:
-            self._tally.restore(saved)
+            self._statistics, self.vf.nfe = saved, field_nfe

@@ -20,7 +20,6 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ._counted_field import CountedField
 from ._trace import PROBES, draw_probe
 from ._validation import check_choice
 
@@ -30,22 +29,23 @@ REGULARISERS = ("kinetic", "jacobian")
 
 
 class RegularisedField(nn.Module):
-    """The augmented system ``(dz/dt, d(integrals)/dt)`` on one flat state.
+    """The augmented system ``(dz/dt, d(integrals)/dt)``, one row per sample.
 
-    One evaluation of this system is one evaluation of the counted field, so NFE
-    counts are unchanged. Call :meth:`start` before each solve.
+    One evaluation of this system is one evaluation of the vector field, so NFE
+    counts are unchanged. Call :meth:`start` before each solve; step-size control
+    measures the leading :attr:`entries` of each row (``ErrorNorm(entries)``).
 
     Args:
-        field: the counted vector field.
+        field: the model's vector field, ``f(t, z)``.
         regularisers: names from ``REGULARISERS``, in the order of the accumulators.
         probe: distribution of the Jacobian's Hutchinson probe, one of ``PROBES``.
 
     Shape:
-        - flat state: ``[batch * n + batch * len(regularisers)]``: ``z`` flattened,
-          then one block of ``batch`` accumulators per regulariser.
+        - state: ``[batch, n + len(regularisers)]``: each sample's ``z`` flattened
+          (``n`` entries), then its accumulators.
     """
 
-    def __init__(self, field: CountedField, regularisers: tuple[str, ...], probe: str) -> None:
+    def __init__(self, field: nn.Module, regularisers: tuple[str, ...], probe: str) -> None:
         super().__init__()
         self.field = field
         self.names = regularisers
@@ -57,20 +57,25 @@ class RegularisedField(nn.Module):
         self.probe: Tensor | None = None
 
     def start(self, z0: Tensor) -> Tensor:
-        """Draw the probe for a new solve; returns the flat initial state."""
-        self.shape, self.entries = z0.shape, z0.numel()
+        """Draw the probe for a new solve; returns the initial state ``[batch, n + k]``."""
+        self.shape, self.entries = z0.shape, z0[0].numel()
         if self.jacobian:
             self.probe = draw_probe(z0, self.probe_kind)
-        return torch.cat([z0.reshape(-1), z0.new_zeros(len(self.names) * z0.shape[0])])
+        rows = z0.reshape(z0.shape[0], -1)
+        return torch.cat([rows, rows.new_zeros(rows.shape[0], len(self.names))], 1)
+
+    def ode_state(self, state: Tensor) -> Tensor:
+        """The model's state ``z`` within a state of this system."""
+        return state[:, : self.entries].reshape(self.shape)
 
     def split(self, sol: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """The states ``[time, *z0.shape]`` and the integrals ``{name: [batch]}`` at the end."""
-        z = sol[:, : self.entries].reshape(sol.shape[0], *self.shape)
-        blocks = sol[-1, self.entries :].view(len(self.names), self.shape[0])
-        return z, dict(zip(self.names, blocks.unbind(0), strict=True))
+        z = sol[..., : self.entries].reshape(sol.shape[0], *self.shape)
+        blocks = sol[-1, :, self.entries :]
+        return z, dict(zip(self.names, blocks.unbind(1), strict=True))
 
     def forward(self, t: Tensor, state: Tensor) -> Tensor:
-        z = state[: self.entries].view(self.shape)
+        z = self.ode_state(state)
         rate: dict[str, Tensor] = {}
         if self.jacobian:
             # The vector-Jacobian product needs a graph even when the caller has none (the
@@ -94,7 +99,8 @@ class RegularisedField(nn.Module):
             dz = self.field(t, z)
         if self.kinetic:
             rate["kinetic"] = dz.pow(2).flatten(1).mean(1)
-        return torch.cat([dz.reshape(-1), *(rate[name] for name in self.names)])
+        rates = torch.stack([rate[name] for name in self.names], 1)
+        return torch.cat([dz.reshape(dz.shape[0], -1), rates], 1)
 
 
 def check_regularisers(

@@ -14,8 +14,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._counted_field import CountedField
-
 __all__ = ["PROBES", "TRACES", "LogDetField", "draw_probe"]
 
 TRACES = ("exact", "hutchinson")
@@ -30,23 +28,22 @@ def draw_probe(like: Tensor, kind: str) -> Tensor:
 
 
 class LogDetField(nn.Module):
-    """The system ``(dz/dt, d(log det)/dt) = (f(t, z), tr(df/dz))`` on one flat state.
+    """The system ``(dz/dt, d(log det)/dt) = (f(t, z), tr(df/dz))``, one row per sample.
 
-    One evaluation of this system is one evaluation of the counted field (the trace
+    One evaluation of this system is one evaluation of the vector field (the trace
     reuses the field's graph), so NFE counts are those of the plain flow. Call
     :meth:`start` before each solve.
 
     Args:
-        field: the counted vector field on states ``[batch, n]``.
+        field: the model's vector field on states ``[batch, n]``.
         trace: ``'exact'`` or ``'hutchinson'``.
         probe: the Hutchinson probe's distribution, ``'gaussian'`` or ``'rademacher'``.
 
     Shape:
-        - flat state: ``[batch * n + batch]``: ``z`` flattened, then one accumulator per
-          sample.
+        - state: ``[batch, n + 1]``: each sample's ``z`` flattened, then its log-determinant.
     """
 
-    def __init__(self, field: CountedField, trace: str, probe: str) -> None:
+    def __init__(self, field: nn.Module, trace: str, probe: str) -> None:
         super().__init__()
         self.field = field
         self.trace = trace
@@ -56,18 +53,24 @@ class LogDetField(nn.Module):
         self.probe: Tensor | None = None
 
     def start(self, z0: Tensor) -> Tensor:
-        """Draw the probe of a new solve; returns the flat initial state (log det 0)."""
-        self.shape, self.entries = z0.shape, z0.numel()
+        """Draw the probe of a new solve; returns the initial state ``[batch, n + 1]``
+        (log det 0)."""
+        self.shape, self.entries = z0.shape, z0[0].numel()
         self.probe = draw_probe(z0, self.probe_kind) if self.trace == "hutchinson" else None
-        return torch.cat([z0.reshape(-1), z0.new_zeros(z0.shape[0])])
+        rows = z0.reshape(z0.shape[0], -1)
+        return torch.cat([rows, rows.new_zeros(rows.shape[0], 1)], 1)
+
+    def ode_state(self, state: Tensor) -> Tensor:
+        """The flow's state ``z`` within a state of this system."""
+        return state[:, : self.entries].reshape(self.shape)
 
     def split(self, sol: Tensor) -> tuple[Tensor, Tensor]:
         """The states ``[time, *z0.shape]`` and the log-determinants ``[time, batch]``."""
-        z = sol[:, : self.entries].reshape(sol.shape[0], *self.shape)
-        return z, sol[:, self.entries :]
+        z = sol[..., : self.entries].reshape(sol.shape[0], *self.shape)
+        return z, sol[..., self.entries]
 
     def forward(self, t: Tensor, state: Tensor) -> Tensor:
-        z = state[: self.entries].view(self.shape)
+        z = self.ode_state(state)
         # The trace needs a graph even when the caller has none (the adjoint's forward
         # solve, evaluation); it is kept (create_graph) only when the caller has one, so
         # that training differentiates through it.
@@ -79,7 +82,7 @@ class LogDetField(nn.Module):
             trace = self._trace(dz, z, keep_graph)
         if not keep_graph:
             dz, trace = dz.detach(), trace.detach()
-        return torch.cat([dz.reshape(-1), trace])
+        return torch.cat([dz.reshape(dz.shape[0], -1), trace.reshape(-1, 1)], 1)
 
     def _trace(self, dz: Tensor, z: Tensor, keep_graph: bool) -> Tensor:
         if not dz.requires_grad:  # a field that does not depend on the state

@@ -7,11 +7,15 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from .._nfe import NFETally
 from .._validation import check_positive_float
 from ._backend import Backend
+from ._backsolve import backsolve_adjoint
+from ._defaults import ATOL_ADJOINT, RTOL_ADJOINT
+from ._evaluations import Limits
+from ._library import RecordBackward, run_library_adjoint
 from ._norms import ErrorNorm
 from ._solvers import check_adjoint_solver
+from ._statistics import Solution
 
 __all__ = ["Adjoint"]
 
@@ -29,13 +33,14 @@ class Adjoint:
             and its adjoint, leaving the parameters' adjoint out (Kidger et al., 2021):
             fewer backward evaluations at the same gradients. ``False``: the full norm.
             ``None``: each library's own adjoint as it is (torchdyn 1.0.6's uses a
-            seminorm, torchdiffeq's the full norm). On torchdyn, ``True`` and ``False``
-            run our backsolve adjoint on torchdyn's solvers.
+            seminorm, torchdiffeq's the full norm; torchode's is ours with the full
+            norm). Where the library's adjoint cannot run it (torchdyn with ``True`` or
+            ``False``, integral losses), ours runs on the library's solvers.
     """
 
     solver: str | nn.Module | None = None
-    atol: float = 1e-4
-    rtol: float = 1e-4
+    atol: float = ATOL_ADJOINT
+    rtol: float = RTOL_ADJOINT
     seminorm: bool | None = None
 
     sensitivity = "adjoint"
@@ -55,11 +60,42 @@ class Adjoint:
         t: Tensor,
         *,
         norm: ErrorNorm,
-        tally: NFETally,
+        limits: Limits,
         integral_loss: Any = None,
-    ) -> Tensor:
-        """The states at the times ``t``: ``[len(t), *z0.shape]``; ``integral_loss``
-        ``g(t, z)`` joins the loss the gradients are of (torchdyn's ``integral_loss``)."""
-        return backend.library_adjoint(
-            self, field, z0, t, norm=norm, tally=tally, integral_loss=integral_loss
+        record_backward: RecordBackward | None = None,
+    ) -> Solution:
+        """The forward solve; the backward solve runs when gradients are computed.
+
+        Args:
+            integral_loss: ``g(t, z)``, whose integral over the solve joins the loss the
+                gradients are of (torchdyn's ``integral_loss``).
+            record_backward: receives the backward solve's statistics when it ends.
+
+        Returns:
+            The states at the times ``t``, ``[len(t), *z0.shape]``, and the forward
+            statistics.
+        """
+        if backend.takes_library_adjoint(norm, self.seminorm, integral_loss):
+            options = {"solver": self.solver, "atol": self.atol, "rtol": self.rtol}
+
+            def run(start: Tensor) -> Any:
+                return backend.library_adjoint(
+                    field, start, t, norm=norm, limits=limits, seminorm=self.seminorm, **options
+                )
+
+            return run_library_adjoint(run, field, z0, record_backward)[0]
+        seminorm = backend.OWN_ADJOINT_SEMINORM if self.seminorm is None else self.seminorm
+        return backsolve_adjoint(
+            backend,
+            field,
+            z0,
+            t,
+            norm=norm,
+            limits=limits,
+            solver=self.solver,
+            atol=self.atol,
+            rtol=self.rtol,
+            seminorm=bool(seminorm),
+            integral_loss=integral_loss,
+            record_backward=record_backward,
         )

@@ -7,9 +7,10 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from .._nfe import NFETally
 from ._backend import Backend
+from ._evaluations import Limits
 from ._norms import ErrorNorm
+from ._statistics import Solution
 
 __all__ = ["Autograd"]
 
@@ -29,14 +30,18 @@ class Autograd:
         t: Tensor,
         *,
         norm: ErrorNorm,
-        tally: NFETally,
+        limits: Limits,
         integral_loss: Any = None,
-    ) -> Tensor:
-        """The states at the times ``t``: ``[len(t), *z0.shape]``; ``integral_loss``
-        ``g(t, z)`` joins the loss the gradients are of (torchdyn's ``integral_loss``)."""
+        record_backward: Any = None,
+    ) -> Solution:
+        """One forward solve; autograd differentiates through it (no backward solve).
+
+        Returns:
+            The states at the times ``t``, ``[len(t), *z0.shape]``, and the statistics.
+        """
         if integral_loss is not None:
             raise ValueError(
                 "With sensitivity='autograd' an integral loss is integrated as a state "
                 "entry (the model's field computes it), not handed to the solve."
             )
-        return backend.integrate(field, z0, t, norm=norm, tally=tally)
+        return backend.integrate(field, z0, t, norm=norm, limits=limits)

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
+import torch
 from torch import Tensor, nn
 
-from .._nfe import NFETally
-from ._norms import ErrorNorm
+from ._evaluations import NO_LIMITS, Evaluations, Limits
+from ._norms import FULL_NORM, ErrorNorm
+from ._statistics import Solution
 
-__all__ = ["Backend"]
+__all__ = ["Backend", "LibraryAdjoint"]
+
+
+class LibraryAdjoint(NamedTuple):
+    """A library's own adjoint, run forward: its solution, and the counter that its
+    backward solve (run later by the autograd engine) counts into."""
+
+    solution: Solution
+    backward: Evaluations
 
 
 class Backend(ABC):
@@ -19,9 +29,8 @@ class Backend(ABC):
 
     Subclasses are frozen dataclasses that validate their options on construction and
     expose the library's solver names in :attr:`SOLVERS` and its sensitivities in
-    :attr:`SENSITIVITIES`. Gradient methods (:mod:`anode_plugin.solve`) call
-    :meth:`integrate` for plain solves and :meth:`library_adjoint` for the library's
-    own adjoint.
+    :attr:`SENSITIVITIES`. The gradient methods (:mod:`anode_plugin.solve`) call them;
+    a backend never calls a gradient method. Each call returns the solve's statistics.
     """
 
     #: The backend's name, as given to ``AugmentedNeuralODE(backend=...)``.
@@ -30,53 +39,90 @@ class Backend(ABC):
     SOLVERS: ClassVar[tuple[str, ...]]
     #: Sensitivities the backend takes.
     SENSITIVITIES: ClassVar[tuple[str, ...]]
+    #: The backward error norm of the library's own adjoint: ``True`` a seminorm,
+    #: ``False`` the full norm, ``None`` when the library has no adjoint we run.
+    OWN_ADJOINT_SEMINORM: ClassVar[bool | None] = None
+    #: Whether a solver module (torchdyn's) is taken in place of a solver name.
+    SOLVER_MODULES: ClassVar[bool] = False
+    #: The extra options of :meth:`from_options` this backend takes, and what each is.
+    OPTIONS: ClassVar[dict[str, str]] = {}
 
     solver: str | nn.Module
     atol: float
     rtol: float
 
+    @classmethod
+    def from_options(
+        cls, solver: str | nn.Module, atol: float, rtol: float, **options: Any
+    ) -> Backend:
+        """The backend of ``AugmentedNeuralODE``'s flat options; ``options`` holds the
+        extras (``solver_options``, ``interpolator``) that are not ``None``."""
+        return cls(solver, atol, rtol, **options)
+
     @abstractmethod
     def integrate(
         self,
-        field: Callable[[Tensor, Tensor], Tensor],
-        z0: Tensor,
+        field: Callable[[Tensor, Any], Any],
+        z0: Any,
         t: Tensor,
         *,
-        norm: ErrorNorm,
-        tally: NFETally,
+        norm: ErrorNorm = FULL_NORM,
+        limits: Limits = NO_LIMITS,
+        direction: str = "forward",
         solver: Any = None,
         atol: float | None = None,
         rtol: float | None = None,
-    ) -> Tensor:
+    ) -> Solution:
         """Solve with gradients through the solver's operations (or none, under no_grad).
 
         Args:
             field: ``f(t, z)``.
-            z0: initial state, any shape.
+            z0: initial state, any shape; its first dimension indexes samples when it
+                has two or more.
             t: times, 1-D and strictly monotonic.
             norm: the error norm of step-size control.
-            tally: counts the solve's accepted and rejected steps.
+            limits: the solve's budget and the module its errors name.
+            direction: ``'forward'``, or ``'backward'`` for an adjoint's solve.
             solver: another solver than :attr:`solver` (an adjoint's).
             atol: another absolute tolerance than :attr:`atol`.
             rtol: another relative tolerance than :attr:`rtol`.
 
         Returns:
-            The states at the times ``t``: ``[len(t), *z0.shape]``.
+            The states at the times ``t``, ``[len(t), *z0.shape]``, and this call's
+            statistics.
         """
 
     def library_adjoint(
         self,
-        gradient: Any,
         field: nn.Module,
         z0: Tensor,
         t: Tensor,
         *,
         norm: ErrorNorm,
-        tally: NFETally,
-        integral_loss: Callable[[Tensor, Tensor], Tensor] | None = None,
-    ) -> Tensor:
-        """Solve with the library's own adjoint; a backend without one refuses.
-
-        ``integral_loss``, ``g(t, z)``: its integral over the solve is part of the loss
-        whose gradients the adjoint computes (torchdyn's ``integral_loss``)."""
+        limits: Limits,
+        solver: Any,
+        atol: float,
+        rtol: float,
+        seminorm: bool | None,
+    ) -> LibraryAdjoint:
+        """Solve with the library's own adjoint (see :meth:`takes_library_adjoint`)."""
         raise ValueError(f"backend={self.name!r} has no adjoint of its own.")
+
+    def takes_library_adjoint(
+        self, norm: ErrorNorm, seminorm: bool | None, integral_loss: object
+    ) -> bool:
+        """Whether the library's own adjoint computes this adjoint: without an integral
+        loss, with the forward ``norm`` and the backward ``seminorm`` asked for."""
+        return False
+
+    @staticmethod
+    def counter(
+        field: Callable[[Tensor, Any], Any], t: Tensor, limits: Limits, direction: str
+    ) -> Evaluations:
+        """The :class:`Evaluations` of one call: ``field`` counted over the span of ``t``."""
+        return Evaluations(field, limits, direction, (float(t[0]), float(t[-1])))
+
+    @staticmethod
+    def dtype_of(z0: Any) -> torch.dtype:
+        """The dtype of a state (the first entry of a dict state)."""
+        return (next(iter(z0.values())) if isinstance(z0, dict) else z0).dtype

@@ -7,13 +7,15 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torchdyn.numerics.sensitivity import _gather_odefunc_interp_adjoint
 
-from .._nfe import NFETally
 from .._validation import check_positive_float
 from ._backend import Backend
+from ._defaults import ATOL_ADJOINT, RTOL_ADJOINT
+from ._evaluations import Limits
+from ._library import RecordBackward, run_library_adjoint
 from ._norms import ErrorNorm
 from ._solvers import check_adjoint_solver
+from ._statistics import Solution
 
 __all__ = ["InterpolatedAdjoint"]
 
@@ -32,8 +34,8 @@ class InterpolatedAdjoint:
     """
 
     solver: str | nn.Module | None = None
-    atol: float = 1e-4
-    rtol: float = 1e-4
+    atol: float = ATOL_ADJOINT
+    rtol: float = RTOL_ADJOINT
 
     sensitivity = "interpolated_adjoint"
 
@@ -50,12 +52,22 @@ class InterpolatedAdjoint:
         t: Tensor,
         *,
         norm: ErrorNorm,
-        tally: NFETally,
+        limits: Limits,
         integral_loss: Any = None,
-    ) -> Tensor:
-        """The states at the times ``t``: ``[len(t), *z0.shape]``; ``integral_loss``
-        ``g(t, z)`` joins the loss the gradients are of (torchdyn's ``integral_loss``)."""
-        if not hasattr(backend, "gather_adjoint"):
+        record_backward: RecordBackward | None = None,
+    ) -> Solution:
+        """The forward solve; the backward solve runs when gradients are computed.
+
+        Args:
+            integral_loss: ``g(t, z)``, whose integral over the solve joins the loss the
+                gradients are of (torchdyn's ``integral_loss``).
+            record_backward: receives the backward solve's statistics when it ends.
+
+        Returns:
+            The states at the times ``t``, ``[len(t), *z0.shape]``, and the forward
+            statistics.
+        """
+        if not hasattr(backend, "interpolated_adjoint"):
             raise ValueError(
                 f"sensitivity='interpolated_adjoint' is torchdyn's; backend={backend.name!r} "
                 "has no interpolated adjoint."
@@ -73,14 +85,20 @@ class InterpolatedAdjoint:
                 "autograd at tol 1e-9); use sensitivity='adjoint', or solve under "
                 "`torch.no_grad()` when no gradient is needed."
             )
-        gather = _gather_odefunc_interp_adjoint
-        t_sol, sol = backend.gather_adjoint(gather, self, field, z0, t, tally, integral_loss)
+        options = {"solver": self.solver, "atol": self.atol, "rtol": self.rtol}
+
+        def run(start: Tensor) -> Any:
+            return backend.interpolated_adjoint(
+                field, start, t, limits=limits, integral_loss=integral_loss, **options
+            )
+
+        solution, t_sol = run_library_adjoint(run, field, z0, record_backward)
         if len(t_sol) == len(t):
-            return sol
+            return solution
         # torchdyn integrates a decreasing span in negated time and reports that time.
         requested = -t if decreasing else t
         rows = (t_sol.detach().reshape(1, -1) - requested.reshape(-1, 1)).abs().argmin(dim=1)
-        return _RequestedRows.apply(sol, rows)
+        return Solution(_RequestedRows.apply(solution.ys, rows), solution.stats)
 
 
 class _RequestedRows(torch.autograd.Function):

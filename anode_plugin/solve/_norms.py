@@ -1,4 +1,4 @@
-"""Error norms of step-size control: functions of the flattened error, not flags.
+"""Error norms of step-size control: functions of the error, not flags.
 
 A seminorm (Kidger, Chen & Lyons, 2021) measures only part of the state: the adjoint
 state without the parameters' adjoint, or a regularised state without the integrals
@@ -17,11 +17,14 @@ __all__ = ["ErrorNorm"]
 
 @dataclass(frozen=True)
 class ErrorNorm:
-    """The RMS norm over the leading ``entries`` entries of a flattened state.
+    """The RMS norm over the leading ``entries`` entries of each sample.
+
+    A state of two or more dimensions holds one sample per index of its first
+    dimension, each flattened into a row; a 1-D state is one row.
 
     Attributes:
-        entries: how many leading entries step-size control measures; ``None`` for all
-            of them (the full norm).
+        entries: how many leading entries of each row step-size control measures;
+            ``None`` for all of them (the full norm).
     """
 
     entries: int | None = None
@@ -40,8 +43,16 @@ class ErrorNorm:
 
     def __call__(self, error: Tensor) -> Tensor:
         """The RMS of ``error``'s measured entries: a scalar tensor."""
-        measured = error if self.entries is None else error.reshape(-1)[: self.entries]
-        return measured.pow(2).mean().sqrt()
+        return self.measured(error).pow(2).mean().sqrt()
+
+    def per_sample(self, error: Tensor) -> Tensor:
+        """The RMS of each row's measured entries: ``[rows]`` (per-sample step control)."""
+        return self.measured(error).pow(2).mean(1).sqrt()
+
+    def measured(self, error: Tensor) -> Tensor:
+        """The measured entries, one row per sample: ``[rows, entries]``."""
+        rows = error.reshape(1, -1) if error.ndim < 2 else error.reshape(error.shape[0], -1)
+        return rows if self.entries is None else rows[:, : self.entries]
 
     @property
     def is_full(self) -> bool:

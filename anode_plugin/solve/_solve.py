@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -9,13 +10,16 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .._nfe import NFETally
 from .._validation import check_choice, check_tolerances_resolvable
+from . import _defaults as defaults
 from ._adjoint import Adjoint
 from ._autograd import Autograd
 from ._backend import Backend
+from ._evaluations import NO_LIMITS, Limits
 from ._interpolated import InterpolatedAdjoint
+from ._library import RecordBackward
 from ._norms import FULL_NORM, ErrorNorm
+from ._statistics import Solution
 from ._torchdiffeq import TorchdiffeqBackend
 from ._torchdyn import TorchdynBackend
 
@@ -27,11 +31,26 @@ __all__ = [
     "solve_from_options",
 ]
 
-#: Backend name -> class: a new backend is one more entry.
+#: Backend name -> class: a new backend is one more entry. Everything that names the
+#: backends (the model, the CLI, the experiments, the benchmarks) reads them here.
 BACKEND_TYPES: dict[str, type[Backend]] = {
     TorchdynBackend.name: TorchdynBackend,
     TorchdiffeqBackend.name: TorchdiffeqBackend,
 }
+
+
+def backends_taking(capability: str) -> list[str]:
+    """Names of the backends with a capability: ``'solver_modules'`` or an option name."""
+    if capability == "solver_modules":
+        return [n for n, b in BACKEND_TYPES.items() if b.SOLVER_MODULES]
+    return [n for n, b in BACKEND_TYPES.items() if capability in b.OPTIONS]
+
+
+def _needs(capability: str) -> str:
+    names = " or ".join(f"backend={n!r}" for n in backends_taking(capability))
+    return names or "a backend that takes it"
+
+
 Gradient = Autograd | Adjoint | InterpolatedAdjoint
 GRADIENT_TYPES = (Autograd, Adjoint, InterpolatedAdjoint)
 
@@ -79,9 +98,10 @@ class Solve:
         solver = getattr(self.gradient, "solver", None)
         if isinstance(solver, str):
             check_choice("solver_adjoint", solver, self.backend.SOLVERS)
-        elif isinstance(solver, nn.Module) and self.backend.name != "torchdyn":
+        elif isinstance(solver, nn.Module) and not self.backend.SOLVER_MODULES:
+            takers = " or ".join(backends_taking("solver_modules"))
             raise TypeError(
-                f"A solver module as the adjoint's `solver` needs the torchdyn backend; "
+                f"A solver module as the adjoint's `solver` needs the {takers} backend; "
                 f"backend={self.backend.name!r} takes a name from {list(self.backend.SOLVERS)}."
             )
 
@@ -103,57 +123,74 @@ class Solve:
         z0: Tensor,
         t: Tensor,
         *,
-        tally: NFETally,
         norm: ErrorNorm = FULL_NORM,
+        limits: Limits = NO_LIMITS,
         integral_loss: Callable[[Tensor, Tensor], Tensor] | None = None,
-    ) -> Tensor:
-        """Solve ``dz/dt = field(t, z)`` from ``z0``: the states at ``t``, ``[len(t), ...]``.
+        record_backward: RecordBackward | None = None,
+    ) -> Solution:
+        """Solve ``dz/dt = field(t, z)`` from ``z0``.
 
-        ``integral_loss`` ``g(t, z)`` (adjoints only) adds the gradients of its integral
-        over the solve, as torchdyn's ``integral_loss`` does."""
+        Args:
+            field: ``f(t, z)``.
+            z0: the initial state, ``[batch, ...]`` (any shape).
+            t: the times, 1-D and strictly monotonic.
+            norm: the forward solve's error norm.
+            limits: each solve's budget, and the module its errors name.
+            integral_loss: ``g(t, z)`` (adjoints only): the gradients of its integral over
+                the solve are added, as torchdyn's ``integral_loss`` does.
+            record_backward: receives the statistics of each backward solve when it ends.
+
+        Returns:
+            The states at ``t``, ``[len(t), *z0.shape]``, and the forward statistics.
+        """
         return self.gradient.solve(
-            self.backend, field, z0, t, norm=norm, tally=tally, integral_loss=integral_loss
+            self.backend,
+            field,
+            z0,
+            t,
+            norm=norm,
+            limits=limits,
+            integral_loss=integral_loss,
+            record_backward=record_backward,
         )
 
 
 def solve_from_options(
     *,
-    backend: str,
-    solver: str | nn.Module,
-    atol: float,
-    rtol: float,
-    sensitivity: str,
-    solver_adjoint: str | nn.Module | None,
-    atol_adjoint: float,
-    rtol_adjoint: float,
-    seminorm: bool | None,
-    solver_options: dict[str, Any] | None,
+    backend: str = defaults.BACKEND,
+    solver: str | nn.Module = defaults.SOLVER,
+    atol: float = defaults.ATOL,
+    rtol: float = defaults.RTOL,
+    sensitivity: str = defaults.SENSITIVITY,
+    solver_adjoint: str | nn.Module | None = None,
+    atol_adjoint: float = defaults.ATOL_ADJOINT,
+    rtol_adjoint: float = defaults.RTOL_ADJOINT,
+    seminorm: bool | None = None,
+    solver_options: dict[str, Any] | None = None,
     interpolator: str | None = None,
 ) -> Solve:
     """The :class:`Solve` of ``AugmentedNeuralODE``'s flat keyword arguments."""
     backend = check_choice("backend", backend, BACKEND_TYPES)
     backend_type = BACKEND_TYPES[backend]
-    if not (backend == "torchdyn" and isinstance(solver, nn.Module)):
+    modules = backend_type.SOLVER_MODULES
+    if not (modules and isinstance(solver, nn.Module)):
         check_choice("solver", solver, backend_type.SOLVERS)
-    if solver_adjoint is not None and not (
-        backend == "torchdyn" and isinstance(solver_adjoint, nn.Module)
-    ):
+    if solver_adjoint is not None and not (modules and isinstance(solver_adjoint, nn.Module)):
         check_choice("solver_adjoint", solver_adjoint, backend_type.SOLVERS)
     sensitivity = check_choice("sensitivity", sensitivity, backend_type.SENSITIVITIES)
-    if solver_options is not None and backend != "torchdiffeq":
-        raise ValueError(
-            "`solver_options` are passed to torchdiffeq; they need backend='torchdiffeq', "
-            f"got backend={backend!r}."
-        )
-    options = {} if solver_options is None else {"options": dict(solver_options)}
-    if interpolator is not None:
-        if backend != "torchdyn":
-            raise ValueError(
-                f"`interpolator` is torchdyn's dense output; it needs backend='torchdyn', got "
-                f"backend={backend!r} (torchdiffeq interpolates its adaptive solvers itself)."
+    extras = {"solver_options": solver_options, "interpolator": interpolator}
+    extras = {k: v for k, v in extras.items() if v is not None}
+    for option in extras:
+        if option not in backend_type.OPTIONS:
+            what = next(
+                (b.OPTIONS[option] for b in BACKEND_TYPES.values() if option in b.OPTIONS),
+                "is an option",
             )
-        options["interpolator"] = interpolator
-    engine = backend_type(solver, atol, rtol, **options)
+            need = "they need" if what.startswith("are ") else "it needs"
+            raise ValueError(
+                f"`{option}` {what}; {need} {_needs(option)}, got backend={backend!r}."
+            )
+    engine = backend_type.from_options(solver, atol, rtol, **extras)
     adjoint = {"solver": solver_adjoint, "atol": atol_adjoint, "rtol": rtol_adjoint}
     if sensitivity == "autograd":
         gradient: Gradient = Autograd()
@@ -164,18 +201,10 @@ def solve_from_options(
     return Solve(engine, gradient)
 
 
+#: The flat options' defaults, read from :func:`solve_from_options` itself.
 _DEFAULTS = {
-    "backend": "torchdyn",
-    "solver": "dopri5",
-    "atol": 1e-3,
-    "rtol": 1e-3,
-    "sensitivity": "autograd",
-    "solver_adjoint": None,
-    "atol_adjoint": 1e-4,
-    "rtol_adjoint": 1e-4,
-    "seminorm": None,
-    "solver_options": None,
-    "interpolator": None,
+    name: parameter.default
+    for name, parameter in inspect.signature(solve_from_options).parameters.items()
 }
 
 

@@ -10,11 +10,12 @@ from torch import Tensor, nn
 from torchdiffeq._impl.odeint import SOLVERS as _TORCHDIFFEQ_SOLVERS
 
 from .._errors import StepSizeUnderflowError
-from .._nfe import NFETally
 from .._validation import check_choice, check_positive_float
-from ._backend import Backend
-from ._backsolve import backsolve_adjoint
-from ._norms import ErrorNorm
+from ._backend import Backend, LibraryAdjoint
+from ._defaults import ATOL, RTOL, SOLVER
+from ._evaluations import NO_LIMITS, Evaluations, Limits
+from ._norms import FULL_NORM, ErrorNorm
+from ._statistics import Solution
 
 __all__ = ["TorchdiffeqBackend"]
 
@@ -24,21 +25,31 @@ class _CountedSteps:
 
     torchdiffeq calls ``callback_accept_step``/``callback_reject_step`` on adaptive
     solvers and ``callback_step`` on fixed-grid ones (``_adjoint`` variants in the
-    backward solve); it warns about callbacks a solver does not support.
+    backward solve); it warns about callbacks a solver does not support. Evaluations
+    go to the forward counter until :attr:`current` is switched to the backward one.
     """
 
-    def __init__(self, field: Any, tally: NFETally, method: str, adjoint_method: str) -> None:
-        self._field = field
-        for suffix, name in (("", method), ("_adjoint", adjoint_method)):
+    def __init__(
+        self,
+        forward: Evaluations,
+        method: str,
+        backward: Evaluations | None = None,
+        adjoint_method: str | None = None,
+    ) -> None:
+        self.current = forward
+        counters = [("", method, forward)]
+        if backward is not None:
+            counters.append(("_adjoint", adjoint_method or method, backward))
+        for suffix, name, counter in counters:
             valid = _TORCHDIFFEQ_SOLVERS[name].valid_callbacks()
             if "callback_accept_step" in valid:
-                setattr(self, "callback_accept_step" + suffix, lambda *_: tally.step(True))
-                setattr(self, "callback_reject_step" + suffix, lambda *_: tally.step(False))
+                setattr(self, "callback_accept_step" + suffix, lambda *_, c=counter: c.step(True))
+                setattr(self, "callback_reject_step" + suffix, lambda *_, c=counter: c.step(False))
             elif "callback_step" in valid:
-                setattr(self, "callback_step" + suffix, lambda *_: tally.step(True))
+                setattr(self, "callback_step" + suffix, lambda *_, c=counter: c.step(True))
 
     def __call__(self, t: Tensor, z: Tensor) -> Tensor:
-        return self._field(t, z)
+        return self.current(t, z)
 
 
 @dataclass(frozen=True)
@@ -56,10 +67,12 @@ class TorchdiffeqBackend(Backend):
     name: ClassVar[str] = "torchdiffeq"
     SOLVERS: ClassVar[tuple[str, ...]] = tuple(_TORCHDIFFEQ_SOLVERS)
     SENSITIVITIES: ClassVar[tuple[str, ...]] = ("autograd", "adjoint")
+    OWN_ADJOINT_SEMINORM: ClassVar[bool | None] = False
+    OPTIONS: ClassVar[dict[str, str]] = {"solver_options": "are passed to torchdiffeq"}
 
-    solver: str = "dopri5"
-    atol: float = 1e-3
-    rtol: float = 1e-3
+    solver: str = SOLVER
+    atol: float = ATOL
+    rtol: float = RTOL
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -72,6 +85,13 @@ class TorchdiffeqBackend(Backend):
                 f'{{"step_size": 0.1}}, got {self.options!r}.'
             )
 
+    @classmethod
+    def from_options(
+        cls, solver: str | nn.Module, atol: float, rtol: float, **options: Any
+    ) -> TorchdiffeqBackend:
+        extra = options.pop("solver_options", None)
+        return cls(solver, atol, rtol, **options, options=dict(extra or {}))
+
     def _options(self, norm: ErrorNorm) -> dict[str, Any] | None:
         if norm.is_full:
             return dict(self.options) or None
@@ -83,16 +103,18 @@ class TorchdiffeqBackend(Backend):
         z0: Tensor,
         t: Tensor,
         *,
-        norm: ErrorNorm,
-        tally: NFETally,
+        norm: ErrorNorm = FULL_NORM,
+        limits: Limits = NO_LIMITS,
+        direction: str = "forward",
         solver: Any = None,
         atol: float | None = None,
         rtol: float | None = None,
-    ) -> Tensor:
+    ) -> Solution:
         method = self.solver if solver is None else solver
+        counted = self.counter(field, t, limits, direction)
         with _underflow_as_error():
-            return torchdiffeq.odeint(
-                _CountedSteps(field, tally, method, method),
+            sol = torchdiffeq.odeint(
+                _CountedSteps(counted, method),
                 z0,
                 t,
                 rtol=self.rtol if rtol is None else rtol,
@@ -100,39 +122,51 @@ class TorchdiffeqBackend(Backend):
                 method=method,
                 options=self._options(norm),
             )
+        return Solution(sol, counted.joint_stats(z0))
+
+    def takes_library_adjoint(
+        self, norm: ErrorNorm, seminorm: bool | None, integral_loss: object
+    ) -> bool:
+        """torchdiffeq's adjoint takes any forward norm and either backward norm, but has
+        no term for an integral loss."""
+        return integral_loss is None
 
     def library_adjoint(
         self,
-        gradient: Any,
         field: nn.Module,
         z0: Tensor,
         t: Tensor,
         *,
         norm: ErrorNorm,
-        tally: NFETally,
-        integral_loss: Any = None,
-    ) -> Tensor:
+        limits: Limits,
+        solver: Any,
+        atol: float,
+        rtol: float,
+        seminorm: bool | None,
+    ) -> LibraryAdjoint:
         """torchdiffeq's adjoint; its backward error norm is the full one unless
-        ``gradient.seminorm``. An integral loss runs our backsolve adjoint on torchdiffeq's
-        solvers (torchdiffeq's adjoint has no term for one)."""
-        if integral_loss is not None:
-            return backsolve_adjoint(self, gradient, field, z0, t, norm, tally, integral_loss)
-        method = gradient.solver or self.solver
+        ``seminorm``."""
+        method = solver or self.solver
+        forward = self.counter(field, t, limits, "forward")
+        backward = self.counter(field, t.flip(0), limits, "backward")
+        counted = _CountedSteps(forward, self.solver, backward, method)
         with _underflow_as_error():
-            return torchdiffeq.odeint_adjoint(
-                _CountedSteps(field, tally, self.solver, method),
+            sol = torchdiffeq.odeint_adjoint(
+                counted,
                 z0,
                 t,
                 rtol=self.rtol,
                 atol=self.atol,
                 method=self.solver,
                 options=self._options(norm),
-                adjoint_rtol=gradient.rtol,
-                adjoint_atol=gradient.atol,
+                adjoint_rtol=rtol,
+                adjoint_atol=atol,
                 adjoint_method=method,
-                adjoint_options={"norm": "seminorm"} if gradient.seminorm else None,
+                adjoint_options={"norm": "seminorm"} if seminorm else None,
                 adjoint_params=tuple(field.parameters()),
             )
+        counted.current = backward  # torchdiffeq's backward solve evaluates the same object
+        return LibraryAdjoint(Solution(sol, forward.joint_stats(z0)), backward)
 
 
 class _underflow_as_error:

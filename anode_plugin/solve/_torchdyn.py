@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 from torchdyn.numerics.interpolators import INTERP_DICT, str_to_interp
 from torchdyn.numerics.odeint import odeint
-from torchdyn.numerics.sensitivity import _gather_odefunc_adjoint
+from torchdyn.numerics.sensitivity import (
+    _gather_odefunc_adjoint,
+    _gather_odefunc_interp_adjoint,
+)
 from torchdyn.numerics.solvers.ode import SOLVER_DICT, Tsitouras45, str_to_solver
 
-from .._nfe import NFETally
-from .._validation import check_choice, check_positive_float, state_leaf
-from ._backend import Backend
-from ._backsolve import backsolve_adjoint
-from ._norms import ErrorNorm
+from .._validation import check_choice, check_positive_float
+from ._backend import Backend, LibraryAdjoint
+from ._defaults import ATOL, RTOL, SOLVER
+from ._evaluations import NO_LIMITS, Limits
+from ._norms import FULL_NORM, ErrorNorm
 from ._solvers import check_solver_module
+from ._statistics import Solution
 
 __all__ = ["TorchdynBackend"]
 
@@ -30,17 +34,39 @@ class _CountedSteps:
     time is the retry of a rejected step.
     """
 
-    def __init__(self, solver: nn.Module, tally: NFETally) -> None:
-        self._solver, self._tally, self._last = solver, tally, None
+    def __init__(self, solver: nn.Module, counter: Any) -> None:
+        self._solver, self._counter, self._last = solver, counter, None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._solver, name)
 
     def step(self, f: Any, x: Tensor, t: Tensor, dt: Tensor, **kwargs: Any) -> Any:
         time = float(t.detach())
-        self._tally.step(accepted=time != self._last)
+        self._counter.step(accepted=time != self._last)
         self._last = time
         return self._solver.step(f, x, t, dt, **kwargs)
+
+
+class _MeasuredFirst:
+    """A batched state ``[batch, n, ...]`` laid out for torchdyn's seminorm, which
+    measures the leading entries of the flattened state: each sample's ``entries``
+    measured entries first, the rest after."""
+
+    def __init__(self, like: Tensor, entries: int) -> None:
+        self.shape, self.entries = like.shape, entries
+        self.rows = like.reshape(like.shape[0], -1).shape
+
+    def flat(self, z: Tensor) -> Tensor:
+        rows = z.reshape(self.rows)
+        return torch.cat([rows[:, : self.entries].reshape(-1), rows[:, self.entries :].reshape(-1)])
+
+    def state(self, flat: Tensor) -> Tensor:
+        batch, measured = self.rows[0], self.rows[0] * self.entries
+        rows = torch.cat([flat[:measured].view(batch, -1), flat[measured:].view(batch, -1)], dim=1)
+        return rows.view(self.shape)
+
+    def field(self, field: Any) -> Any:
+        return lambda t, flat: self.flat(field(t, self.state(flat)))
 
 
 @dataclass(frozen=True)
@@ -68,10 +94,13 @@ class TorchdynBackend(Backend):
     )
     SENSITIVITIES: ClassVar[tuple[str, ...]] = ("autograd", "adjoint", "interpolated_adjoint")
     INTERPOLATORS: ClassVar[tuple[str, ...]] = tuple(INTERP_DICT)
+    OWN_ADJOINT_SEMINORM: ClassVar[bool | None] = True
+    SOLVER_MODULES: ClassVar[bool] = True
+    OPTIONS: ClassVar[dict[str, str]] = {"interpolator": "is torchdyn's dense output"}
 
-    solver: str | nn.Module = "dopri5"
-    atol: float = 1e-3
-    rtol: float = 1e-3
+    solver: str | nn.Module = SOLVER
+    atol: float = ATOL
+    rtol: float = RTOL
     interpolator: str | None = None
     _solvers: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -112,77 +141,149 @@ class TorchdynBackend(Backend):
     def integrate(
         self,
         field: Any,
-        z0: Tensor,
+        z0: Any,
         t: Tensor,
         *,
-        norm: ErrorNorm,
-        tally: NFETally,
+        norm: ErrorNorm = FULL_NORM,
+        limits: Limits = NO_LIMITS,
+        direction: str = "forward",
         solver: Any = None,
         atol: float | None = None,
         rtol: float | None = None,
-    ) -> Tensor:
-        dtype = state_leaf(z0).dtype
+    ) -> Solution:
+        dtype = self.dtype_of(z0)
         module = self.solver_module(solver, dtype)
-        # A backward solve spans two times: interpolation changes nothing there.
-        interpolator = self._interpolator(module, dtype)
+        counted = self.counter(field, t, limits, direction)
+        state, solved, layout = z0, counted, None
+        seminorm: tuple[bool, int | None] = (False, None)
+        if not norm.is_full:
+            if isinstance(z0, Tensor) and z0.ndim >= 2:
+                layout = _MeasuredFirst(z0, norm.entries)
+                state, solved = layout.flat(z0), layout.field(counted)
+                seminorm = (True, z0.shape[0] * norm.entries)
+            else:
+                seminorm = (True, norm.entries)
         _, sol = odeint(
-            field,
-            z0,
+            solved,
+            state,
             t,
-            _CountedSteps(module, tally),
+            _CountedSteps(module, counted),
             atol=self.atol if atol is None else atol,
             rtol=self.rtol if rtol is None else rtol,
-            interpolator=interpolator,
-            seminorm=(False, None) if norm.is_full else (True, norm.entries),
+            # A backward solve spans two times: interpolation changes nothing there.
+            interpolator=self._interpolator(module, dtype),
+            seminorm=seminorm,
         )
-        return sol
+        if layout is not None:
+            sol = torch.stack([layout.state(row) for row in sol])
+        return Solution(sol, counted.joint_stats(z0))
+
+    def takes_library_adjoint(
+        self, norm: ErrorNorm, seminorm: bool | None, integral_loss: object
+    ) -> bool:
+        """torchdyn's backsolve adjoint measures the forward error with the full norm and
+        the backward error with a seminorm, and leaves an integral loss's parameter
+        gradients out: it runs for ``seminorm=None`` alone, without an integral loss."""
+        return seminorm is None and norm.is_full and integral_loss is None
 
     def library_adjoint(
         self,
-        gradient: Any,
         field: nn.Module,
         z0: Tensor,
         t: Tensor,
         *,
         norm: ErrorNorm,
-        tally: NFETally,
-        integral_loss: Any = None,
-    ) -> Tensor:
-        """torchdyn's backsolve adjoint, which measures the forward error with the full norm
-        and the backward error with a seminorm. Other norms, and integral losses (whose
-        parameter gradients torchdyn's leaves out), run our backsolve adjoint on
-        torchdyn's solvers."""
-        if gradient.seminorm is None and norm.is_full and integral_loss is None:
-            return self.gather_adjoint(_gather_odefunc_adjoint, gradient, field, z0, t, tally)[1]
-        seminorm = gradient.seminorm is not False  # torchdyn's own is a seminorm
-        return backsolve_adjoint(
-            self, replace(gradient, seminorm=seminorm), field, z0, t, norm, tally, integral_loss
+        limits: Limits,
+        solver: Any,
+        atol: float,
+        rtol: float,
+        seminorm: bool | None,
+    ) -> LibraryAdjoint:
+        """torchdyn's backsolve adjoint."""
+        return self._run_adjoint(
+            _gather_odefunc_adjoint, field, z0, t, limits, solver, atol, rtol, None
         )
 
-    def gather_adjoint(
+    def interpolated_adjoint(
         self,
-        gather: Any,
-        gradient: Any,
         field: nn.Module,
         z0: Tensor,
         t: Tensor,
-        tally: NFETally,
+        *,
+        limits: Limits,
+        solver: Any,
+        atol: float,
+        rtol: float,
         integral_loss: Any = None,
-    ) -> tuple[Tensor, Tensor]:
-        """Run one of torchdyn's adjoint autograd functions: ``(t_sol, sol)``."""
-        params = torch.cat([p.contiguous().flatten() for p in field.parameters()])
-        solver = self.solver_module(None, z0.dtype)
-        function = gather(
+    ) -> LibraryAdjoint:
+        """torchdyn's interpolated adjoint; its solution holds the solver's checkpoint
+        times too: ``solution.ys`` is ``(t_sol, sol)``."""
+        return self._run_adjoint(
+            _gather_odefunc_interp_adjoint,
             field,
+            z0,
+            t,
+            limits,
+            solver,
+            atol,
+            rtol,
+            integral_loss,
+            with_times=True,
+        )
+
+    def _run_adjoint(
+        self,
+        gather: Any,
+        field: nn.Module,
+        z0: Tensor,
+        t: Tensor,
+        limits: Limits,
+        solver: Any,
+        atol: float,
+        rtol: float,
+        integral_loss: Any,
+        *,
+        with_times: bool = False,
+    ) -> LibraryAdjoint:
+        """Run one of torchdyn's adjoint autograd functions on a counted ``field``."""
+        forward = self.counter(field, t, limits, "forward")
+        backward = self.counter(field, t.flip(0), limits, "backward")
+        counted = _Switch(field, forward)
+        params = torch.cat([p.contiguous().flatten() for p in field.parameters()])
+        module = self.solver_module(None, z0.dtype)
+        function = gather(
+            counted,
             params,
-            _CountedSteps(solver, tally),
+            _CountedSteps(module, counted),
             self.atol,
             self.rtol,
-            self._interpolator(solver, z0.dtype),
-            _CountedSteps(self.solver_module(gradient.solver, z0.dtype), tally),
-            gradient.atol,
-            gradient.rtol,
+            self._interpolator(module, z0.dtype),
+            _CountedSteps(self.solver_module(solver, z0.dtype), counted),
+            atol,
+            rtol,
             integral_loss,
             problem_type="standard",
         )
-        return function.apply(params, z0, t, (), {})
+        t_sol, sol = function.apply(params, z0, t, (), {})
+        counted.current = backward  # torchdyn's backward solve evaluates the same field
+        ys = (t_sol, sol) if with_times else sol
+        return LibraryAdjoint(Solution(ys, forward.joint_stats(z0)), backward)
+
+
+class _Switch(nn.Module):
+    """``f(t, z)`` counted by the forward counter until the forward solve returns, by
+    the backward one after: torchdyn's adjoint evaluates the field it was given, and
+    finds the parameters to differentiate in it."""
+
+    def __init__(self, field: nn.Module, current: Any) -> None:
+        super().__init__()
+        self.field = field
+        self.current = current
+
+    def forward(self, t: Tensor, z: Tensor) -> Tensor:
+        return self.current(t, z)
+
+    def step(self, accepted: bool) -> None:
+        """Count a step attempt (torchdyn's interpolated adjoint steps its backward solve
+        with the forward solver)."""
+        self.current.step(accepted)

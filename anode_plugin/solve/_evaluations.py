@@ -1,0 +1,177 @@
+"""One direction of one solve: its evaluations counted, within budget, and watched.
+
+A backend wraps the field it integrates in an :class:`Evaluations` for each call; the
+counts become the :class:`~anode_plugin.solve.SolveStats` the call returns. Nothing is
+shared between solves: a forward solve and each backward solve count on their own.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .._errors import NFEBudgetExceeded, NonFiniteStateError, StepSizeUnderflowError
+from ._statistics import PerSampleStats, SolveStats
+
+__all__ = ["GUARD_INTERVAL", "NO_LIMITS", "Evaluations", "Limits"]
+
+# Every this many evaluations the state, its derivative and the time are checked. A
+# NaN or a step-size underflow makes adaptive solvers reject (or repeat) steps forever,
+# so a check this sparse still stops them within a few steps, at a negligible cost.
+GUARD_INTERVAL = 32
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What every solve of a model is held to.
+
+    Attributes:
+        max_nfe: evaluations allowed to each solve, forward or backward; ``None``: any.
+        watched: the module whose parameters an error names when the state turns NaN
+            (the user's vector field); ``None``: none.
+    """
+
+    max_nfe: int | None = None
+    watched: nn.Module | None = None
+
+
+#: No budget and nothing watched.
+NO_LIMITS = Limits()
+
+
+class Evaluations:
+    """``f(t, z)`` of one solve direction: counted, budgeted and guarded.
+
+    Args:
+        field: ``f(t, z)``. A composite system (regularisers, log-determinant, the
+            adjoint's) may define ``ode_state(z)``: the ODE's own state within ``z``,
+            which a budget error reports.
+        limits: the budget and the watched module.
+        direction: ``'forward'`` or ``'backward'``.
+        span: the solve's first and last time, for error messages.
+    """
+
+    def __init__(
+        self,
+        field: Callable[[Tensor, Any], Any],
+        limits: Limits,
+        direction: str,
+        span: tuple[float, float] | None = None,
+    ) -> None:
+        self.field, self.limits, self.direction, self.span = field, limits, direction, span
+        # An int compared on every evaluation: cheaper than testing for None each time.
+        self._limit = sys.maxsize if limits.max_nfe is None else limits.max_nfe
+        self.nfe = 0
+        self.accepted = 0
+        self.rejected = 0
+        self._countdown = GUARD_INTERVAL
+        self._last_time: float | None = None
+
+    def __call__(self, t: Tensor, z: Any, *args: Any) -> Any:
+        self.nfe += 1
+        if self.nfe > self._limit:
+            raise self._over_budget(t, z)
+        dz = self.field(t, z, *args)  # torchdyn's solver steps pass their `args` on
+        self._countdown -= 1
+        if self._countdown == 0 and isinstance(z, Tensor):
+            self._countdown = GUARD_INTERVAL
+            self._guard(t, z, dz)
+        return dz
+
+    def restart(self) -> None:
+        """Count a new solve: every count, the budget and the guard start afresh."""
+        self.nfe = self.accepted = self.rejected = 0
+        self._countdown = GUARD_INTERVAL
+        self._last_time = None
+
+    def step(self, accepted: bool) -> None:
+        """Count one step attempt of the solver."""
+        if accepted:
+            self.accepted += 1
+        else:
+            self.rejected += 1
+
+    def stats(self, per_sample: PerSampleStats | None = None) -> SolveStats:
+        """The counts so far, as an immutable record."""
+        return SolveStats(self.nfe, self.accepted, self.rejected, per_sample)
+
+    def joint_stats(self, z0: Any) -> SolveStats:
+        """The counts, each sample of a batched state ``z0`` given the batch's."""
+        if not isinstance(z0, Tensor) or z0.ndim < 2:
+            return self.stats()
+        batch = PerSampleStats.joint(z0.shape[0], self.nfe, self.accepted, self.rejected)
+        return self.stats(batch)
+
+    # ------------------------------------------------------------------ errors
+    def _over_budget(self, t: Tensor, z: Any) -> NFEBudgetExceeded:
+        ode_state = getattr(self.field, "ode_state", None)
+        state = None
+        if isinstance(z, Tensor):
+            state = (z if ode_state is None else ode_state(z)).detach().clone()
+        return NFEBudgetExceeded(
+            self.nfe, self._limit, self.direction, state=state, time=_first_time(t)
+        )
+
+    def _guard(self, t: Tensor, z: Tensor, dz: Any) -> None:
+        """Stop a solve whose state went non-finite or whose time no longer advances."""
+        # Per-sample solvers give each sample its time: a solve stalls when none moves.
+        time = float(t.detach().sum()) if isinstance(t, Tensor) else float(t)
+        for name, value in (("state", z), ("derivative", dz)):
+            if isinstance(value, Tensor) and not bool(torch.isfinite(value).all()):
+                raise NonFiniteStateError(self._non_finite_message(name, _first_time(t)))
+        if self._last_time is not None and time == self._last_time:
+            raise StepSizeUnderflowError(
+                f"The solver's step size underflowed: time stayed at t={_first_time(t):.6g} "
+                f"for {GUARD_INTERVAL} evaluations (evaluation {self.nfe}). The flow is too "
+                "stiff to integrate; try looser tolerances, more augmented dimensions, "
+                "weight decay, float64, or a `max_nfe` budget."
+            )
+        self._last_time = time
+
+    def _non_finite_message(self, name: str, time: float) -> str:
+        watched = self.limits.watched
+        broken = [
+            n
+            for n, p in (watched.named_parameters() if watched is not None else ())
+            if not bool(torch.isfinite(p.detach()).all())
+        ]
+        if broken:
+            # NaN weights make the derivative NaN, and then the solver's time too: name
+            # the weights, the cause, rather than a meaningless time.
+            return (
+                f"The vector field's parameters contain NaN or infinite values "
+                f"({', '.join(broken[:5])}{', ...' if len(broken) > 5 else ''}), so the "
+                f"{name} of the ODE became non-finite (evaluation {self.nfe}). The weights "
+                "were corrupted, typically by a diverged optimisation step: restore them from "
+                "a checkpoint, then lower the learning rate or clip gradients."
+            )
+        when = f"at t={time:.6g}" if math.isfinite(time) else "(the solver's time became NaN)"
+        span = self.span
+        over = "" if span is None else f" while integrating from t={span[0]:g} to t={span[1]:g}"
+        causes = (
+            "Common causes: a learning rate too high, exploding weights, inputs not "
+            "normalised. Lower the learning rate, add weight decay or gradient clipping, or "
+            "check the data."
+        )
+        if span is not None and (not math.isfinite(time) or abs(span[1] - span[0]) > 10):
+            # The step size blew up with the state: over a long horizon even a sound field
+            # grows without bound, so the horizon is the first suspect.
+            causes = (
+                f"The horizon is the first suspect: over {abs(span[1] - span[0]):g} time "
+                "units a field's state can grow without bound (the paper integrates over "
+                "[0, 1]); shorten `t_span`, or rescale the field. " + causes
+            )
+        return (
+            f"The {name} of the ODE became NaN or infinite {when}{over} (detected at "
+            f"evaluation {self.nfe}). {causes}"
+        )
+
+
+def _first_time(t: Any) -> float:
+    return float(t.detach().reshape(-1)[0]) if isinstance(t, Tensor) else float(t)
