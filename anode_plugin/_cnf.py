@@ -148,7 +148,7 @@ class AugmentedCNF(SolveAttributes, SolveStatistics, nn.Module):
                 refused: its spline does not carry the log-determinant).
             t_span: integration times, 1-D and strictly monotonic; the flow maps the
                 data at ``t_span[0]`` to the base distribution at ``t_span[-1]``.
-            backend: ``'torchdyn'`` or ``'torchdiffeq'``.
+            backend: a name from ``BACKENDS``.
             max_nfe: evaluation budget of each solve, forward or backward; ``None``: none.
             solver_adjoint: solver of the adjoint solve; defaults to ``solver``.
             atol_adjoint: absolute tolerance of the adjoint solve.

@@ -27,6 +27,7 @@ from ._validation import (
 from .solve import BACKEND_TYPES, ErrorNorm, Solve, SolveAttributes, resolve_solve
 from .solve import _defaults as defaults
 from .solve._evaluations import Limits
+from .solve._solve import backends_taking
 
 __all__ = ["BACKENDS", "SENSITIVITIES", "SOLVERS", "AugmentedNeuralODE"]
 
@@ -174,7 +175,7 @@ class AugmentedNeuralODE(
             placement: ``'last'`` (``None``) puts the augmentation after ``x``, ``'first'`` before.
             initial_velocity: ``'second_order'``'s ``v(0)``: ``'zeros'``, ``'learned'`` or a module.
             t_span: default integration times, 1-D and strictly monotonic.
-            backend: ``'torchdyn'`` or ``'torchdiffeq'``.
+            backend: a name from ``BACKENDS`` (``'torchdyn'``, ``'torchdiffeq'``, ...).
             max_nfe: stop a solve with :class:`NFEBudgetExceeded` once it needs more than
                 this many evaluations; each forward solve and each backward (adjoint)
                 solve has this budget. ``None`` for no budget.
@@ -283,11 +284,13 @@ class AugmentedNeuralODE(
 
     def _dict_state(self, name: str, x: dict[str, Tensor]) -> dict[str, Tensor]:
         """A torchdyn dict state, solved as torchdyn solves one: as it is, with autograd."""
+        takes_dicts = self.solve.backend.DICT_STATES
+        dict_backend = self.backend if takes_dicts else backends_taking("dict_states")[0]
         setup = {
             "augment_dims": (self.augment_dims, 0),
             "augmentation": (self.augmentation, "zeros"),
             "order": (self.order, 1),
-            "backend": (self.backend, "torchdyn"),
+            "backend": (self.backend, dict_backend),
             "sensitivity": (self.sensitivity, "autograd"),
             "integral_loss": (self.integral_loss, None),
             "regularisers": (self.regularisers, ()),

@@ -70,7 +70,7 @@ class AugmentationsConfig:
         second_order_augment_dims: ``p`` of the second-order model (``0``: SONODE,
             whose state ``[x, v]`` already doubles the dimension).
         initial_velocity: the second-order model's ``v(0)``: ``'zeros'`` or ``'learned'``.
-        backend: ``'torchdyn'`` or ``'torchdiffeq'``.
+        backend: a name from ``BACKENDS``.
         sensitivity: the gradient method; ``'adjoint'`` gives a backward NFE.
         tol: absolute and relative tolerance of dopri5 (forward and adjoint).
         g1d_points: training points of ``g1d``.

@@ -20,6 +20,7 @@ from .._validation import (
     check_positive_float,
     check_positive_int,
 )
+from ..solve._defaults import BACKEND  # the toy experiments' backend
 
 __all__ = [
     "EXPERIMENTS",
@@ -84,7 +85,7 @@ class TrainingConfig:
         check_positive_float("lr", self.lr)
         check_positive_int("hidden_dim", self.hidden_dim)
         check_positive_int("augment_dims", self.augment_dims)
-        check_choice("solver", self.solver, SOLVERS["torchdyn"])
+        check_choice("solver", self.solver, SOLVERS[BACKEND])
         check_positive_float("tol", self.tol)
         check_positive_int("resnet_blocks", self.resnet_blocks)
         check_positive_int("snapshots", self.snapshots)

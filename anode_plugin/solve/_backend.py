@@ -44,6 +44,8 @@ class Backend(ABC):
     OWN_ADJOINT_SEMINORM: ClassVar[bool | None] = None
     #: Whether a solver module (torchdyn's) is taken in place of a solver name.
     SOLVER_MODULES: ClassVar[bool] = False
+    #: Whether torchdyn's dict states (``{name: tensor}``) are integrated.
+    DICT_STATES: ClassVar[bool] = False
     #: The extra options of :meth:`from_options` this backend takes, and what each is.
     OPTIONS: ClassVar[dict[str, str]] = {}
 

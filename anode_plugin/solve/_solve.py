@@ -43,6 +43,8 @@ def backends_taking(capability: str) -> list[str]:
     """Names of the backends with a capability: ``'solver_modules'`` or an option name."""
     if capability == "solver_modules":
         return [n for n, b in BACKEND_TYPES.items() if b.SOLVER_MODULES]
+    if capability == "dict_states":
+        return [n for n, b in BACKEND_TYPES.items() if b.DICT_STATES]
     return [n for n, b in BACKEND_TYPES.items() if capability in b.OPTIONS]
 
 

@@ -96,6 +96,7 @@ class TorchdynBackend(Backend):
     INTERPOLATORS: ClassVar[tuple[str, ...]] = tuple(INTERP_DICT)
     OWN_ADJOINT_SEMINORM: ClassVar[bool | None] = True
     SOLVER_MODULES: ClassVar[bool] = True
+    DICT_STATES: ClassVar[bool] = True
     OPTIONS: ClassVar[dict[str, str]] = {"interpolator": "is torchdyn's dense output"}
 
     solver: str | nn.Module = SOLVER

@@ -40,7 +40,7 @@ _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 # Default solvers: adaptive ones whose tolerances bound the error at the saved times.
 # Measured: torchdiffeq's bosh3 and dopri8 at tolerances of 1e-10 still end ~1e-7 off
 # (dopri5: ~1e-10), likely from interpolating the final time; pass them explicitly.
-_ADAPTIVE = {"torchdyn": ("dopri5", "tsit5"), "torchdiffeq": ("dopri5",)}
+_ACCURATE_AT_SAVED_TIMES = ("dopri5", "tsit5")
 
 
 # ---------------------------------------------------------------------------- validation
@@ -426,7 +426,7 @@ def augmented_neural_odes(
         max_augment_dims: largest augmentation.
         backends: backends to draw from; ``None`` for all of ``BACKENDS``.
         solvers: solver names to draw from, each kept only for the backends that know it;
-            ``None`` for ``dopri5``/``tsit5`` (torchdyn) and ``dopri5`` (torchdiffeq),
+            ``None`` for those of ``dopri5`` and ``tsit5`` each backend has,
             whose tolerances hold at the saved times.
         sensitivities: sensitivities to draw from, kept per backend; ``None`` for all.
         vector_fields: ``size -> strategy`` of fields of that state size; ``None`` for
@@ -455,7 +455,7 @@ def augmented_neural_odes(
     wanted_sens = _choices("sensitivities", sensitivities, all_sensitivities)
     options: list[tuple[str, str, str]] = []
     for backend in chosen_backends:
-        names = _ADAPTIVE[backend] if wanted_solvers is None else wanted_solvers
+        names = _ACCURATE_AT_SAVED_TIMES if wanted_solvers is None else wanted_solvers
         for solver in (s for s in names if s in SOLVERS[backend]):
             for sensitivity in (s for s in wanted_sens if s in SENSITIVITIES[backend]):
                 options.append((backend, solver, sensitivity))

@@ -23,9 +23,10 @@ from torch import Tensor
 from typing_extensions import override
 
 from ..._atomic import atomic_path, write_text_atomic
+from ..._model import BACKENDS
 from ..._summary import mean_std
 from ..._tf32 import enable_tf32
-from ..._validation import check_non_negative_int
+from ..._validation import check_choice, check_non_negative_int
 from ...datasets import (
     IMAGE_SOURCES,
     CIFAR10DataModule,
@@ -771,8 +772,8 @@ def run_image_benchmark(
         channels_last: on CUDA, run the convolutions in channels-last memory format
             (NHWC, native to tensor cores); no effect on the CPU, where the vector field
             already converts.
-        backend: ``'torchdyn'`` (default: faster per training step, measured) or
-            ``'torchdiffeq'`` (the reference code's).
+        backend: a name from ``BACKENDS``: ``'torchdyn'`` (default: faster per training
+            step, measured), ``'torchdiffeq'`` (the reference code's), ...
         profile: ``'cpu'``: the image claims on a CPU in about 10 minutes (digits, 12
             epochs, seeds 0-2, no reconstruction check; see ``PROFILES``); arguments
             given explicitly still win, except ``dataset``, which must be the profile's.
@@ -803,8 +804,7 @@ def run_image_benchmark(
             reconstruction_samples = chosen["reconstruction_samples"]
     if reconstruction_samples is None:
         reconstruction_samples = 256
-    if backend not in ("torchdyn", "torchdiffeq"):
-        raise ValueError(f"`backend` must be 'torchdyn' or 'torchdiffeq', got {backend!r}.")
+    check_choice("backend", backend, BACKENDS)
     if dataset not in IMAGE_SETUPS:
         raise ValueError(f"`dataset` must be one of {list(IMAGE_SETUPS)}, got {dataset!r}.")
     bad = [m for m in models if m not in MODELS]

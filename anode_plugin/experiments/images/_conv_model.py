@@ -41,7 +41,7 @@ def conv_ode(
         solver: solver name (see ``SOLVERS[backend]``).
         tol: absolute and relative tolerance of both solves.
         sensitivity: ``'adjoint'`` or ``'autograd'``.
-        backend: ``'torchdiffeq'`` (the reference code's) or ``'torchdyn'``.
+        backend: a name from ``BACKENDS``; ``'torchdiffeq'`` is the reference code's.
 
     Shape:
         - input: ``[batch, c, h, w]``; features: ``[batch, c + p, h, w]``.
