@@ -79,7 +79,8 @@ class MLPVectorField(nn.Module):
                 "`augment_dims`."
             )
         if self.time_dependent:
-            time = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(1, 1)
+            # One time for the batch, or one per sample (per-sample solvers: torchode).
+            time = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(-1, 1)
             x = torch.cat([time.expand(x.shape[0], 1), x], dim=1)
         h = self.activation(self.fc1(x))
         h = self.activation(self.fc2(h))
@@ -99,12 +100,16 @@ class _TimeConv2d(nn.Conv2d):
     """
 
     def forward(self, t: Tensor, x: Tensor) -> Tensor:  # type: ignore[override]
-        time = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(())
+        # One time for the batch, or one per sample (per-sample solvers: torchode).
+        time = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1)
         w_time, w_state = self.weight[:, :1], self.weight[:, 1:]
         if self.kernel_size == (1, 1) and self.padding == (0, 0):
-            shift = time * w_time.reshape(-1)
-            bias = shift if self.bias is None else self.bias + shift
-            return F.conv2d(x, w_state, bias, self.stride, 0, self.dilation, self.groups)
+            if time.numel() == 1:
+                shift = time.reshape(()) * w_time.reshape(-1)
+                bias = shift if self.bias is None else self.bias + shift
+                return F.conv2d(x, w_state, bias, self.stride, 0, self.dilation, self.groups)
+            out = F.conv2d(x, w_state, self.bias, self.stride, 0, self.dilation, self.groups)
+            return out.add_(time * w_time.reshape(1, -1, 1, 1))
         out = F.conv2d(x, w_state, self.bias, self.stride, self.padding, self.dilation, self.groups)
         ones = x.new_ones((1, 1, *x.shape[2:]))
         time_map = F.conv2d(ones, w_time, None, self.stride, self.padding, self.dilation)
