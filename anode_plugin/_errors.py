@@ -39,7 +39,9 @@ class NFEBudgetExceeded(SolverError):
         state: the partial state reached: the (augmented) state at which the solver asked
             for the evaluation over budget, detached, ``[batch, d + p, ...]``; ``None``
             when unknown.
-        time: the time of ``state``, or ``None``.
+        time: the time of ``state``, or ``None``; with per-sample stepping (torchode),
+            the first sample's.
+        times: with per-sample stepping, each sample's time, ``[batch]``; else ``None``.
     """
 
     def __init__(
@@ -50,12 +52,14 @@ class NFEBudgetExceeded(SolverError):
         *,
         state: Tensor | None = None,
         time: float | None = None,
+        times: Tensor | None = None,
     ) -> None:
         self.nfe = nfe
         self.budget = budget
         self.direction = direction
         self.state = state
         self.time = time
+        self.times = times
         if direction == "backward":
             what = "The backward (adjoint) ODE solve"
             remedy = (
@@ -78,7 +82,7 @@ class NFEBudgetExceeded(SolverError):
     def __reduce__(self):
         # Keep the exception picklable across processes (DDP, multiprocessing).
         return (
-            functools.partial(type(self), state=self.state, time=self.time),
+            functools.partial(type(self), state=self.state, time=self.time, times=self.times),
             (self.nfe, self.budget, self.direction),
         )
 

@@ -114,8 +114,9 @@ class Evaluations:
         state = None
         if isinstance(z, Tensor):
             state = (z if ode_state is None else ode_state(z)).detach().clone()
+        times = t.detach().clone() if isinstance(t, Tensor) and t.numel() > 1 else None
         return NFEBudgetExceeded(
-            self.nfe, self._limit, self.direction, state=state, time=_first_time(t)
+            self.nfe, self._limit, self.direction, state=state, time=_first_time(t), times=times
         )
 
     def _guard(self, t: Tensor, z: Tensor, dz: Any) -> None:
