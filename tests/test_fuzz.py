@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from anode_plugin import (
+    BACKENDS,
     SENSITIVITIES,
     SOLVERS,
     AugmentedNeuralODE,
@@ -50,7 +51,7 @@ def _mostly(valid, invalid):
 
 @st.composite
 def constructor_kwargs(draw):
-    backend = draw(_mostly(st.sampled_from(["torchdyn", "torchdiffeq"]), _BAD_NAMES))
+    backend = draw(_mostly(st.sampled_from(BACKENDS), _BAD_NAMES))
     known = backend in SOLVERS
     valid_solvers = [n for n in _FUZZED_SOLVERS if n in SOLVERS.get(backend, ())] or ["dopri5"]
     return {
@@ -127,7 +128,7 @@ def test_every_call_returns_documented_shape_or_raises_documented_error(
     assert sol.dtype == x.dtype
 
 
-@pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_inverse_and_features_refuse_bad_states_with_documented_errors(backend):
     model = AugmentedNeuralODE(MLPVectorField(3, 8), augment_dims=1, backend=backend)
     for bad in (torch.ones(3), torch.ones(2, 3, dtype=torch.int32), torch.full((2, 3), math.nan)):

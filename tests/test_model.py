@@ -222,7 +222,10 @@ def test_fixed_step_solver_options_on_torchdiffeq():
             {"backend": "torchdiffeq", "solver": "tsit5"},
             r"`solver` must be one of \['dopri8', 'dopri5', .*\], got 'tsit5'",
         ),
-        ({"backend": "jax"}, r"`backend` must be one of \['torchdyn', 'torchdiffeq'\], got 'jax'"),
+        (
+            {"backend": "jax"},
+            r"`backend` must be one of \['torchdyn', 'torchdiffeq', 'torchode'\], got 'jax'",
+        ),
         (
             {"sensitivity": "adj"},
             r"`sensitivity` must be one of \['autograd', 'adjoint', 'interpolated_adjoint'\], "

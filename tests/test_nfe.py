@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anode_plugin import (
+    BACKENDS,
     AugmentedNeuralODE,
     MLPVectorField,
     NFEBudgetExceeded,
@@ -125,7 +126,7 @@ def _stiff_model(max_nfe: int | None, backend: str = "torchdyn") -> AugmentedNeu
     )
 
 
-@pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_budget_stops_a_stiff_solve(backend):
     model = _stiff_model(50, backend)
     with pytest.raises(
@@ -238,13 +239,13 @@ def test_direction_needs_no_private_torch_function():
     script = """
 import torch
 del torch._C._current_graph_task_id
-from anode_plugin import AugmentedNeuralODE, MLPVectorField
+from anode_plugin import BACKENDS, AugmentedNeuralODE, MLPVectorField
 class Field(MLPVectorField):
     calls = 0
     def forward(self, t, x, args=None):
         type(self).calls += 1
         return super().forward(t, x)
-for backend in ("torchdyn", "torchdiffeq"):
+for backend in BACKENDS:
     model = AugmentedNeuralODE(Field(3), augment_dims=1, backend=backend, sensitivity="adjoint")
     Field.calls = 0
     features = model.features(torch.randn(4, 2))

@@ -9,12 +9,12 @@ import torch
 from helpers import solve_error_bound
 from torch import nn
 
-from anode_plugin import AugmentedNeuralODE, ConvVectorField, MLPVectorField
+from anode_plugin import BACKENDS, AugmentedNeuralODE, ConvVectorField, MLPVectorField
 from anode_plugin._regularisers import RegularisedField
 
 pytestmark = pytest.mark.numerics
 
-PAIRS = [(b, s) for b in ("torchdyn", "torchdiffeq") for s in ("autograd", "adjoint")]
+PAIRS = [(b, s) for b in BACKENDS for s in ("autograd", "adjoint")]
 TIGHT = {"atol": 1e-9, "rtol": 1e-9, "atol_adjoint": 1e-9, "rtol_adjoint": 1e-9}
 
 
@@ -60,7 +60,7 @@ def test_kinetic_energy_matches_the_closed_form_of_a_linear_flow(backend, sensit
 
 
 @pytest.mark.parametrize("probe", ["gaussian", "rademacher"])
-@pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_jacobian_is_hutchinson_estimate_of_the_frobenius_norm(backend, probe, monkeypatch):
     probes = []  # the probe each solve draws
     start = RegularisedField.start
@@ -124,7 +124,7 @@ def test_regularisers_leave_the_torchdyn_solution_within_tolerance():
     assert abs(reg.nfe.forward - plain.nfe.forward) <= 6
 
 
-@pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_adjoint_gradients_of_the_regularised_loss_match_autograd(backend):
     torch.manual_seed(3)
     field = MLPVectorField(2 + 1, 8, activation="tanh").double()

@@ -7,7 +7,7 @@ import copy
 import pytest
 import torch
 
-from anode_plugin import AugmentedNeuralODE, ConvVectorField, MLPVectorField
+from anode_plugin import BACKENDS, AugmentedNeuralODE, ConvVectorField, MLPVectorField
 
 pytestmark = pytest.mark.numerics
 
@@ -33,7 +33,7 @@ def _gradients(model: AugmentedNeuralODE, x: torch.Tensor, scale: float = 1.0):
     return params, leaf.grad
 
 
-@pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("seminorm", [True, False])
 def test_adjoint_gradients_match_autograd(backend, seminorm):
     torch.manual_seed(0)
@@ -73,7 +73,7 @@ def test_our_torchdyn_adjoint_matches_torchdyns_own():
     assert ours.nfe.backward <= theirs.nfe.backward
 
 
-@pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_seminorm_saves_backward_evaluations_at_the_same_gradients(backend):
     torch.manual_seed(0)
     field = MLPVectorField(2 + 2, 32, activation="tanh")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from anode_plugin import AugmentedNeuralODE, ConvVectorField, MLPVectorField
+from anode_plugin import BACKENDS, AugmentedNeuralODE, ConvVectorField, MLPVectorField
 
 
 def _vector_model(seed: int, backend: str) -> AugmentedNeuralODE:
@@ -18,7 +18,7 @@ def _image_model(seed: int, backend: str) -> AugmentedNeuralODE:
     return AugmentedNeuralODE(ConvVectorField(1 + 2, 4), augment_dims=2, backend=backend)
 
 
-@pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize(
     ("build", "shape"), [(_vector_model, (5, 2)), (_image_model, (2, 1, 6, 6))]
 )

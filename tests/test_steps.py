@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from anode_plugin import AugmentedNeuralODE, NFEBudgetExceeded, StepRecord
+from anode_plugin import BACKENDS, SOLVERS, AugmentedNeuralODE, NFEBudgetExceeded, StepRecord
 
 pytestmark = pytest.mark.numerics
 
@@ -29,8 +29,9 @@ class StiffField(nn.Module):
         self.times: list[float] = []
 
     def forward(self, t, x):
-        self.times.append(float(t.detach()))
-        return -self.a * x + torch.sin(8 * t) * self.mix(x)
+        # Per-sample solvers (torchode) give each sample its time: the first one's.
+        self.times.append(float(t.detach().reshape(-1)[0]))
+        return -self.a * x + torch.sin(8 * t).reshape(-1, 1) * self.mix(x)
 
 
 def steps_from_times(times: list[float]) -> tuple[int, int]:
@@ -57,16 +58,17 @@ def steps_from_times(times: list[float]) -> tuple[int, int]:
 
 
 # torchdyn's adjoint also evaluates f at the final time before and after its backward solve.
-OUTSIDE_BACKWARD_SOLVE = {"torchdyn": (1, 1), "torchdiffeq": (0, 0)}
+OUTSIDE_BACKWARD_SOLVE = {"torchdyn": (1, 1), "torchdiffeq": (0, 0), "torchode": (0, 0)}
 
 
-@pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_steps_equal_an_independent_count_forward_and_backward(backend):
     field = StiffField(3, a=60.0).double()
     model = AugmentedNeuralODE(
         field, augment_dims=1, backend=backend, sensitivity="adjoint", atol=1e-6, rtol=1e-6
     ).double()
-    x = torch.randn(8, 2, dtype=torch.float64)
+    # One sample on torchode: a batch's samples step apart, and their times with them.
+    x = torch.randn(1 if backend == "torchode" else 8, 2, dtype=torch.float64)
     features = model.features(x)
     forward_times = list(field.times)
     field.times.clear()
@@ -85,7 +87,7 @@ def test_steps_equal_an_independent_count_forward_and_backward(backend):
     assert model.nfe.forward == len(forward_times)
 
 
-@pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if "rk4" in SOLVERS[b]])
 def test_fixed_step_solvers_accept_every_step(backend):
     options = {"solver_options": {"step_size": 0.25}} if backend == "torchdiffeq" else {}
     t = torch.linspace(0, 1, 5)  # torchdyn's fixed-step solvers step on t_span
@@ -110,7 +112,7 @@ def test_steps_reset_and_stay_out_of_uncounted_blocks():
     assert model.steps == StepRecord()
 
 
-@pytest.mark.parametrize("backend", ["torchdyn", "torchdiffeq"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_the_budget_error_carries_the_partial_state_and_its_time(backend):
     model = AugmentedNeuralODE(StiffField(3, a=60.0), augment_dims=1, backend=backend, max_nfe=30)
     model.atol = model.rtol = 1e-6
@@ -122,7 +124,15 @@ def test_the_budget_error_carries_the_partial_state_and_its_time(backend):
     assert 0.0 < error.time < 1.0
     # The state reached is the solution there, within the solve's tolerance.
     reference = AugmentedNeuralODE(StiffField(3, a=60.0), augment_dims=1, atol=1e-7, rtol=1e-7)
-    expected = reference.features(x, t_span=torch.tensor([0.0, error.time]))
+    # Per-sample stepping: each sample is at its own time.
+    times = [error.time] * 4 if error.times is None else error.times.tolist()
+    assert (error.times is None) == (backend != "torchode")
+    expected = torch.cat(
+        [
+            reference.features(x[i : i + 1], t_span=torch.tensor([0.0, s]))
+            for i, s in enumerate(times)
+        ]
+    )
     torch.testing.assert_close(error.state, expected, rtol=0, atol=1e-2)
 
 

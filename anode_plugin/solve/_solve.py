@@ -22,6 +22,7 @@ from ._norms import FULL_NORM, ErrorNorm
 from ._statistics import Solution
 from ._torchdiffeq import TorchdiffeqBackend
 from ._torchdyn import TorchdynBackend
+from ._torchode import TorchodeBackend
 
 __all__ = [
     "BACKEND_TYPES",
@@ -36,6 +37,7 @@ __all__ = [
 BACKEND_TYPES: dict[str, type[Backend]] = {
     TorchdynBackend.name: TorchdynBackend,
     TorchdiffeqBackend.name: TorchdiffeqBackend,
+    TorchodeBackend.name: TorchodeBackend,
 }
 
 
