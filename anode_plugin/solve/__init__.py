@@ -21,6 +21,7 @@ from ._solve import (
 )
 from ._torchdiffeq import TorchdiffeqBackend
 from ._torchdyn import TorchdynBackend
+from ._torchode import TorchodeBackend
 
 __all__ = [
     "BACKEND_TYPES",
@@ -33,6 +34,7 @@ __all__ = [
     "SolveAttributes",
     "TorchdiffeqBackend",
     "TorchdynBackend",
+    "TorchodeBackend",
     "resolve_solve",
     "solve_from_options",
 ]

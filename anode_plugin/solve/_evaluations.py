@@ -128,12 +128,21 @@ class Evaluations:
                 raise NonFiniteStateError(self._non_finite_message(name, _first_time(t)))
         if self._last_time is not None and time == self._last_time:
             raise StepSizeUnderflowError(
-                f"The solver's step size underflowed: time stayed at t={_first_time(t):.6g} "
-                f"for {GUARD_INTERVAL} evaluations (evaluation {self.nfe}). The flow is too "
+                f"The solver's step size underflowed: time stayed at {self._stuck(t)} for "
+                f"{GUARD_INTERVAL} evaluations (evaluation {self.nfe}). The flow is too "
                 "stiff to integrate; try looser tolerances, more augmented dimensions, "
                 "weight decay, float64, or a `max_nfe` budget."
             )
         self._last_time = time
+
+    def _stuck(self, t: Any) -> str:
+        """The time a stalled solve stayed at: with a time per sample, the sample's
+        farthest from the end (the others may have finished)."""
+        if not isinstance(t, Tensor) or t.numel() == 1 or self.span is None:
+            return f"t={_first_time(t):.6g}"
+        times = t.detach().reshape(-1)
+        sample = int((times - self.span[1]).abs().argmax())
+        return f"t={float(times[sample]):.6g} (sample {sample})"
 
     def _non_finite_message(self, name: str, time: float) -> str:
         watched = self.limits.watched

@@ -371,7 +371,7 @@ def assert_nfe_consistent(model: AugmentedNeuralODE, x: Tensor) -> None:
         handle = field.register_forward_pre_hook(counter.hook)
         restore = handle.remove
     else:
-        wrapped = model.vf  # the model's CountedField, which calls `.field`
+        wrapped = model.vf  # the model's FieldCall, which calls `.field`
         wrapped.field = counter.wrap(field)
 
         def restore() -> None:
