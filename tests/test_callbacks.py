@@ -402,3 +402,52 @@ def test_step_statistics_are_logged_and_kept(tmp_path):
         rows = [r for r in csv.DictReader(handle) if r.get("steps/accepted")]
     assert [float(r["steps/accepted"]) for r in rows] == [float(r.accepted) for r in steps]
     assert [float(r["steps/rejected"]) for r in rows] == [float(r.rejected) for r in steps]
+
+
+def test_per_sample_figures_are_the_epochs_distribution(tmp_path):
+    # torchode steps each input on its own: the per-sample NFE differ between inputs.
+    torch.manual_seed(0)
+    ode = AugmentedNeuralODE(
+        MLPVectorField(3, 8), augment_dims=1, backend="torchode", atol=1e-6, rtol=1e-6
+    )
+    model = ANODEModule(ode, num_outputs=2, feature_dim=3)
+    seen: list[torch.Tensor] = []
+
+    class TrainingRecords(Callback):  # runs after NFECallback, before the next reset
+        def on_train_batch_end(self, trainer, pl_module, *args):
+            seen.append(pl_module.ode.stats.per_sample.nfe)
+
+    nfe = NFECallback()
+    trainer = _trainer(tmp_path, [nfe, TrainingRecords()], max_epochs=2)
+    trainer.fit(model, _data())
+    assert len(nfe.per_sample_history) == 2
+    for epoch, figures in enumerate(nfe.per_sample_history):
+        counts = torch.cat(seen[4 * epoch : 4 * epoch + 4]).double()
+        assert counts.shape == (64,) and len(set(counts.tolist())) > 1  # inputs differ
+        assert figures == {
+            "epoch": epoch,
+            "mean": pytest.approx(float(counts.mean())),
+            "p90": pytest.approx(float(torch.quantile(counts, 0.9))),
+            "max": float(counts.max()),
+        }
+    logged = trainer.callback_metrics
+    last = nfe.per_sample_history[-1]
+    for name in ("mean", "p90", "max"):
+        assert logged[f"nfe/per_sample/{name}"].item() == pytest.approx(last[name])
+    # The figures are kept in checkpoints; older checkpoints without them still load.
+    restored = NFECallback()
+    restored.load_state_dict(nfe.state_dict())
+    assert restored.per_sample_history == nfe.per_sample_history
+    restored.load_state_dict({"history": nfe.state_dict()["history"]})
+    assert restored.per_sample_history == []
+
+
+def test_per_sample_figures_of_joint_backends_are_the_batch_figures(tmp_path):
+    torch.manual_seed(0)
+    nfe, records = NFECallback(), ModelRecords(lambda m: m.ode.nfe)
+    trainer = _trainer(tmp_path, [nfe, records], max_epochs=1, limit_val_batches=0)
+    trainer.fit(_anode(), _data())
+    forward = torch.tensor([float(r.forward) for r in records.train]).repeat_interleave(16)
+    figures = nfe.per_sample_history[0]
+    assert figures["max"] == float(forward.max())
+    assert figures["mean"] == pytest.approx(float(forward.mean()))

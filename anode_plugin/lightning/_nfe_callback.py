@@ -11,6 +11,7 @@ from torch import Tensor
 from typing_extensions import override
 
 from .._validation import check_positive_int
+from ..solve import PerSampleStats
 from ._nfe_history import NFEHistory, NFEStep
 from ._ode_blocks import MeteredCallback
 
@@ -38,15 +39,22 @@ class NFECallback(MeteredCallback):
     - ``steps/accepted`` and ``steps/rejected``, the solver steps of the training step
       (forward and backward), sent to the loggers likewise and kept in
       ``trainer.callback_metrics``;
+    - ``nfe/per_sample/mean``, ``nfe/per_sample/p90`` and ``nfe/per_sample/max``, the
+      distribution over the epoch's training inputs of each input's forward NFE, at the
+      end of each training epoch: with a backend that steps each sample on its own
+      (``backend='torchode'``) the inputs differ, and the tail shows the hard ones;
+      otherwise every input of a batch has the batch's NFE. Kept in
+      :attr:`per_sample_history`, one dict per epoch;
     - ``val/nfe/forward`` and ``test/nfe/forward``, the mean forward NFE per batch, at
       the end of each validation and test epoch (sanity checks are skipped).
 
     Under multi-process training (DDP and friends) each figure is the **mean over the
     processes**, so it reads like a single-process figure and is never double
     counted: the step figures are averaged by one all-reduce per step, the epoch
-    figures with ``sync_dist=True``. Every process keeps the same averaged
-    :attr:`history`, one :class:`~anode_plugin.lightning.NFEStep` per training step;
-    it is saved in checkpoints, so a resumed run continues it.
+    figures with ``sync_dist=True`` (the per-sample maximum is the maximum over the
+    processes, its mean and 90th percentile the mean of theirs). Every process keeps
+    the same averaged :attr:`history`, one :class:`~anode_plugin.lightning.NFEStep` per
+    training step; it is saved in checkpoints, so a resumed run continues it.
 
     Args:
         log_every_n_steps: send the step figures to the loggers every this many
@@ -70,6 +78,8 @@ class NFECallback(MeteredCallback):
         self.prog_bar = prog_bar
         super().__init__()
         self.history = NFEHistory()
+        self.per_sample_history: list[dict[str, float]] = []
+        self._per_sample: list[Tensor] = []
         self._eval_sum = 0.0
         self._eval_batches = 0
 
@@ -86,6 +96,9 @@ class NFECallback(MeteredCallback):
         if self._meter is None:
             return
         record, steps = self._meter.read(), self._meter.read_steps()
+        per_sample = self._meter.read_per_sample()
+        if per_sample is not None:
+            self._per_sample.append(per_sample)
         figures = [
             record.forward,
             record.backward,
@@ -131,6 +144,26 @@ class NFECallback(MeteredCallback):
             step = trainer.fit_loop.epoch_loop._batches_that_stepped
             for logger in trainer.loggers:
                 logger.log_metrics({**figures, "epoch": trainer.current_epoch}, step=step)
+
+    @override
+    def on_train_epoch_start(self, *args: Any, **kwargs: Any) -> None:
+        self._per_sample = []
+
+    @override
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self._per_sample:
+            return
+        summary = PerSampleStats.summary_of(torch.cat(self._per_sample))
+        self._per_sample = []
+        self.per_sample_history.append({"epoch": trainer.current_epoch, **summary})
+        for name, value in summary.items():
+            pl_module.log(
+                f"nfe/per_sample/{name}",
+                value,
+                sync_dist=True,
+                reduce_fx="max" if name == "max" else "mean",
+                batch_size=1,
+            )
 
     # ------------------------------------------------------------------ evaluation
     def _eval_start(self) -> None:
@@ -191,8 +224,10 @@ class NFECallback(MeteredCallback):
     # ------------------------------------------------------------------ state
     @override
     def state_dict(self) -> dict[str, Any]:
-        return {"history": self.history.as_dicts()}
+        return {"history": self.history.as_dicts(), "per_sample": list(self.per_sample_history)}
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = NFEHistory.from_dicts(state_dict["history"])
+        # Checkpoints from before the per-sample figures have none.
+        self.per_sample_history = list(state_dict.get("per_sample", []))

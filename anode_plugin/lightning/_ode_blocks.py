@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
@@ -84,6 +85,16 @@ class BatchNFEMeter:
         backward = self._backward + (open_segment if self._in_backward else 0.0)
         record = NFERecord(round(forward), round(backward))
         return sum((b.nfe for b in self._anodes), record)
+
+    def read_per_sample(self) -> Tensor | None:
+        """Each input's forward NFE in the last solve of each block since :meth:`start`,
+        summed over the blocks: ``[batch]``; ``None`` without a batched solve (or when
+        the blocks solved batches of different sizes)."""
+        rows = [b.stats.per_sample for b in self._anodes]
+        rows = [r.nfe for r in rows if r is not None]
+        if not rows or any(r.shape != rows[0].shape for r in rows):
+            return None
+        return torch.stack(rows).sum(0)
 
     def read_steps(self) -> StepRecord:
         """Accepted and rejected steps since :meth:`start`, summed over the

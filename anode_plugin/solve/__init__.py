@@ -19,6 +19,7 @@ from ._solve import (
     resolve_solve,
     solve_from_options,
 )
+from ._statistics import PerSampleStats, Solution, SolveStats
 from ._torchdiffeq import TorchdiffeqBackend
 from ._torchdyn import TorchdynBackend
 from ._torchode import TorchodeBackend
@@ -30,8 +31,11 @@ __all__ = [
     "Backend",
     "ErrorNorm",
     "InterpolatedAdjoint",
+    "PerSampleStats",
+    "Solution",
     "Solve",
     "SolveAttributes",
+    "SolveStats",
     "TorchdiffeqBackend",
     "TorchdynBackend",
     "TorchodeBackend",

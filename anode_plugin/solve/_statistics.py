@@ -43,9 +43,14 @@ class PerSampleStats:
 
     def summary(self) -> dict[str, float]:
         """The distribution of the per-sample evaluations: mean, 90th percentile and max."""
-        if self.batch == 0:
+        return self.summary_of(self.nfe)
+
+    @staticmethod
+    def summary_of(nfe: Tensor) -> dict[str, float]:
+        """Mean, 90th percentile (linear interpolation) and max of counts ``[n]``."""
+        if nfe.numel() == 0:
             return {"mean": 0.0, "p90": 0.0, "max": 0.0}
-        nfe = self.nfe.double()
+        nfe = nfe.double()
         return {
             "mean": float(nfe.mean()),
             "p90": float(torch.quantile(nfe, 0.9)),
