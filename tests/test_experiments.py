@@ -28,6 +28,7 @@ from anode_plugin.experiments._claims import (
     check_g1d,
     check_generalisation,
     check_nfe,
+    check_per_input_nfe,
     check_separable,
     check_separable_final,
     check_spheres,
@@ -48,9 +49,11 @@ SIZES = {
 }
 ALWAYS = {"results.json", "report.md", "losses.png", "nfe.png", "nfe_vs_loss.png"}
 EXPECTED = {
-    "g1d": ALWAYS | {"flows_1d.png", "features_g1d.png"},
+    # The per-input NFE figure covers g1d and the spheres.
+    "g1d": ALWAYS | {"flows_1d.png", "features_g1d.png", "nfe_per_input.png"},
     "spheres": ALWAYS
     | {
+        "nfe_per_input.png",
         "flows_1d.png",
         "trajectories_2d.png",
         "output_maps.png",
@@ -85,7 +88,7 @@ def test_each_experiment_writes_every_file(experiment, tmp_path, capsys):
             assert (len(run["nfe_forward"]) > 0) == (name != "ResNet")
             assert len(model["viz"]["snapshots"]) == 2
         assert exp["models"]["ANODE"]["augment_dims"] == 1
-    assert len(results["claims"]) == 7
+    assert len(results["claims"]) == 8
     report = (out / "report.md").read_text()
     assert "## Claims" in report and "![losses.png](losses.png)" in report
     assert "Wrote" in capsys.readouterr().out
@@ -132,8 +135,8 @@ def test_parser_exposes_flags_and_rejects_bad_values(capsys):
 
 
 # ---------------------------------------------------------------------------- claim checks
-def _run(final, *, val=None, nfe=(), steps=2):
-    return {
+def _run(final, *, val=None, nfe=(), steps=2, per_input=None):
+    run = {
         "seed": 0,
         "steps_per_epoch": steps,
         "loss_history": [final] * steps,
@@ -144,6 +147,9 @@ def _run(final, *, val=None, nfe=(), steps=2):
         "final_val_loss": val,
         "wall_time_s": 1.0,
     }
+    if per_input is not None:
+        run["nfe_per_input"] = dict(zip(("mean", "p90", "max"), per_input, strict=True))
+    return run
 
 
 def _experiment(node, anode, *, node_val=None, anode_val=None, node_nfe=None, anode_nfe=None):
@@ -153,7 +159,11 @@ def _experiment(node, anode, *, node_val=None, anode_val=None, node_nfe=None, an
             "augment_dims": p,
             "num_parameters": 10,
             "hidden_dim": 32,
-            "runs": [_run(f, val=v, nfe=nfe or ()) for f, v in zip(finals, vals, strict=True)],
+            "runs": [
+                # Per-input NFE after training (mean, p90, max): NODE's flow the costlier.
+                _run(f, val=v, nfe=nfe or (), per_input=(20, 26, 56) if p else (30, 38, 62))
+                for f, v in zip(finals, vals, strict=True)
+            ],
         }
 
     return {
@@ -185,9 +195,9 @@ def _passing_results():
 
 def test_every_claim_holds_on_passing_results():
     checks = check_all(_passing_results())
-    assert [c.holds for c in checks] == [True] * 7
+    assert [c.holds for c in checks] == [True] * 8
     report = render_report(_passing_results())
-    assert "7 of 7 tested claims hold" in report and "does not hold" not in report
+    assert "8 of 8 tested claims hold" in report and "does not hold" not in report
 
 
 @pytest.mark.parametrize(
@@ -216,6 +226,20 @@ def test_every_claim_holds_on_passing_results():
                 for run in r["spheres_d2"]["models"]["ANODE"]["runs"]
             ],
             check_nfe,
+        ),
+        # One ANODE seed's typical input as costly as NODE's cheapest seed's.
+        (
+            lambda r: r["spheres_d1"]["models"]["ANODE"]["runs"][1].update(
+                nfe_per_input={"mean": 30, "p90": 26, "max": 56}
+            ),
+            check_per_input_nfe,
+        ),
+        # ANODE's hard inputs (p90) as costly as NODE's.
+        (
+            lambda r: r["g1d"]["models"]["ANODE"]["runs"][0].update(
+                nfe_per_input={"mean": 20, "p90": 38, "max": 56}
+            ),
+            check_per_input_nfe,
         ),
         (
             lambda r: [
@@ -262,7 +286,18 @@ def test_claims_of_experiments_not_run_are_reported_as_such():
     checks = {c.key: c for c in check_all(results)}
     assert checks["g1d"].holds is True
     assert checks["spheres_d2"].holds is None and "not run" in checks["spheres_d2"].measured
-    assert "1 of 1 tested claims hold" in render_report(results)
+    # The per-input claim is checked on the data sets that were run, and says which were not.
+    assert checks["nfe_per_input"].holds is True
+    assert checks["nfe_per_input"].measured.endswith("not run: spheres_d1, spheres_d2")
+    assert "2 of 2 tested claims hold" in render_report(results)
+
+
+def test_per_input_claim_of_results_without_per_input_figures_is_not_run():
+    results = _passing_results()
+    for run in results["experiments"]["g1d"]["models"]["NODE"]["runs"]:
+        del run["nfe_per_input"]  # results.json of a release before the figure
+    check = check_per_input_nfe(results)
+    assert check.holds is None and "per-input NFE of g1d" in check.measured
 
 
 def test_nfe_start_end_averages_first_and_last_epoch():

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .._atomic import save_figure
+from ._nfe_map import nfe_maps_figure
 
 __all__ = [
     "feature_evolution_figure",
@@ -292,6 +293,7 @@ def save_figures(results: dict[str, Any], output_dir: str | os.PathLike[str]) ->
         "flows_1d.png": flows_1d_figure(results),
         "trajectories_2d.png": trajectories_2d_figure(results),
         "output_maps.png": output_maps_figure(results),
+        "nfe_per_input.png": nfe_maps_figure(results),
     }
     for key, exp in results["experiments"].items():
         if any(m.get("viz") for m in exp["models"].values()):

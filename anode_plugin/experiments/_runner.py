@@ -27,6 +27,7 @@ from ..datasets import ToyDataModule
 from ..lightning import ANODEModule, NFECallback
 from ..lightning._quiet import quiet_lightning
 from ._config import TrainingConfig
+from ._nfe_map import nfe_map
 from ._pool import map_jobs
 from ._recorder import TrainingRecorder
 from ._resnet import ResNet, match_resnet_hidden_dim
@@ -179,6 +180,9 @@ def _train_one(
             else None
         )
     history = nfe.history if nfe is not None else []
+    # Each input's cost under the trained flow, solved per sample (every seed: the claim
+    # compares seeds; the map itself is kept with the figure data of the first).
+    per_input = nfe_map(feature_map, datamodule.x) if is_ode else None
     run = {
         "seed": seed,
         "steps_per_epoch": steps_per_epoch,
@@ -190,6 +194,8 @@ def _train_one(
         "final_val_loss": final_val,
         "wall_time_s": wall,
     }
+    if per_input is not None:
+        run["nfe_per_input"] = per_input["summary"]
     viz_data = None
     if viz is not None:
         with torch.no_grad():
@@ -199,6 +205,7 @@ def _train_one(
                 "trajectory_times": times,
                 "trajectory": states.tolist(),
                 "output_map": _output_map(module, datamodule),
+                "nfe_map": per_input,
             }
     info = {
         "num_parameters": _num_parameters(module),
