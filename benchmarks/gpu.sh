@@ -10,7 +10,9 @@
 #    both memory layouts: OUT_DIR/gpu_steps.{json,md} (benchmarks/gpu_steps.py); real
 #    MNIST images when $MNIST_ROOT/MNIST/raw exists (default ../shared/data), synthetic
 #    ones otherwise;
-# 3. with MNIST present, the --quick MNIST table (one epoch per model, seeds $SEEDS,
+# 3. the per_sample section (benchmarks/run.py, quick profile): torchdyn, torchode joint
+#    and torchode per-sample stepping side by side on the GPU: OUT_DIR/per_sample/latest.md;
+# 4. with MNIST present, the --quick MNIST table (one epoch per model, seeds $SEEDS,
 #    default [0]; the reconstruction check on 256 test images included):
 #    OUT_DIR/images/mnist/{table.md,runs.json,figures.png}, capped at QUICK_TIMEOUT
 #    seconds (default 420).
@@ -32,6 +34,10 @@ echo "== Training steps of the MNIST pair (batch 256, $STEPS steps)"
 "$PYTHON" benchmarks/gpu_steps.py --out_dir "$OUT_DIR" --mnist_root "$MNIST_ROOT" \
     --steps "$STEPS" --batch 256
 cat "$OUT_DIR/gpu_steps.md"
+
+echo "== Per-sample against joint stepping (benchmarks/run.py --sections [per_sample])"
+"$PYTHON" benchmarks/run.py --profile quick --sections '[per_sample]' \
+    --output_dir "$OUT_DIR/per_sample" || echo "the per_sample section failed"
 
 if [ -d "$MNIST_ROOT/MNIST/raw" ]; then
     echo "== anode-images --dataset mnist --quick true (seeds $SEEDS)"

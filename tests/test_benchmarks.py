@@ -51,3 +51,25 @@ def test_unknown_profile_and_section_are_refused(run_module, tmp_path):
         run_module.main(profile="fast", output_dir=tmp_path)
     with pytest.raises(ValueError, match="`sections` must be taken from"):
         run_module.main(profile="tiny", sections=("speed",), output_dir=tmp_path)
+
+
+def test_per_sample_section_measures_the_three_ways_side_by_side(run_module, tmp_path):
+    rows = run_module.main(profile="tiny", sections=("per_sample",), output_dir=tmp_path)
+    assert [r.case for r in rows[::3]] == [
+        "spheres 2-D, MLP NODE",
+        "g1d (noisy inputs), MLP NODE",
+        "digits, conv ANODE p=5",
+    ]
+    for row in rows[::3]:
+        modes = row.details
+        assert set(modes) == {"torchdyn", "torchode joint", "torchode per-sample"}
+        # Jointly stepped, every sample needs what the batch computed; per sample, the
+        # needed evaluations are the samples' own, at most what the batch computed.
+        for joint in ("torchdyn", "torchode joint"):
+            assert modes[joint]["evaluations_needed"] == modes[joint]["evaluations_computed"]
+        alone = modes["torchode per-sample"]
+        assert 0 < alone["evaluations_needed"] <= alone["evaluations_computed"]
+        assert (
+            row.value
+            == alone["evaluations_needed"] / modes["torchode joint"]["evaluations_computed"]
+        )

@@ -19,6 +19,7 @@ class Profile:
         train_steps: most training steps of the ANODE-vs-NODE and regulariser runs.
         memory_steps: rk4 step counts of the memory section, smallest first.
         compile_repeats: timed repeats of the compile section.
+        per_sample_steps: training steps of each model in the per-sample section.
     """
 
     repeats: int
@@ -29,6 +30,7 @@ class Profile:
     train_steps: int
     memory_steps: tuple[int, ...]
     compile_repeats: int
+    per_sample_steps: int
 
 
 PROFILES = {
@@ -42,6 +44,7 @@ PROFILES = {
         train_steps=4,
         memory_steps=(2, 4),
         compile_repeats=1,
+        per_sample_steps=3,
     ),
     # Under ten minutes on 2 cores.
     "quick": Profile(
@@ -53,6 +56,7 @@ PROFILES = {
         train_steps=120,
         memory_steps=(8, 16, 32),
         compile_repeats=5,
+        per_sample_steps=30,
     ),
     "full": Profile(
         repeats=25,
@@ -68,5 +72,6 @@ PROFILES = {
         train_steps=400,
         memory_steps=(8, 16, 32, 64),
         compile_repeats=15,
+        per_sample_steps=120,
     ),
 }
