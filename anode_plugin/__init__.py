@@ -32,7 +32,7 @@ from ._errors import (
     StepSizeUnderflowError,
 )
 from ._model import BACKENDS, SENSITIVITIES, SOLVERS, AugmentedNeuralODE
-from ._nfe import NFERecord, StepRecord
+from ._nfe import ModelStats, NFERecord, StepRecord
 from ._vector_fields import ACTIVATIONS, ConvVectorField, MLPVectorField
 
 __version__ = "0.1.0"
@@ -54,6 +54,7 @@ __all__ = [
     "InputLayer",
     "InputLayerAugmenter",
     "MLPVectorField",
+    "ModelStats",
     "NFEBudgetExceeded",
     "NFERecord",
     "NonFiniteStateError",
