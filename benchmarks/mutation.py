@@ -26,14 +26,23 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The mutmut of this interpreter's environment, which need not be on PATH.
+_BESIDE = Path(sys.executable).with_name("mutmut")
+MUTMUT = str(_BESIDE) if _BESIDE.exists() else "mutmut"
 
 #: Module -> the test files that are its own.
 MODULES: dict[str, list[str]] = {
     "anode_plugin/_augment.py": ["tests/test_augment.py"],
-    "anode_plugin/_nfe.py": ["tests/test_nfe.py", "tests/test_steps.py"],
-    "anode_plugin/solve/_norms.py": ["tests/test_solve_validation.py", "tests/test_seminorm.py"],
-    "anode_plugin/solve/_backsolve.py": ["tests/test_seminorm.py"],
-    "anode_plugin/_trace.py": ["tests/test_cnf.py", "tests/test_regularisers.py"],
+    "anode_plugin/_nfe.py": ["tests/test_nfe.py", "tests/solve/test_steps.py"],
+    "anode_plugin/solve/_norms.py": [
+        "tests/solve/test_solve_validation.py",
+        "tests/solve/test_seminorm.py",
+    ],
+    "anode_plugin/solve/_backsolve.py": [
+        "tests/solve/test_backsolve.py",
+        "tests/solve/test_seminorm.py",
+    ],
+    "anode_plugin/_trace.py": ["tests/test_trace.py", "tests/test_cnf.py"],
     "anode_plugin/_augmentations.py": ["tests/test_augmentations.py"],
 }
 
@@ -66,32 +75,50 @@ def _copy_tree(destination: Path) -> None:
 
 
 def measure(module: str, tests: list[str]) -> dict[str, object]:
-    """Run mutmut on ``module`` with ``tests``; the counts per status and the score."""
+    """Run mutmut on ``module`` with ``tests``; the counts per status, the score, and
+    the diff of each surviving mutant (for the review of equivalent ones)."""
     with tempfile.TemporaryDirectory(prefix="anode-mutation-") as folder:
         work = Path(folder)
         _copy_tree(work)
         with open(work / "pyproject.toml", "a") as handle:
             handle.write(_CONFIG.format(module=module, tests=tests))
-        subprocess.run(["mutmut", "run"], cwd=work, check=True, capture_output=True)
+        subprocess.run([MUTMUT, "run"], cwd=work, check=True, capture_output=True)
         listing = subprocess.run(
-            ["mutmut", "results", "--all", "true"],
+            [MUTMUT, "results", "--all", "true"],
             cwd=work,
             check=True,
             capture_output=True,
             text=True,
         ).stdout
-    counts = {status: 0 for status in _STATUSES}
-    survivors = []
-    for line in listing.splitlines():
-        match = re.match(r"\s*(\S+): (.+)$", line)
-        if match and match.group(2) in counts:
-            counts[match.group(2)] += 1
-            if match.group(2) in ("survived", "no tests"):
-                survivors.append(match.group(1))
+        counts = {status: 0 for status in _STATUSES}
+        survivors = []
+        for line in listing.splitlines():
+            match = re.match(r"\s*(\S+): (.+)$", line)
+            if match and match.group(2) in counts:
+                counts[match.group(2)] += 1
+                if match.group(2) in ("survived", "no tests"):
+                    survivors.append(match.group(1))
+        diffs = {}
+        for name in survivors:
+            shown = subprocess.run(
+                [MUTMUT, "show", name], cwd=work, capture_output=True, text=True
+            ).stdout
+            diffs[name] = "\n".join(
+                line
+                for line in shown.splitlines()
+                if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))
+            )
     killed = counts["killed"] + counts["timeout"]
     missed = counts["survived"] + counts["no tests"]
     score = killed / (killed + missed) if killed + missed else float("nan")
-    return {"module": module, "tests": tests, **counts, "score": score, "survivors": survivors}
+    return {
+        "module": module,
+        "tests": tests,
+        **counts,
+        "score": score,
+        "survivors": survivors,
+        "diffs": diffs,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,7 +139,15 @@ def main(argv: list[str] | None = None) -> int:
         )
     results = ROOT / "benchmarks" / "results"
     results.mkdir(parents=True, exist_ok=True)
-    (results / "mutation.json").write_text(json.dumps(rows, indent=1))
+    # The figures of modules not measured this time are kept (each is re-measured when
+    # its module changes), in the order of MODULES.
+    saved = results / "mutation.json"
+    earlier = (
+        {row["module"]: row for row in json.loads(saved.read_text())} if saved.exists() else {}
+    )
+    earlier.update({row["module"]: row for row in rows})
+    rows = [earlier[m] for m in MODULES if m in earlier]
+    saved.write_text(json.dumps(rows, indent=1))
     lines = ["| module | tests | killed (+ timeouts) | survived (+ no tests) | score |"]
     lines.append("|---|---|---|---|---|")
     for row in rows:

@@ -67,3 +67,21 @@ class LinearField(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.a * x
+
+
+#: A Trainer that prints, logs and saves nothing of its own (tests give what they check).
+QUIET_TRAINER = {
+    "max_epochs": 1,
+    "logger": False,
+    "enable_checkpointing": False,
+    "enable_progress_bar": False,
+    "enable_model_summary": False,
+}
+
+
+def quiet_trainer(tmp_path, **options):
+    """A Lightning ``Trainer`` writing under ``tmp_path`` with :data:`QUIET_TRAINER`'s
+    options, then ``options`` (which win)."""
+    import lightning.pytorch as pl
+
+    return pl.Trainer(**{**QUIET_TRAINER, "default_root_dir": tmp_path, **options})

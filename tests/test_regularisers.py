@@ -18,15 +18,6 @@ PAIRS = [(b, s) for b in BACKENDS for s in ("autograd", "adjoint")]
 TIGHT = {"atol": 1e-9, "rtol": 1e-9, "atol_adjoint": 1e-9, "rtol_adjoint": 1e-9}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread avoids oversubscription on a shared, loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _linear(dim: int, seed: int = 0) -> nn.Linear:
     """``f(z) = A z`` with a fixed, mildly contracting ``A``."""
     torch.manual_seed(seed)

@@ -37,7 +37,7 @@ def _test_literals() -> list[str]:
     ``match=``, directly or through a parametrised table. An f-string is split at its
     placeholders, each constant part a literal of its own."""
     literals = []
-    for path in sorted((ROOT / "tests").glob("test_*.py")):
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
         if path == Path(__file__):
             continue
         for node in ast.walk(ast.parse(path.read_text())):

@@ -10,7 +10,7 @@ import re
 import lightning.pytorch as pl
 import pytest
 import torch
-from helpers import in_backward_pass
+from helpers import in_backward_pass, quiet_trainer
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch import nn
@@ -37,17 +37,7 @@ def _anode(sensitivity: str = "autograd", **kwargs) -> ANODEModule:
 
 
 def _trainer(tmp_path, callbacks, **kwargs) -> pl.Trainer:
-    options = dict(
-        max_epochs=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-        num_sanity_val_steps=0,
-    )
-    options.update(kwargs)
-    return pl.Trainer(callbacks=callbacks, **options)
+    return quiet_trainer(tmp_path, callbacks=callbacks, **{"num_sanity_val_steps": 0, **kwargs})
 
 
 class ModelRecords(Callback):

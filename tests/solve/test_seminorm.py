@@ -14,15 +14,6 @@ pytestmark = pytest.mark.numerics
 TIGHT = {"atol": 1e-9, "rtol": 1e-9, "atol_adjoint": 1e-9, "rtol_adjoint": 1e-9}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread avoids oversubscription on a shared, loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _gradients(model: AugmentedNeuralODE, x: torch.Tensor, scale: float = 1.0):
     leaf = x.clone().requires_grad_(True)
     t_span = torch.linspace(0, 1, 4, dtype=x.dtype)

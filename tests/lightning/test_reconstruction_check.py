@@ -9,6 +9,7 @@ import pickle
 import lightning.pytorch as pl
 import pytest
 import torch
+from helpers import quiet_trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torchdyn.core import NeuralODE
@@ -36,17 +37,8 @@ def _module(ode=None, feature_dim: int = 3) -> ANODEModule:
 
 
 def _trainer(tmp_path, callbacks, **kwargs) -> pl.Trainer:
-    options = dict(
-        max_epochs=2,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-        num_sanity_val_steps=0,
-    )
-    options.update(kwargs)
-    return pl.Trainer(callbacks=callbacks, **options)
+    options = {"max_epochs": 2, "num_sanity_val_steps": 0, **kwargs}
+    return quiet_trainer(tmp_path, callbacks=callbacks, **options)
 
 
 def test_logged_each_validation_epoch_into_metrics_and_csv(tmp_path):

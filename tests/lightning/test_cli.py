@@ -18,7 +18,7 @@ from torch import nn
 from anode_plugin.lightning import ANODEModule
 from anode_plugin.lightning._cli import main
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "configs"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "configs"
 
 
 class ReflectionField(nn.Module):

@@ -33,7 +33,7 @@ from tests.image_standins import (
     write_tiny_imagenet_zip,
 )
 
-CONFIGS = Path(__file__).resolve().parents[1] / "examples" / "configs" / "images"
+CONFIGS = Path(__file__).resolve().parents[2] / "examples" / "configs" / "images"
 MNIST = {"in_channels": 1, "height": 28, "width": 28, "num_classes": 10}
 CIFAR = {"in_channels": 3, "height": 32, "width": 32, "num_classes": 10}
 IMAGENET = {"in_channels": 3, "height": 64, "width": 64, "num_classes": 200}

@@ -502,7 +502,7 @@ def test_plugin_failure_shows_the_crossing_pair(pytester):
 
 
 # ---------------------------------------------------------------------------- the docs page
-DOCS = Path(__file__).parent.parent / "docs" / "testing.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
 
 
 def _text_blocks() -> list[str]:

@@ -30,7 +30,7 @@ from tests.image_standins import (
     write_tiny_imagenet_zip,
 )
 
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_MNIST = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 TORCHVISION_SETS = {
     "mnist": (MNISTDataModule, write_mnist, TRAIN),

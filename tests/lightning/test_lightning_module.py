@@ -9,6 +9,7 @@ import lightning.pytorch as pl
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import quiet_trainer
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torchdyn.core import NeuralODE
@@ -29,16 +30,7 @@ def _ode(d: int = 2, p: int = 1, **kwargs) -> AugmentedNeuralODE:
 
 
 def _trainer(tmp_path, **kwargs) -> pl.Trainer:
-    options = dict(
-        max_epochs=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-    )
-    options.update(kwargs)
-    return pl.Trainer(**options)
+    return quiet_trainer(tmp_path, **kwargs)
 
 
 def test_classification_fit_validate_test_logs_the_documented_keys(tmp_path):

@@ -7,6 +7,7 @@ import math
 import lightning.pytorch as pl
 import pytest
 import torch
+from helpers import quiet_trainer
 
 from anode_plugin import AugmentedCNF, MLPVectorField
 from anode_plugin.datasets import (
@@ -20,18 +21,7 @@ from anode_plugin.lightning import DensityModule, NFECallback
 
 
 def _trainer(tmp_path, **kwargs) -> pl.Trainer:
-    options = {
-        "max_epochs": 1,
-        "limit_train_batches": 3,
-        "limit_val_batches": 2,
-        "logger": False,
-        "enable_checkpointing": False,
-        "enable_progress_bar": False,
-        "enable_model_summary": False,
-        "default_root_dir": tmp_path,
-        **kwargs,
-    }
-    return pl.Trainer(**options)
+    return quiet_trainer(tmp_path, **{"limit_train_batches": 3, "limit_val_batches": 2, **kwargs})
 
 
 def test_density_module_logs_nll_and_its_val_nll_is_the_plain_cnf_nll(tmp_path):
@@ -134,7 +124,7 @@ def test_the_anode_cli_trains_a_density_config_and_logs_the_nll(tmp_path):
 
     from anode_plugin.lightning._cli import main
 
-    config = Path(__file__).resolve().parents[1] / "examples" / "configs" / "cnf_two_moons.yaml"
+    config = Path(__file__).resolve().parents[2] / "examples" / "configs" / "cnf_two_moons.yaml"
     main(
         [
             "fit",

@@ -14,6 +14,7 @@ import lightning.pytorch as pl
 import pytest
 import torch
 import yaml
+from helpers import quiet_trainer
 
 from anode_plugin import AugmentedNeuralODE, MLPVectorField, NFEBudgetExceeded
 from anode_plugin.datasets import ConcentricSpheresDataModule
@@ -21,14 +22,8 @@ from anode_plugin.lightning import ANODEModule, FailureGuard
 
 
 def _trainer(tmp_path: Path, **kwargs) -> pl.Trainer:
-    return pl.Trainer(
-        default_root_dir=tmp_path,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-        **kwargs,
-    )
+    # Lightning's own max_epochs unless a test gives one: the tests stop the fits.
+    return quiet_trainer(tmp_path, **{"max_epochs": None, **kwargs})
 
 
 class _LossTurnsNaN(ANODEModule):

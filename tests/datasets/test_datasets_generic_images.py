@@ -299,7 +299,7 @@ def test_anode_fit_trains_from_a_folder_of_gzipped_idx_files(tmp_path, monkeypat
 def test_the_own_idx_example_config_runs(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["anode"])
     write_idx_folder(tmp_path / "idx", n_train=8, n_test=4, size=28)
-    config = Path(__file__).resolve().parents[1] / "examples/configs/images/own-idx-anode.yaml"
+    config = Path(__file__).resolve().parents[2] / "examples/configs/images/own-idx-anode.yaml"
     main(
         [
             "fit",
