@@ -43,7 +43,11 @@ MODULES: dict[str, list[str]] = {
         "tests/solve/test_seminorm.py",
     ],
     "anode_plugin/_trace.py": ["tests/test_trace.py", "tests/test_cnf.py"],
-    "anode_plugin/_augmentations.py": ["tests/test_augmentations.py"],
+    # The adjoint-vs-autograd property of each augmentation has its home apart.
+    "anode_plugin/_augmentations.py": [
+        "tests/test_augmentations.py",
+        "tests/test_adjoint_vs_autograd.py",
+    ],
 }
 
 _CONFIG = """

@@ -92,8 +92,7 @@ class _BacksolveAdjoint(torch.autograd.Function):
                 counted,
                 state,
                 t[i - 1 : i + 1].flip(0),
-                norm=norm,
-                direction="backward",
+                norm=norm,  # `counted` keeps the budget and names the direction
                 solver=setup["solver"],
                 atol=setup["atol"],
                 rtol=setup["rtol"],
