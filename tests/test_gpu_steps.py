@@ -22,6 +22,8 @@ def test_gpu_steps_runs_on_cpu(tmp_path):
         (b, m) for b in ("torchdyn", "torchdiffeq") for m in ("node", "anode")
     }
     assert all(r["median_step_s"] > 0 and r["nfe_forward"] > 0 for r in rows)
+    # dopri5: two evaluations to choose the first step, then six per step attempt.
+    assert all((r["nfe_forward"] - 2) % 6 == 0 for r in rows), rows
     assert all(r["nfe_backward"] > 0 for r in rows)  # the adjoint solve ran
     assert "| ANODE | torchdiffeq | contiguous |" in (tmp_path / "gpu_steps.md").read_text()
 
