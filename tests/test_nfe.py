@@ -280,3 +280,47 @@ def test_records_subtract_and_step_records_add_field_by_field():
             first + other
     with pytest.raises(TypeError):
         NFERecord(1, 2) - StepRecord()
+
+
+def test_model_stats_add_the_solves_and_keep_the_last_forward_one():
+    from anode_plugin import ModelStats
+    from anode_plugin.solve import PerSampleStats, SolveStats
+
+    per = PerSampleStats.joint(3, 14, 2, 1)
+    assert per.nfe.tolist() == [14] * 3 and per.accepted.tolist() == [2] * 3
+    assert per.rejected.tolist() == [1] * 3 and per.batch == 3 and per.nfe.dtype == torch.long
+    stats = ModelStats()
+    assert stats.per_sample is None and stats.last is None
+    first = SolveStats(14, 2, 1, per)
+    stats = stats.forward(first).backward(SolveStats(40, 6, 2))
+    assert stats.nfe == NFERecord(14, 40)
+    assert stats.steps == StepRecord(2, 1, 6, 2)
+    assert stats.last is first and stats.per_sample is per  # a backward solve keeps it
+    second = SolveStats(20, 3, 0)
+    stats = stats.forward(second)
+    assert stats.nfe == NFERecord(34, 40) and stats.last is second and stats.per_sample is None
+    assert SolveStats(1, 2, 3) + SolveStats(10, 20, 30) == SolveStats(11, 22, 33)
+    assert PerSampleStats.summary_of(torch.tensor([], dtype=torch.long)) == {
+        "mean": 0.0,
+        "p90": 0.0,
+        "max": 0.0,
+    }
+
+
+def test_the_fields_torchdyn_count_follows_the_records():
+    model = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1, sensitivity="adjoint")
+    x = torch.randn(4, 2)
+    model.features(x).sum().backward()
+    assert model.vf.nfe == model.nfe.total > model.nfe.forward
+    with model.uncounted():
+        model.features(x)
+    assert model.vf.nfe == model.nfe.total
+    before = model.stats
+    with model.uncounted():
+        model.features(torch.randn(7, 2))
+    assert model.stats is before and model.stats.per_sample.batch == 4
+    model.reset_nfe()
+    assert model.vf.nfe == 0 and model.stats.last is None and model.nfe == NFERecord()
+    model.vf.nfe = 5  # torchdyn users reset or set it by hand: it goes on from there
+    model.features(x)
+    assert model.vf.nfe == 5 + model.nfe.forward
