@@ -373,7 +373,9 @@ def resolve_placement(placement: str | None, order: str | None) -> str:
         "`order` is deprecated; use `placement` (same values, 'last' or 'first'). `order` is "
         "now torchdyn's: the ODE's order, an integer (see also augmentation='second_order').",
         DeprecationWarning,
-        stacklevel=4,
+        # resolve_placement, build_augmentation, __init__, the metaclass' __call__: the
+        # caller's line is the fifth frame up.
+        stacklevel=5,
     )
     return check_choice("order", order, PLACEMENTS)
 
@@ -386,15 +388,15 @@ def build_augmentation(
     placement: str | None,
     order: str | None,
     initial_velocity: str | nn.Module,
-    ode_order: int = 1,
+    ode_order: int,
 ) -> tuple[str, Augmenter, Callable[..., Tensor]]:
     """The kind's name, its augmenter and the field the solver integrates.
 
     ``AugmentedNeuralODE``'s arguments of the same names; ``order`` is ``placement``'s
-    deprecated name and ``ode_order`` the ODE's order (torchdyn's ``order``).
+    deprecated name and ``ode_order`` the ODE's order (torchdyn's ``order``, which the
+    model has checked).
     """
     augment_dims = check_non_negative_int("augment_dims", augment_dims)
-    ode_order = check_positive_int("order", ode_order)
     placement = resolve_placement(placement, order)
     if isinstance(augmentation, nn.Module):
         kind = "input_layer"
@@ -421,7 +423,7 @@ def build_augmentation(
                 "second-order model use augmentation='second_order' with order=1."
             )
         field = SecondOrderField(vector_field, augment_idx, ode_order, f"order={ode_order}")
-        return kind, Augmenter(augment_idx, 0, order=placement), field
+        return kind, Augmenter(augment_idx, 0), field  # nothing added: no placement
     if kind == "zeros":
         return kind, Augmenter(augment_idx, augment_dims, order=placement), vector_field
     if kind == "input_layer":

@@ -435,3 +435,204 @@ def test_an_input_layer_built_for_another_size_says_so():
     with pytest.raises(StateShapeError, match=r"InputLayer\(in_features=5\) maps inputs with 5"):
         layer(torch.randn(4, 2))
     assert layer(torch.randn(4, 5)).shape == (4, 1)
+
+
+# ---------------------------------------------------------------------------- exact details
+# Each test below pins behaviour that a mutant of _augmentations.py changed unseen.
+class _Oscillator(nn.Module):
+    """``x'' = -x`` on ``[x, x']`` blocks of any size (torchdyn's order=2 convention)."""
+
+    def forward(self, t, z):
+        return -z[:, : z.shape[1] // 2]
+
+
+class _Jerkless(nn.Module):
+    """``x''' = 0`` on ``[x, x', x'']``: the solution is a quadratic in t."""
+
+    def forward(self, t, z):
+        return torch.zeros_like(z[:, : z.shape[1] // 3])
+
+
+def test_a_higher_order_ode_solves_its_blocks():
+    x0 = torch.tensor([[1.0, 0.5], [0.0, 2.0]], dtype=torch.float64)  # [x, x'] per sample
+    model = AugmentedNeuralODE(_Oscillator(), order=2, augment_dims=0, atol=1e-10, rtol=1e-10)
+    assert isinstance(model.vf.field, SecondOrderField) and model.vf.field.order == 2
+    assert model.augmenter.augment_dims == 0 and model.augmenter.augment_idx == 1
+    end = model.double().features(x0)
+    c, s = math.cos(1.0), math.sin(1.0)
+    expected = torch.stack([x0[:, 0] * c + x0[:, 1] * s, -x0[:, 0] * s + x0[:, 1] * c], 1)
+    # Measured: 6.3e-9 (both CPU capabilities), at tolerance 1e-10.
+    torch.testing.assert_close(end, expected, rtol=0, atol=6e-8)
+    third = AugmentedNeuralODE(_Jerkless(), order=3, augment_dims=0).double()
+    z0 = torch.tensor([[1.0, 2.0, 4.0]], dtype=torch.float64)  # x = 1 + 2t + 2t^2
+    torch.testing.assert_close(third.features(z0)[0, 0], torch.tensor(5.0).double())
+    # Images: the blocks are channels (augment_idx=1).
+    image = AugmentedNeuralODE(_Oscillator(), order=2, augment_dims=0, atol=1e-8, rtol=1e-8)
+    q = torch.rand(2, 1, 3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    end = image.double().features(torch.cat([q, torch.zeros_like(q)], 1))
+    torch.testing.assert_close(end[:, :1], q * c, rtol=0, atol=4e-8)  # measured 4.2e-9
+
+
+@pytest.mark.parametrize(
+    ("options", "got"),
+    [
+        ({"augment_dims": 1}, "augment_dims=1, augmentation='zeros'"),
+        ({"augment_dims": 1, "augmentation": "input_layer"}, "augment_dims=1, augmentation="
+         "'input_layer'"),
+    ],
+)  # fmt: skip
+def test_a_higher_order_ode_refuses_augmentation_with_the_whole_message(options, got):
+    message = (
+        "order=2 (torchdyn's higher-order system) takes the state as given, blocks [x, x', "
+        f"...], with augment_dims=0 and augmentation='zeros'; got {got}. To augment a "
+        "second-order model use augmentation='second_order' with order=1."
+    )
+    with pytest.raises(ValueError) as info:
+        AugmentedNeuralODE(_Oscillator(), order=2, **options)
+    assert str(info.value) == message
+
+
+def test_input_layer_messages_are_whole():
+    with pytest.raises(ValueError) as info:
+        AugmentedNeuralODE(MLPVectorField(2), augment_dims=0, augmentation="input_layer")
+    assert str(info.value) == (
+        "augmentation='input_layer' learns the `augment_dims` augmented entries; it needs "
+        "augment_dims >= 1, got 0."
+    )
+    with pytest.raises(ValueError, match=r"^`out_features` must be"):
+        InputLayer(-1)
+    with pytest.raises(ValueError, match=r"^`in_features` must be"):
+        InputLayer(2, in_features=0)
+    with pytest.raises(ValueError, match=r"^`augment_dims` must be"):
+        InputLayerAugmenter(augment_dims=0)
+    with pytest.raises(TypeError) as info:
+        InputLayerAugmenter(layer=3)
+    assert str(info.value) == "`layer` must be an nn.Module or None, got int."
+    layer = InputLayer(2, in_features=3)
+    with pytest.raises(StateShapeError) as info:
+        layer(torch.zeros(4, 5))
+    assert str(info.value) == (
+        "InputLayer(in_features=3) maps inputs with 3 entries along dimension 1, got shape "
+        "(4, 5); build it with in_features=5, or leave in_features=None to read it from the "
+        "first input."
+    )
+
+
+def test_input_layer_draws_its_weights_as_nn_linear_does():
+    torch.manual_seed(0)
+    layer = InputLayer(2000, in_features=4)
+    # nn.Linear: weights and biases uniform on [-1/sqrt(in), 1/sqrt(in)] = [-0.5, 0.5].
+    for values in (layer.weight, layer.bias):
+        assert float(values.abs().max()) <= 0.5
+        assert float(values.min()) < -0.49 and float(values.max()) > 0.49
+    assert layer.in_features == 4 and layer.weight.shape == (2000, 4)
+    lazy = InputLayer(3)
+    assert lazy.in_features is None and lazy.has_uninitialized_params()
+    lazy.reset_parameters()  # a no-op before the first input
+    assert lazy.has_uninitialized_params()
+
+
+def test_augmenters_default_to_the_documented_sizes_and_dimensions():
+    layer_augmenter = InputLayerAugmenter()
+    assert (layer_augmenter.augment_idx, layer_augmenter.augment_dims) == (1, 1)
+    second = SecondOrderAugmenter()
+    assert (second.augment_idx, second.augment_dims) == (1, 0)
+    assert "velocity='zeros'" in repr(second)
+    assert "velocity='learned'" in repr(SecondOrderAugmenter(initial_velocity="learned"))
+    assert SecondOrderField(_Oscillator()).augment_idx == 1
+
+
+def test_image_augmenters_map_the_channels():
+    images = torch.rand(2, 3, 4, 4)
+    augmenter = InputLayerAugmenter(augment_idx=1, augment_dims=2)
+    out = augmenter(images)
+    assert out.shape == (2, 5, 4, 4) and torch.equal(out[:, :3], images)
+    assert augmenter.augment_func.augment_idx == 1
+    assert augmenter.augment_func.weight.shape == (2, 3)
+    # A state no larger than the augmentation strips to nothing, not to a negative size.
+    assert augmenter.strip(torch.zeros(2, 2, 4, 4)).shape == (2, 0, 4, 4)
+    second = SecondOrderAugmenter(augment_idx=1, augment_dims=1, initial_velocity="learned")
+    state = second(images)
+    assert state.shape == (2, 8, 4, 4)  # [x, 0, v]: 3 + 1 + (3 + 1)
+    assert second.velocity.augment_idx == 1
+    assert torch.equal(second.strip(state), images)
+
+
+def test_a_velocity_module_of_another_dtype_takes_the_positions():
+    class Float32Velocity(nn.Module):
+        def forward(self, x):
+            return torch.ones(x.shape[0], 3, dtype=torch.float32)
+
+    augmenter = SecondOrderAugmenter(augment_dims=1, initial_velocity=Float32Velocity())
+    state = augmenter(torch.zeros(4, 2, dtype=torch.float64))
+    assert state.dtype == torch.float64 and torch.equal(state[:, 3:], torch.ones(4, 3).double())
+
+
+def test_a_second_order_strip_checks_the_size_and_placement():
+    augmenter = SecondOrderAugmenter(augment_dims=1, placement="first")
+    x = torch.randn(3, 2)
+    state = augmenter(x)
+    assert torch.equal(augmenter.strip(state), x)
+    with pytest.raises(ValueError) as info:
+        augmenter.strip(torch.zeros(3, 5))
+    assert str(info.value) == (
+        "A second-order state [q, v] has an even size along dimension 1, got shape (3, 5)."
+    )
+
+
+def test_a_second_order_field_passes_args_and_names_what_failed():
+    def uses_args(t, z, args):
+        return args * z[:, :1]
+
+    field = SecondOrderField(uses_args)
+    z = torch.ones(2, 2)
+    assert torch.equal(field(torch.tensor(0.0), z, 3.0), torch.tensor([[1.0, 3.0], [1.0, 3.0]]))
+
+    def boom(t, z):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match=r"^boom$"):  # not a shape problem: as it is
+        SecondOrderField(boom)(torch.tensor(0.0), z)
+    with pytest.raises(TypeError) as info:
+        SecondOrderField(3)
+    assert str(info.value) == "`vector_field` must be a module or callable, got int."
+
+    def wrong(t, z):
+        return z
+
+    with pytest.raises(StateShapeError) as info:
+        SecondOrderField(wrong)(torch.tensor(0.0), torch.ones(2, 6))
+    assert str(info.value) == (
+        "With augmentation='second_order' the vector field sees [x, v] of shape (2, 6) "
+        "(6 = 2 * (d + augment_dims) along dimension 1) and returns the acceleration, 3 "
+        "along that dimension, e.g. MLPVectorField(6, out_dim=3); function returned (2, 6)"
+    )
+
+    def pair(t, z):
+        return z, z
+
+    with pytest.raises(StateShapeError, match=r"; function returned tuple$"):
+        SecondOrderField(pair)(torch.tensor(0.0), torch.ones(2, 6))
+
+    def mismatched(t, z):
+        return z @ torch.ones(5, 1)  # a shape error inside the field
+
+    with pytest.raises(StateShapeError) as info:
+        SecondOrderField(mismatched, order=3, source="order=3")(torch.tensor(0.0), torch.ones(2, 6))
+    assert str(info.value).startswith(
+        "With order=3 the vector field sees all 3 blocks of the state, shape (2, 6) (3 * 2 "
+        "along dimension 1), and returns the highest derivative, 2 along that dimension; "
+        "function failed: "
+    )
+
+
+def test_the_deprecated_placement_name_warns_at_the_callers_line():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        AugmentedNeuralODE(MLPVectorField(3), augment_dims=1, order="first")
+    (warning,) = [w for w in caught if issubclass(w.category, DeprecationWarning)]
+    assert warning.filename == __file__
+    assert str(warning.message) == (
+        "`order` is deprecated; use `placement` (same values, 'last' or 'first'). `order` is "
+        "now torchdyn's: the ODE's order, an integer (see also augmentation='second_order')."
+    )
