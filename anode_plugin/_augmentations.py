@@ -28,7 +28,12 @@ from torch.nn.parameter import UninitializedParameter
 from ._augment import Augmenter
 from ._errors import StateShapeError
 from ._field_call import call_field, call_style, is_shape_error
-from ._validation import check_choice, check_non_negative_int, check_positive_int
+from ._validation import (
+    caller_stacklevel,
+    check_choice,
+    check_non_negative_int,
+    check_positive_int,
+)
 
 __all__ = [
     "AUGMENTATIONS",
@@ -373,9 +378,7 @@ def resolve_placement(placement: str | None, order: str | None) -> str:
         "`order` is deprecated; use `placement` (same values, 'last' or 'first'). `order` is "
         "now torchdyn's: the ODE's order, an integer (see also augmentation='second_order').",
         DeprecationWarning,
-        # resolve_placement, build_augmentation, __init__, the metaclass' __call__: the
-        # caller's line is the fifth frame up.
-        stacklevel=5,
+        stacklevel=caller_stacklevel(),  # the user's line, past the model's frames
     )
     return check_choice("order", order, PLACEMENTS)
 

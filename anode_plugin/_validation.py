@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import sys
 from collections.abc import Iterable, Sequence
 
 import torch
@@ -186,3 +188,13 @@ def check_save_at(save_at: object, t_span: torch.Tensor) -> torch.Tensor | None:
             "returned at the times of `t_span`; `save_at` keeps some of them."
         )
     return rows
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` of ``warnings.warn`` that names the first frame outside the
+    package: the user's line, however many of the package's frames lie between."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level

@@ -86,7 +86,9 @@ def measure(module: str, tests: list[str]) -> dict[str, object]:
         _copy_tree(work)
         with open(work / "pyproject.toml", "a") as handle:
             handle.write(_CONFIG.format(module=module, tests=tests))
-        subprocess.run([MUTMUT, "run"], cwd=work, check=True, capture_output=True)
+        done = subprocess.run([MUTMUT, "run"], cwd=work, capture_output=True, text=True)
+        if done.returncode:  # e.g. the unmutated tests fail under mutmut's trampolines
+            raise RuntimeError(f"mutmut run failed on {module}:\n{done.stdout[-3000:]}")
         listing = subprocess.run(
             [MUTMUT, "results", "--all", "true"],
             cwd=work,
