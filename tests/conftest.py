@@ -10,10 +10,14 @@ import torch
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Every test starts with one torch thread and leaves it so: the models under test
-    are tiny (one thread is fastest), and under pytest-xdist the workers share the
-    cores. A test that changes the count (a benchmark, a worker pool) cannot leak it."""
+def _isolated():
+    """Every test starts from the same random state and with one torch thread.
+
+    The seed makes each test's draws its own, whatever ran before it on its worker
+    (pytest-xdist orders the tests differently from run to run). One thread: the models
+    under test are tiny (one thread is fastest), and the workers share the cores; a test
+    that changes the count (a benchmark, a worker pool) cannot leak it."""
+    torch.manual_seed(0)
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(1)
