@@ -641,3 +641,38 @@ def test_the_deprecated_placement_name_warns_at_the_callers_line():
         "`order` is deprecated; use `placement` (same values, 'last' or 'first'). `order` is "
         "now torchdyn's: the ODE's order, an integer (see also augmentation='second_order')."
     )
+
+
+class _LastAxisAcceleration(nn.Module):
+    """``x'' = -x`` along the last axis of ``[batch, h, 2 n]`` states (``[x, v]``)."""
+
+    def forward(self, t, z):
+        return -z[..., : z.shape[-1] // 2]
+
+
+def test_augmenters_and_fields_follow_an_augment_idx_other_than_1():
+    x = torch.randn(2, 3, 4)  # augment along dimension 2
+    layer = InputLayerAugmenter(augment_idx=2, augment_dims=2)
+    assert layer(x).shape == (2, 3, 6) and layer.augment_func.weight.shape == (2, 4)
+    second = SecondOrderAugmenter(augment_idx=2, augment_dims=1, initial_velocity="learned")
+    assert second(x).shape == (2, 3, 10) and second.velocity.weight.shape == (5, 4)
+    model = AugmentedNeuralODE(
+        _LastAxisAcceleration(), augment_idx=2, augment_dims=1, augmentation="second_order"
+    )
+    assert model.vf.field.augment_idx == 2
+    assert model.features(x).shape == (2, 3, 10)
+
+
+def test_the_model_passes_placement_and_order_to_its_augmentation():
+    torch.manual_seed(0)
+    first = AugmentedNeuralODE(
+        MLPVectorField(3), augment_dims=1, augmentation="input_layer", placement="first"
+    )
+    x = torch.randn(4, 2)
+    assert torch.equal(first.augmenter(x)[:, 1:], x)  # the learned entry comes first
+
+    def wrong(t, z):
+        return z  # the whole state, not the highest derivative
+
+    with pytest.raises(StateShapeError, match=r"^With order=2 the vector field sees \[x, v\]"):
+        AugmentedNeuralODE(wrong, order=2, augment_dims=0).features(torch.zeros(3, 4))

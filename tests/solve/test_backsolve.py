@@ -239,6 +239,9 @@ def test_the_backward_solve_takes_the_adjoints_solver_and_tolerances(backend):
     for name, adjoint in {
         "tight": {},
         "loose": {"atol": 1e-4, "rtol": 1e-4},
+        # Each tolerance on its own: the other stays the forward solve's.
+        "loose atol": {"atol": 1e-3, "rtol": TOL},
+        "loose rtol": {"atol": TOL, "rtol": 1e-3},
         # rk4 on a segment: torchdyn steps on the segment's two times, torchdiffeq with
         # the step size given.
         "rk4": {"solver": "rk4"},
@@ -248,6 +251,8 @@ def test_the_backward_solve_takes_the_adjoints_solver_and_tolerances(backend):
         _backsolve(backend, field, z0, weights, adjoint=adjoint, record=recorded.append)
         counts[name] = recorded[0]
     assert counts["loose"].nfe < counts["tight"].nfe
+    assert counts["loose atol"].nfe < counts["tight"].nfe
+    assert counts["loose rtol"].nfe < counts["tight"].nfe
     assert counts["rk4"].rejected == 0 and counts["tight"].nfe != counts["rk4"].nfe
 
 
