@@ -62,8 +62,8 @@ def _tolerance_audit(request, monkeypatch):
             return
         rtol, atol = kwargs.get("rtol"), kwargs.get("atol")
         default_rtol, default_atol = _DEFAULT_TOLERANCES.get(actual.dtype, (0.0, 0.0))
-        rtol = default_rtol if rtol is None else rtol
-        atol = default_atol if atol is None else atol
+        rtol = float(default_rtol if rtol is None else rtol)  # a tensor or numpy value too
+        atol = float(default_atol if atol is None else atol)
         a = actual.detach().double().cpu()
         e = expected.detach().double().cpu().expand_as(a)
         error = (a - e).abs()
@@ -97,5 +97,6 @@ def pytest_sessionfinish(session):
 
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     target = f"{path}.{worker}" if worker else path
+    text = json.dumps(records)  # whole, before anything is written
     with open(target, "w") as handle:
-        json.dump(records, handle)
+        handle.write(text)
