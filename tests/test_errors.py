@@ -162,7 +162,8 @@ def test_a_parameter_free_field_takes_float64(backend, sensitivity):
     features = model.features(x)
     features.sum().backward()
     assert features.dtype == x.grad.dtype == torch.float64
-    torch.testing.assert_close(x.grad, torch.full_like(x, math.exp(-1)), rtol=1e-2, atol=0)
+    # Measured: 1.8e-4 (both CPU capabilities, benchmarks/tolerance_audit.py).
+    torch.testing.assert_close(x.grad, torch.full_like(x, math.exp(-1)), rtol=0, atol=1.5e-3)
 
 
 @pytest.mark.parametrize(

@@ -206,9 +206,9 @@ def test_an_integral_loss_under_autograd_is_column_zero():
 
 # The largest difference from autograd's gradients at tol 1e-9 in float64, measured on
 # AVX512 kernels and under ATEN_CPU_CAPABILITY=default (the same on both): 6.9e-8
-# (torchdyn's adjoint), 8.3e-8 (torchdiffeq's) and 2.1e-4 for the interpolated adjoint,
-# whose spline through the forward checkpoints limits it. Bounds: 6x and 5x those.
-INTEGRAL_LOSS_GRADIENT_ATOL = {"adjoint": 5e-7, "interpolated_adjoint": 1e-3}
+# (torchdyn's adjoint), 8.3e-8 (torchdiffeq's) and 4.9e-5 for the interpolated adjoint,
+# whose spline through the forward checkpoints limits it. Bounds: 6x and 8x those.
+INTEGRAL_LOSS_GRADIENT_ATOL = {"adjoint": 5e-7, "interpolated_adjoint": 4e-4}
 
 
 @pytest.mark.parametrize(

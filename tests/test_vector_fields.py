@@ -235,7 +235,7 @@ def test_conv_field_loads_the_concatenating_fields_checkpoints():
     assert list(field.state_dict()) == list(oracle.state_dict())
     field.load_state_dict(oracle.state_dict())
     x = torch.randn(2, 5, 4, 4)
-    torch.testing.assert_close(field(0.3, x), oracle(0.3, x), rtol=0, atol=1e-6)
+    torch.testing.assert_close(field(0.3, x), oracle(0.3, x), rtol=0, atol=5e-7)  # measured 6e-8
 
 
 @pytest.mark.parametrize(

@@ -60,7 +60,7 @@ def test_the_oscillator_data_solves_its_ode():
     z0 = torch.cat([x0, torch.zeros_like(x0)], dim=1)
     solved = odeint(field, z0, times, rtol=1e-10, atol=1e-10)[:, :, :1]
     closed = damped_oscillator(x0, times, omega=omega, damping=damping)
-    torch.testing.assert_close(closed, solved, atol=1e-8, rtol=0)
+    torch.testing.assert_close(closed, solved, atol=2.5e-9, rtol=0)  # measured 3.1e-10
     with pytest.raises(ValueError, match=r"`damping` must be in \[0, 2 \* omega\)"):
         damped_oscillator(x0, times, omega=1.0, damping=2.0)
 

@@ -379,7 +379,7 @@ def test_channels_last_changes_the_layout_not_the_values():
     assert module.ode.vector_field.conv2.weight.is_contiguous(memory_format=torch.channels_last)
     seen = []
     module.ode.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
-    torch.testing.assert_close(module(x), before, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(module(x), before, rtol=0, atol=5e-7)  # measured 6e-8
     assert seen[0].is_contiguous(memory_format=torch.channels_last)
     mlp = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1)
     assert to_channels_last(ANODEModule(mlp, num_outputs=2, feature_dim=3)) == []

@@ -33,8 +33,10 @@ def test_our_torchdyn_adjoint_matches_torchdyns_own():
         copy.deepcopy(field), augment_dims=2, sensitivity="adjoint", seminorm=True
     )
     (g_theirs, x_theirs), (g_ours, x_ours) = _gradients(theirs, x), _gradients(ours, x)
-    torch.testing.assert_close(g_ours, g_theirs, rtol=1e-3, atol=1e-5)
-    torch.testing.assert_close(x_ours, x_theirs, rtol=1e-3, atol=1e-5)
+    # Measured: 3.1e-5 (parameters' gradients, up to ~10 in size) and 1.4e-6 (the input's),
+    # both CPU capabilities (benchmarks/tolerance_audit.py).
+    torch.testing.assert_close(g_ours, g_theirs, rtol=0, atol=2.5e-4)
+    torch.testing.assert_close(x_ours, x_theirs, rtol=0, atol=1.2e-5)
     # torchdyn's own also evaluates the field once per saved time for the time gradients.
     assert ours.nfe.backward <= theirs.nfe.backward
 
@@ -62,8 +64,8 @@ def test_seminorm_saves_backward_evaluations_at_the_same_gradients(backend):
         grads[seminorm] = torch.cat([p.grad.flatten() for p in model.parameters()])
     assert counts[True] < counts[False]
     torch.testing.assert_close(
-        grads[True], grads[False], rtol=1e-2, atol=1e-2 * grads[False].abs().max().item()
-    )
+        grads[True], grads[False], rtol=0, atol=3e-4 * grads[False].abs().max().item()
+    )  # measured 3.7e-5 of the largest gradient (both CPU capabilities)
 
 
 def test_seminorm_false_with_torchdyn_is_honoured():
