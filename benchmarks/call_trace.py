@@ -19,12 +19,13 @@ import torch
 BACKENDS = ("solve/_torchdyn.py", "solve/_torchdiffeq.py", "solve/_torchode.py")
 GRADIENTS = ("solve/_autograd.py", "solve/_adjoint.py", "solve/_interpolated.py")
 GRADIENTS += ("solve/_backsolve.py",)
-edges: set[tuple[str, str]] = set()
 
 
-def trace(backend: str, seminorm: bool | None) -> list[tuple[str, str]]:
-    """``(file, function)`` of every distinct package function called, in call order;
-    the calls between files are gathered in :data:`edges`."""
+def trace(
+    backend: str, seminorm: bool | None
+) -> tuple[list[tuple[str, str]], set[tuple[str, str]]]:
+    """``(file, function)`` of every distinct package function called, in call order,
+    and the ``(caller file, callee file)`` pairs of the calls between them."""
     import anode_plugin
     from anode_plugin import AugmentedNeuralODE, MLPVectorField
 
@@ -39,6 +40,7 @@ def trace(backend: str, seminorm: bool | None) -> list[tuple[str, str]]:
     )
     x = torch.randn(4, 2)
     seen: dict[tuple[str, str], None] = {}
+    edges: set[tuple[str, str]] = set()
 
     def profile(frame, event, arg):
         code = frame.f_code
@@ -57,7 +59,7 @@ def trace(backend: str, seminorm: bool | None) -> list[tuple[str, str]]:
     _, sol = model(x)
     sol[-1].square().sum().backward()
     sys.setprofile(None)
-    return list(seen)
+    return list(seen), edges
 
 
 def main() -> None:
@@ -65,7 +67,7 @@ def main() -> None:
     parser.add_argument("--backend", default="torchdyn")
     parser.add_argument("--seminorm", action="store_true")
     args = parser.parse_args()
-    calls = trace(args.backend, True if args.seminorm else None)
+    calls, edges = trace(args.backend, True if args.seminorm else None)
     files = sorted({path for path, _ in calls})
     for path, name in calls:
         print(f"{path}:{name}")

@@ -6,10 +6,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar, NamedTuple
 
-import torch
 from torch import Tensor, nn
 
-from ._evaluations import NO_LIMITS, Evaluations, Limits
+from ._evaluations import NO_LIMITS, Evaluations, Limits, span_of
 from ._norms import FULL_NORM, ErrorNorm
 from ._statistics import Solution
 
@@ -17,11 +16,13 @@ __all__ = ["Backend", "LibraryAdjoint"]
 
 
 class LibraryAdjoint(NamedTuple):
-    """A library's own adjoint, run forward: its solution, and the counter that its
-    backward solve (run later by the autograd engine) counts into."""
+    """A library's own adjoint, run forward: its solution, the counter that its backward
+    solve (run later by the autograd engine) counts into, and the times of the solution
+    where they are not the requested ones (torchdyn's interpolated adjoint)."""
 
     solution: Solution
     backward: Evaluations
+    times: Tensor | None = None
 
 
 class Backend(ABC):
@@ -70,7 +71,6 @@ class Backend(ABC):
         *,
         norm: ErrorNorm = FULL_NORM,
         limits: Limits = NO_LIMITS,
-        direction: str = "forward",
         solver: Any = None,
         atol: float | None = None,
         rtol: float | None = None,
@@ -84,7 +84,6 @@ class Backend(ABC):
             t: times, 1-D and strictly monotonic.
             norm: the error norm of step-size control.
             limits: the solve's budget and the module its errors name.
-            direction: ``'forward'``, or ``'backward'`` for an adjoint's solve.
             solver: another solver than :attr:`solver` (an adjoint's).
             atol: another absolute tolerance than :attr:`atol`.
             rtol: another relative tolerance than :attr:`rtol`.
@@ -118,13 +117,7 @@ class Backend(ABC):
         return False
 
     @staticmethod
-    def counter(
-        field: Callable[[Tensor, Any], Any], t: Tensor, limits: Limits, direction: str
-    ) -> Evaluations:
-        """The :class:`Evaluations` of one call: ``field`` counted over the span of ``t``."""
-        return Evaluations(field, limits, direction, (float(t[0]), float(t[-1])))
-
-    @staticmethod
-    def dtype_of(z0: Any) -> torch.dtype:
-        """The dtype of a state (the first entry of a dict state)."""
-        return (next(iter(z0.values())) if isinstance(z0, dict) else z0).dtype
+    def counter(field: Callable[[Tensor, Any], Any], t: Tensor, limits: Limits) -> Evaluations:
+        """The :class:`Evaluations` of one call: ``field`` counted over the span of ``t``
+        (a backward solve of our adjoint counts with its own, around the call)."""
+        return Evaluations(field, limits, "forward", span_of(t))

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ._evaluations import Evaluations, Limits
+from ._evaluations import Evaluations, Limits, span_of
 from ._norms import FULL_NORM, ErrorNorm
 from ._statistics import Solution, SolveStats
 
@@ -81,7 +81,7 @@ class _BacksolveAdjoint(torch.autograd.Function):
         sizes = [p.numel() for p in params]
         dynamics = _AdjointDynamics(ctx.field, params, shape, setup["integral_loss"])
         # One backward solve, however many segments: one budget, one guard.
-        counted = Evaluations(dynamics, setup["limits"], "backward", (float(t[-1]), float(t[0])))
+        counted = Evaluations(dynamics, setup["limits"], "backward", span_of(t.flip(0)))
         state = torch.cat(
             [sol[-1].reshape(-1), grad_sol[-1].reshape(-1), sol.new_zeros(sum(sizes))]
         )

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from .._errors import NFEBudgetExceeded, NonFiniteStateError, StepSizeUnderflowError
 from ._statistics import PerSampleStats, SolveStats
 
-__all__ = ["GUARD_INTERVAL", "NO_LIMITS", "Evaluations", "Limits"]
+__all__ = ["GUARD_INTERVAL", "NO_LIMITS", "AdjointCounters", "Evaluations", "Limits", "span_of"]
 
 # Every this many evaluations the state, its derivative and the time are checked. A
 # NaN or a step-size underflow makes adaptive solvers reject (or repeat) steps forever,
@@ -181,6 +181,43 @@ class Evaluations:
             f"The {name} of the ODE became NaN or infinite {when}{over} (detected at "
             f"evaluation {self.nfe}). {causes}"
         )
+
+
+class AdjointCounters(nn.Module):
+    """The counters of a library's own adjoint: ``f(t, z)`` and step attempts go to the
+    forward counter until :meth:`to_backward`, to the backward one after (the library's
+    backward solve evaluates the function it was given, later, from the autograd engine).
+
+    The field is a submodule: torchdyn's adjoint finds the parameters to differentiate in
+    the function it is given.
+    """
+
+    def __init__(self, field: nn.Module, t: Tensor, limits: Limits) -> None:
+        super().__init__()
+        self.field = field
+        self.forward_counter = Evaluations(field, limits, "forward", span_of(t))
+        self.backward_counter = Evaluations(field, limits, "backward", span_of(t.flip(0)))
+        self.current = self.forward_counter
+
+    def forward(self, t: Tensor, z: Any, *args: Any) -> Any:
+        return self.current(t, z, *args)
+
+    # Called on every evaluation: straight to the counter, past nn.Module's hook machinery
+    # (a module only so that its parameters are found).
+    __call__ = forward
+
+    def step(self, accepted: bool) -> None:
+        """Count a step attempt of the current direction."""
+        self.current.step(accepted)
+
+    def to_backward(self) -> None:
+        """The forward solve has returned: what follows is the backward solve's."""
+        self.current = self.backward_counter
+
+
+def span_of(t: Tensor) -> tuple[float, float]:
+    """The first and last time of ``t``, for error messages."""
+    return float(t[0]), float(t[-1])
 
 
 def _first_time(t: Any) -> float:

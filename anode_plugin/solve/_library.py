@@ -23,7 +23,7 @@ def run_library_adjoint(
     field: nn.Module,
     z0: Tensor,
     record_backward: RecordBackward | None,
-) -> tuple[Solution, Any]:
+) -> tuple[Solution, Tensor | None]:
     """``run(z0)``, its backward solve's statistics given to ``record_backward``.
 
     Args:
@@ -33,24 +33,17 @@ def run_library_adjoint(
         record_backward: receives the backward solve's statistics; ``None``: nobody.
 
     Returns:
-        The solution (its ``ys`` the states, ``[len(t), *z0.shape]``) and whatever else
-        the library's solution held (torchdyn's interpolated adjoint: its times).
+        The solution (its ``ys`` the states, ``[len(t), *z0.shape]``) and the times of its
+        rows where they are not the requested ones (``LibraryAdjoint.times``).
     """
     params = tuple(p for p in field.parameters() if p.requires_grad)
     if not torch.is_grad_enabled() or not (z0.requires_grad or params):
         result = run(z0)
-        return _split(result.solution)
+        return result.solution, result.times
     holder: dict[str, Any] = {}
     ys = _LibraryBackward.apply(run, record_backward, holder, z0, *params)
-    solution, extra = holder["solution"]
-    return Solution(ys, solution.stats), extra
-
-
-def _split(solution: Solution) -> tuple[Solution, Any]:
-    if isinstance(solution.ys, tuple):  # (times, states)
-        times, ys = solution.ys
-        return Solution(ys, solution.stats), times
-    return solution, None
+    result = holder["result"]
+    return Solution(ys, result.solution.stats), result.times
 
 
 class _LibraryBackward(torch.autograd.Function):
@@ -69,11 +62,10 @@ class _LibraryBackward(torch.autograd.Function):
         with torch.enable_grad():
             inner = z0.detach().requires_grad_(z0.requires_grad)
             result = run(inner)
-        solution, extra = _split(result.solution)
-        holder["solution"] = (solution, extra)
-        ctx.inner, ctx.ys, ctx.counter = inner, solution.ys, result.backward
+        holder["result"] = result
+        ctx.inner, ctx.ys, ctx.counter = inner, result.solution.ys, result.backward
         ctx.record_backward, ctx.params = record_backward, params
-        return solution.ys.detach()
+        return result.solution.ys.detach()
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:

@@ -13,7 +13,7 @@ from .._errors import StepSizeUnderflowError
 from .._validation import check_choice, check_positive_float
 from ._backend import Backend, LibraryAdjoint
 from ._defaults import ATOL, RTOL, SOLVER
-from ._evaluations import NO_LIMITS, Evaluations, Limits
+from ._evaluations import NO_LIMITS, AdjointCounters, Limits
 from ._norms import FULL_NORM, ErrorNorm
 from ._statistics import Solution
 
@@ -25,31 +25,24 @@ class _CountedSteps:
 
     torchdiffeq calls ``callback_accept_step``/``callback_reject_step`` on adaptive
     solvers and ``callback_step`` on fixed-grid ones (``_adjoint`` variants in the
-    backward solve); it warns about callbacks a solver does not support. Evaluations
-    go to the forward counter until :attr:`current` is switched to the backward one.
+    backward solve, with ``adjoint_method``); it warns about callbacks a solver does not
+    support. Evaluations and steps go to ``counter``: an :class:`Evaluations`, or the
+    :class:`AdjointCounters` of an adjoint, which tell the directions apart.
     """
 
-    def __init__(
-        self,
-        forward: Evaluations,
-        method: str,
-        backward: Evaluations | None = None,
-        adjoint_method: str | None = None,
-    ) -> None:
-        self.current = forward
-        counters = [("", method, forward)]
-        if backward is not None:
-            counters.append(("_adjoint", adjoint_method or method, backward))
-        for suffix, name, counter in counters:
+    def __init__(self, counter: Any, method: str, adjoint_method: str | None = None) -> None:
+        self.counter = counter
+        methods = [("", method)] + ([("_adjoint", adjoint_method)] if adjoint_method else [])
+        for suffix, name in methods:
             valid = _TORCHDIFFEQ_SOLVERS[name].valid_callbacks()
             if "callback_accept_step" in valid:
-                setattr(self, "callback_accept_step" + suffix, lambda *_, c=counter: c.step(True))
-                setattr(self, "callback_reject_step" + suffix, lambda *_, c=counter: c.step(False))
+                setattr(self, "callback_accept_step" + suffix, lambda *_: counter.step(True))
+                setattr(self, "callback_reject_step" + suffix, lambda *_: counter.step(False))
             elif "callback_step" in valid:
-                setattr(self, "callback_step" + suffix, lambda *_, c=counter: c.step(True))
+                setattr(self, "callback_step" + suffix, lambda *_: counter.step(True))
 
     def __call__(self, t: Tensor, z: Tensor) -> Tensor:
-        return self.current(t, z)
+        return self.counter(t, z)
 
 
 @dataclass(frozen=True)
@@ -105,13 +98,12 @@ class TorchdiffeqBackend(Backend):
         *,
         norm: ErrorNorm = FULL_NORM,
         limits: Limits = NO_LIMITS,
-        direction: str = "forward",
         solver: Any = None,
         atol: float | None = None,
         rtol: float | None = None,
     ) -> Solution:
         method = self.solver if solver is None else solver
-        counted = self.counter(field, t, limits, direction)
+        counted = self.counter(field, t, limits)
         with _underflow_as_error():
             sol = torchdiffeq.odeint(
                 _CountedSteps(counted, method),
@@ -147,12 +139,10 @@ class TorchdiffeqBackend(Backend):
         """torchdiffeq's adjoint; its backward error norm is the full one unless
         ``seminorm``."""
         method = solver or self.solver
-        forward = self.counter(field, t, limits, "forward")
-        backward = self.counter(field, t.flip(0), limits, "backward")
-        counted = _CountedSteps(forward, self.solver, backward, method)
+        counters = AdjointCounters(field, t, limits)
         with _underflow_as_error():
             sol = torchdiffeq.odeint_adjoint(
-                counted,
+                _CountedSteps(counters, self.solver, method),
                 z0,
                 t,
                 rtol=self.rtol,
@@ -165,8 +155,9 @@ class TorchdiffeqBackend(Backend):
                 adjoint_options={"norm": "seminorm"} if seminorm else None,
                 adjoint_params=tuple(field.parameters()),
             )
-        counted.current = backward  # torchdiffeq's backward solve evaluates the same object
-        return LibraryAdjoint(Solution(sol, forward.joint_stats(z0)), backward)
+        counters.to_backward()  # torchdiffeq's backward solve evaluates the same object
+        solution = Solution(sol, counters.forward_counter.joint_stats(z0))
+        return LibraryAdjoint(solution, counters.backward_counter)
 
 
 class _underflow_as_error:

@@ -15,10 +15,10 @@ from torchdyn.numerics.sensitivity import (
 )
 from torchdyn.numerics.solvers.ode import SOLVER_DICT, Tsitouras45, str_to_solver
 
-from .._validation import check_choice, check_positive_float
+from .._validation import check_choice, check_positive_float, state_leaf
 from ._backend import Backend, LibraryAdjoint
 from ._defaults import ATOL, RTOL, SOLVER
-from ._evaluations import NO_LIMITS, Limits
+from ._evaluations import NO_LIMITS, AdjointCounters, Limits
 from ._norms import FULL_NORM, ErrorNorm
 from ._solvers import check_solver_module
 from ._statistics import Solution
@@ -35,6 +35,8 @@ class _CountedSteps:
     """
 
     def __init__(self, solver: nn.Module, counter: Any) -> None:
+        # `counter`: an Evaluations, or AdjointCounters (torchdyn's interpolated adjoint
+        # steps its backward solve with the forward solver).
         self._solver, self._counter, self._last = solver, counter, None
 
     def __getattr__(self, name: str) -> Any:
@@ -61,9 +63,17 @@ class _MeasuredFirst:
         return torch.cat([rows[:, : self.entries].reshape(-1), rows[:, self.entries :].reshape(-1)])
 
     def state(self, flat: Tensor) -> Tensor:
-        batch, measured = self.rows[0], self.rows[0] * self.entries
-        rows = torch.cat([flat[:measured].view(batch, -1), flat[measured:].view(batch, -1)], dim=1)
-        return rows.view(self.shape)
+        """The batched states of flat ones ``[..., entries]``: ``[..., *shape]``."""
+        lead, batch = flat.shape[:-1], self.rows[0]
+        measured = batch * self.entries
+        rows = torch.cat(
+            [
+                flat[..., :measured].reshape(*lead, batch, -1),
+                flat[..., measured:].reshape(*lead, batch, -1),
+            ],
+            dim=-1,
+        )
+        return rows.reshape(*lead, *self.shape)
 
     def field(self, field: Any) -> Any:
         return lambda t, flat: self.flat(field(t, self.state(flat)))
@@ -147,14 +157,13 @@ class TorchdynBackend(Backend):
         *,
         norm: ErrorNorm = FULL_NORM,
         limits: Limits = NO_LIMITS,
-        direction: str = "forward",
         solver: Any = None,
         atol: float | None = None,
         rtol: float | None = None,
     ) -> Solution:
-        dtype = self.dtype_of(z0)
+        dtype = state_leaf(z0).dtype
         module = self.solver_module(solver, dtype)
-        counted = self.counter(field, t, limits, direction)
+        counted = self.counter(field, t, limits)
         state, solved, layout = z0, counted, None
         seminorm: tuple[bool, int | None] = (False, None)
         if not norm.is_full:
@@ -176,7 +185,7 @@ class TorchdynBackend(Backend):
             seminorm=seminorm,
         )
         if layout is not None:
-            sol = torch.stack([layout.state(row) for row in sol])
+            sol = layout.state(sol)
         return Solution(sol, counted.joint_stats(z0))
 
     def takes_library_adjoint(
@@ -218,7 +227,7 @@ class TorchdynBackend(Backend):
         integral_loss: Any = None,
     ) -> LibraryAdjoint:
         """torchdyn's interpolated adjoint; its solution holds the solver's checkpoint
-        times too: ``solution.ys`` is ``(t_sol, sol)``."""
+        times too, which ``times`` gives."""
         return self._run_adjoint(
             _gather_odefunc_interp_adjoint,
             field,
@@ -247,9 +256,7 @@ class TorchdynBackend(Backend):
         with_times: bool = False,
     ) -> LibraryAdjoint:
         """Run one of torchdyn's adjoint autograd functions on a counted ``field``."""
-        forward = self.counter(field, t, limits, "forward")
-        backward = self.counter(field, t.flip(0), limits, "backward")
-        counted = _Switch(field, forward)
+        counted = AdjointCounters(field, t, limits)
         params = torch.cat([p.contiguous().flatten() for p in field.parameters()])
         module = self.solver_module(None, z0.dtype)
         function = gather(
@@ -266,25 +273,6 @@ class TorchdynBackend(Backend):
             problem_type="standard",
         )
         t_sol, sol = function.apply(params, z0, t, (), {})
-        counted.current = backward  # torchdyn's backward solve evaluates the same field
-        ys = (t_sol, sol) if with_times else sol
-        return LibraryAdjoint(Solution(ys, forward.joint_stats(z0)), backward)
-
-
-class _Switch(nn.Module):
-    """``f(t, z)`` counted by the forward counter until the forward solve returns, by
-    the backward one after: torchdyn's adjoint evaluates the field it was given, and
-    finds the parameters to differentiate in it."""
-
-    def __init__(self, field: nn.Module, current: Any) -> None:
-        super().__init__()
-        self.field = field
-        self.current = current
-
-    def forward(self, t: Tensor, z: Tensor) -> Tensor:
-        return self.current(t, z)
-
-    def step(self, accepted: bool) -> None:
-        """Count a step attempt (torchdyn's interpolated adjoint steps its backward solve
-        with the forward solver)."""
-        self.current.step(accepted)
+        counted.to_backward()  # torchdyn's backward solve evaluates the same field
+        solution = Solution(sol, counted.forward_counter.joint_stats(z0))
+        return LibraryAdjoint(solution, counted.backward_counter, t_sol if with_times else None)

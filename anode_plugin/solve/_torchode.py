@@ -75,7 +75,6 @@ class TorchodeBackend(Backend):
         *,
         norm: ErrorNorm = FULL_NORM,
         limits: Limits = NO_LIMITS,
-        direction: str = "forward",
         solver: Any = None,
         atol: float | None = None,
         rtol: float | None = None,
@@ -87,7 +86,7 @@ class TorchodeBackend(Backend):
             )
         import torchode
 
-        counted = self.counter(field, t, limits, direction)
+        counted = self.counter(field, t, limits)
         batched = z0.ndim >= 2
         per_sample = self.per_sample and batched
         rows = z0.shape[0] if per_sample else 1
