@@ -7,10 +7,6 @@ CLI), :mod:`anode_plugin.datasets`, :mod:`anode_plugin.testing` (property checks
 hypothesis strategies) and :mod:`anode_plugin.experiments` (the paper's reproduction).
 """
 
-import importlib
-import sys
-import warnings
-
 from . import solve as solve  # the solve layer: anode_plugin.solve
 from ._augment import Augmenter
 from ._augmentations import (
@@ -67,7 +63,11 @@ __all__ = [
     "__version__",
 ]
 
-# Names the root exported before the layers were split, kept for one release.
+# Names the root exported before the layers were split. There has been no release, so
+# they are not kept as aliases: an alias that returned the object would be found by
+# jsonargparse's `get_import_path` (it probes every parent package for the shortest path)
+# and written into saved configs. An AttributeError says where each name went instead;
+# `getattr(anode_plugin, name, None)` (jsonargparse's probe) sees no such name.
 _MOVED = {
     "ANODEModule": "anode_plugin.lightning",
     "NFEBudget": "anode_plugin.lightning",
@@ -81,17 +81,9 @@ _MOVED = {
 
 
 def __getattr__(name: str) -> object:
-    # jsonargparse's `get_import_path` probes every parent package for the shortest
-    # import path of a class and writes it into the configs the CLI saves: it must find
-    # the new home, not this. (Its `import_object` still resolves an old config's path.)
-    probing = sys._getframe(1).f_code.co_name == "get_import_path"
-    if name in _MOVED and not probing:
-        home = _MOVED[name]
-        warnings.warn(
-            f"`anode_plugin.{name}` is deprecated and will be removed in the next release; "
-            f"import it from `{home}`.",
-            DeprecationWarning,
-            stacklevel=2,
+    if name in _MOVED:
+        raise AttributeError(
+            f"module 'anode_plugin' has no attribute {name!r}: it moved to "
+            f"`{_MOVED[name]}`; import it from there (`from {_MOVED[name]} import {name}`)."
         )
-        return getattr(importlib.import_module(home), name)
     raise AttributeError(f"module 'anode_plugin' has no attribute {name!r}")
