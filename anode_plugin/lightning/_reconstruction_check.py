@@ -15,13 +15,8 @@ from typing_extensions import override
 
 from .._model import AugmentedNeuralODE
 from .._validation import check_positive_int
-from ..testing._reconstruction import (
-    _THRESHOLD,
-    _check_ladder,
-    _check_threshold,
-    loosest_passing_tolerance,
-    reconstruction_error,
-)
+from ..testing._reconstruction import loosest_passing_tolerance, reconstruction_error
+from ..testing._tolerances import _THRESHOLD, _check_ladder, _check_threshold
 from ._ode_blocks import find_ode_blocks
 
 __all__ = ["ReconstructionCheck"]
