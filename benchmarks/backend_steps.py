@@ -26,7 +26,7 @@ from jsonargparse import auto_cli
 
 from anode_plugin.datasets import DigitsDataModule
 from anode_plugin.experiments import conv_ode
-from anode_plugin.experiments.images._benchmark import IMAGE_SETUPS
+from anode_plugin.experiments.images import IMAGE_SETUPS
 from anode_plugin.lightning import ANODEModule
 
 

@@ -30,7 +30,7 @@ from jsonargparse import auto_cli
 from anode_plugin._tf32 import enable_tf32
 from anode_plugin.datasets import MNISTDataModule
 from anode_plugin.experiments import conv_ode
-from anode_plugin.experiments.images._benchmark import IMAGE_SETUPS
+from anode_plugin.experiments.images import IMAGE_SETUPS
 from anode_plugin.lightning import ANODEModule
 from anode_plugin.lightning._channels_last import to_channels_last
 
@@ -74,9 +74,9 @@ def time_steps(
     """Seconds and NFEs of ``steps`` training steps after ``warmup`` untimed ones."""
     setup = IMAGE_SETUPS["mnist"]
     if anode_filters is not None:
-        from anode_plugin.experiments.images._benchmark import _anode_budget
+        from anode_plugin.experiments.images._setups import anode_budget
 
-        budget = _anode_budget(setup.datamodule, setup.augment_dims, anode_filters)
+        budget = anode_budget(setup.datamodule, setup.augment_dims, anode_filters)
         setup = type(setup)(**{**setup.__dict__, "anode_filters": anode_filters, "budget": budget})
     torch.manual_seed(0)
     p = setup.p(model_name)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 from types import SimpleNamespace
 
 import pytest
 
-from anode_plugin.experiments.images._benchmark import (
+from anode_plugin.experiments.images import (
     IMAGE_SETUPS,
     PROFILES,
-    _claims_report,
-    _per_epoch,
+    ImageBenchmarkConfig,
     run_image_benchmark,
 )
+from anode_plugin.experiments.images._report import claims_report, image_claims
+from anode_plugin.experiments.images._run import per_epoch
 
 
 def _run(model: str, seed: int, acc: float, fwd: float, bwd: float, last: float) -> dict:
@@ -68,6 +71,10 @@ def test_cpu_profile_writes_the_claims_of_its_own_runs(tmp_path):
     assert f"ANODE {100 * anode['test_acc']:.2f} vs NODE {100 * node['test_acc']:.2f}" in acc
     holds = anode["test_acc"] > node["test_acc"]  # one seed: no spread, a tie fails
     assert acc.startswith("- **Holds**" if holds else "- **Does not hold**")
+    # runs.json keeps the same claims as data (the shared ClaimCheck records)
+    saved_claims = {c["key"]: c for c in saved["claims"]}
+    assert saved_claims["test_acc"]["holds"] is holds
+    assert saved_claims["test_acc"]["measured"] in acc
 
 
 def test_claims_say_which_hold_and_in_how_many_seeds():
@@ -78,7 +85,7 @@ def test_claims_say_which_hold_and_in_how_many_seeds():
         # more forward NFE than the NODE over training, fewer in the last epoch
         runs.append(_run("anode", seed, anode_acc, fwd=21.0 + seed, bwd=25.0, last=24.0))
     settings = {"epochs": 2, "backend": "torchdyn"}
-    report = _claims_report("digits", IMAGE_SETUPS["digits"], runs, settings)
+    report = claims_report("digits", IMAGE_SETUPS["digits"], runs, settings)
     fwd = _claim(report, "fewer forward NFE per training step than NODE. ")
     assert fwd.startswith("- **Does not hold**") and "in 0/3 seed(s)" in fwd
     assert "ANODE 22.00 vs NODE 20.00" in fwd
@@ -110,20 +117,31 @@ def test_a_claim_needs_a_margin_beyond_the_seeds_spread(accuracies, verdict):
             _run("node", seed, node_acc, 20, 30, 20),
             _run("anode", seed, anode_acc, 20, 30, 20),
         ]
-    report = _claims_report("digits", IMAGE_SETUPS["digits"], runs, {"epochs": 2})
+    report = claims_report("digits", IMAGE_SETUPS["digits"], runs, {"epochs": 2})
     assert _claim(report, "test accuracy").startswith(verdict)
     assert _claim(report, "backward NFE").startswith("- **Does not hold**")  # equal NFE
 
 
 def test_claims_need_both_models_of_a_seed():
     runs = [_run("node", 0, 0.9, 20, 30, 20), _run("anode", 1, 0.9, 20, 30, 20)]
-    report = _claims_report("digits", IMAGE_SETUPS["digits"], runs, {"epochs": 2})
+    report = claims_report("digits", IMAGE_SETUPS["digits"], runs, {"epochs": 2})
     assert "No seed ran both models" in report
+    assert all(check.holds is None for check in image_claims(runs))
+
+
+def test_the_driver_takes_the_configurations_options_and_defaults():
+    # run_image_benchmark keeps its keywords; they are the config's fields, defaults and all.
+    parameters = inspect.signature(run_image_benchmark).parameters
+    fields = dataclasses.fields(ImageBenchmarkConfig)
+    assert list(parameters) == [f.name for f in fields]
+    assert all(parameters[f.name].default == f.default for f in fields)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ImageBenchmarkConfig().seeds = (0,)  # type: ignore[misc]
 
 
 def test_per_epoch_averages_each_epoch_and_the_last():
     steps = [SimpleNamespace(nfe_forward=f, nfe_backward=2 * f) for f in (14, 14, 20, 26, 32)]
-    out = _per_epoch(steps, steps_per_epoch=2)
+    out = per_epoch(steps, steps_per_epoch=2)
     assert out["nfe_forward_per_epoch"] == [14, 23, 32]
     assert out["nfe_backward_last_epoch"] == 64
 

@@ -22,7 +22,7 @@ from anode_plugin.datasets import (
     TinyImageNetDataModule,
 )
 from anode_plugin.experiments import conv_ode, count_image_parameters, match_num_filters
-from anode_plugin.experiments.images._benchmark import IMAGE_SETUPS, run_image_benchmark
+from anode_plugin.experiments.images import IMAGE_SETUPS, run_image_benchmark
 from anode_plugin.lightning import ANODEModule
 from anode_plugin.lightning._cli import main as anode_main
 from tests.image_standins import (
@@ -397,7 +397,7 @@ def test_the_default_cifar_and_svhn_node_is_the_papers(dataset):
 
 
 def test_match_node_and_another_anode_rematch_the_node():
-    from anode_plugin.experiments.images._benchmark import resolve_setup
+    from anode_plugin.experiments.images._setups import resolve_setup
 
     assert resolve_setup("cifar10").filters("node") == 125
     assert resolve_setup("cifar10", match_node=True).filters("node") == 124

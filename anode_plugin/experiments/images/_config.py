@@ -1,0 +1,184 @@
+"""The typed options of the image benchmark; ``anode-images`` is built from them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..._model import BACKENDS
+from ..._validation import check_choice, check_non_negative_int
+from ...testing._tolerances import _THRESHOLD, TOLERANCE_LADDER, _check_ladder, _check_threshold
+from ._setups import DEFAULT_BACKEND, IMAGE_SETUPS, MODELS, PROFILES, ImageSetup, resolve_setup
+
+__all__ = ["ImageBenchmarkConfig"]
+
+# `reconstruction_samples=None` without a profile.
+_RECONSTRUCTION_SAMPLES = 256
+
+
+@dataclass(frozen=True)
+class ImageBenchmarkConfig:
+    """What :func:`run_image_benchmark` runs: the set-up, the runs, the data, the checks.
+
+    Writes ``<out_dir>/<name>/``: ``table.md`` (Table 1: test accuracy beside the
+    paper's, final training loss, NFE per step and the reconstruction check),
+    ``runs.json`` (every figure and per-step history), ``figures.png`` (Figures 10-12)
+    and, when both models ran, ``claims.md`` (the paper's claims checked on these runs).
+
+    Args:
+        dataset: one of ``IMAGE_SETUPS`` (``digits``, ``mnist``, ``cifar10``, ``svhn``,
+            ``tiny-imagenet``).
+        seeds: one run per seed and model.
+        models: ``'node'``, ``'anode'`` or both.
+        quick: the short profile: the set-up's ``quick_epochs`` on its
+            ``quick_train_subset``.
+        max_epochs: epochs; ``None`` for the set-up's (or its quick) epochs.
+        max_steps: stop after this many optimiser steps (-1: no limit).
+        data_dir: folder of the data files.
+        download: download missing data files.
+        batch_size: batch size; ``None`` for the set-up's (the paper's 256; 64 for digits).
+        train_subset: training images to use (``None``: the profile's).
+        test_subset: test images to use (``None``: all).
+        num_workers: DataLoader workers.
+        accelerator: Lightning accelerator; ``'auto'`` takes CUDA when present.
+        out_dir: output folder.
+        anode_filters: replace the set-up's ANODE filter count (the NODE is matched
+            again to the new ANODE's parameter count), e.g. for a smaller CPU run.
+        augment_dims: replace the set-up's ANODE ``p`` (the NODE is matched again).
+        verify_checksums: check the data files' MD5s before reading them; ``False`` to
+            read valid files that are not the published ones (one's own data).
+        data_source: ``None`` reads ``dataset``'s own files; ``'idx'``,
+            ``'image_folder'`` or ``'torchvision'`` reads ``data_dir`` with
+            ``GenericImageDataModule`` instead (one's own data), trained with
+            ``dataset``'s set-up, whose image shape and class count it must have.
+        torchvision_dataset: with ``data_source='torchvision'``, the torchvision class
+            name (e.g. ``'FashionMNIST'`` with ``dataset='mnist'``).
+        reconstruction_samples: after each run, check the round trip
+            ``inverse(features(x))`` on this many first test images; 0 skips the check;
+            ``None``: 256 (0 under ``profile='cpu'``).
+        reconstruction_ladder: solver tolerances tried (loosest first) for the loosest
+            passing one, at which the test set is evaluated again.
+        reconstruction_threshold: largest relative error ``||x_rec - x|| / ||x||`` per
+            image that passes.
+        channels_last: on CUDA, run the convolutions in channels-last memory format
+            (NHWC, native to tensor cores); no effect on the CPU.
+        backend: a name from ``BACKENDS``: ``'torchdyn'`` (faster per training step,
+            measured), ``'torchdiffeq'`` (the reference code's), ...
+        profile: ``'cpu'``: the image claims on a CPU in about 10 minutes (see
+            ``PROFILES``); options given explicitly still win, except ``dataset``, which
+            must be the profile's.
+        name: what the data is called in the tables, figures, printed lines and output
+            folder. ``None``: ``dataset`` for its own files; with ``data_source``, the
+            torchvision class's or the data folder's name, never a set-up's.
+        match_node: give the NODE the filter count whose parameters match the ANODE's
+            best, instead of the paper's (CIFAR10 and SVHN: 124 filters instead of 125).
+    """
+
+    # The set-up and the runs
+    dataset: str = "digits"
+    seeds: Sequence[int] = (0, 1, 2)
+    models: Sequence[str] = MODELS
+    quick: bool = False
+    max_epochs: int | None = None
+    max_steps: int = -1
+    # The data
+    data_dir: str = "data"
+    download: bool = False
+    batch_size: int | None = None
+    train_subset: int | None = None
+    test_subset: int | None = None
+    num_workers: int = 0
+    accelerator: str = "auto"
+    out_dir: str = "runs/images"
+    # Another ANODE than the set-up's
+    anode_filters: int | None = None
+    augment_dims: int | None = None
+    # One's own data
+    verify_checksums: bool = True
+    data_source: str | None = None
+    torchvision_dataset: str | None = None
+    # The reconstruction check
+    reconstruction_samples: int | None = None
+    reconstruction_ladder: Sequence[float] = TOLERANCE_LADDER
+    reconstruction_threshold: float = _THRESHOLD
+    # How it runs
+    channels_last: bool = True
+    backend: str = DEFAULT_BACKEND
+    profile: str | None = None
+    name: str | None = None
+    match_node: bool = False
+
+    def __post_init__(self) -> None:
+        if self.profile is not None:
+            if self.profile not in PROFILES:
+                raise ValueError(
+                    f"`profile` must be None or one of {list(PROFILES)}, got {self.profile!r}."
+                )
+            chosen = PROFILES[self.profile]["dataset"]
+            if self.dataset != chosen:
+                raise ValueError(
+                    f"profile={self.profile!r} runs dataset={chosen!r}; got "
+                    f"dataset={self.dataset!r}: drop one of the two."
+                )
+        check_choice("backend", self.backend, BACKENDS)
+        if self.dataset not in IMAGE_SETUPS:
+            raise ValueError(
+                f"`dataset` must be one of {list(IMAGE_SETUPS)}, got {self.dataset!r}."
+            )
+        bad = [m for m in self.models if m not in MODELS]
+        if bad or not self.models:
+            raise ValueError(
+                f"`models` must be a non-empty list from {list(MODELS)}, got {self.models!r}."
+            )
+        if not self.seeds:
+            raise ValueError("`seeds` must name at least one seed.")
+        _ = self.reconstruction  # validates the check's three options
+
+    def _profile(self, key: str) -> Any:
+        return None if self.profile is None else PROFILES[self.profile][key]
+
+    @property
+    def reconstruction(self) -> dict[str, Any]:
+        """The reconstruction check: ``samples``, ``ladder`` and ``threshold``, validated."""
+        samples = self.reconstruction_samples
+        if samples is None:
+            samples = self._profile("reconstruction_samples")
+        return {
+            "samples": check_non_negative_int(
+                "reconstruction_samples", _RECONSTRUCTION_SAMPLES if samples is None else samples
+            ),
+            "ladder": _check_ladder(self.reconstruction_ladder, "reconstruction_ladder"),
+            "threshold": _check_threshold(
+                self.reconstruction_threshold, "reconstruction_threshold"
+            ),
+        }
+
+    def setup(self) -> ImageSetup:
+        """The data set's set-up with this configuration's changes to its models."""
+        return resolve_setup(
+            self.dataset,
+            match_node=self.match_node,
+            anode_filters=self.anode_filters,
+            augment_dims=self.augment_dims,
+        )
+
+    def epochs(self, setup: ImageSetup) -> int:
+        """Training epochs: ``max_epochs``, else the profile's, else the set-up's."""
+        chosen = self.max_epochs or self._profile("max_epochs")
+        return chosen or (setup.quick_epochs if self.quick else setup.epochs)
+
+    def data_kwargs(self, setup: ImageSetup) -> dict[str, Any]:
+        """The DataModule's keywords (but ``seed``)."""
+        train_subset = self.train_subset
+        if train_subset is None and self.quick:
+            train_subset = setup.quick_train_subset
+        return {
+            "data_dir": self.data_dir,
+            "download": self.download,
+            "batch_size": self.batch_size or setup.batch_size,
+            "train_subset": train_subset,
+            "test_subset": self.test_subset,
+            "num_workers": self.num_workers,
+            "verify_checksums": self.verify_checksums,
+        }
