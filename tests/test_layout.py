@@ -76,7 +76,7 @@ def test_saved_configs_name_the_new_import_paths():
 def test_an_old_config_naming_a_moved_class_says_where_it_went():
     from jsonargparse._util import import_object
 
-    with pytest.raises(AttributeError, match="it moved to `anode_plugin.lightning`"):
+    with pytest.raises(AttributeError, match=r"it moved to `anode_plugin\.lightning`"):
         import_object("anode_plugin.NFECallback")
 
 
