@@ -48,6 +48,14 @@ MODULES: dict[str, list[str]] = {
         "tests/test_augmentations.py",
         "tests/test_adjoint_vs_autograd.py",
     ],
+    "anode_plugin/_input_layer.py": [
+        "tests/test_augmentations.py",
+        "tests/test_adjoint_vs_autograd.py",
+    ],
+    "anode_plugin/_second_order.py": [
+        "tests/test_augmentations.py",
+        "tests/test_adjoint_vs_autograd.py",
+    ],
 }
 
 _CONFIG = """
