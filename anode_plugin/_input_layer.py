@@ -6,14 +6,11 @@ dimension (a 1x1 convolution for images); :class:`InputLayerAugmenter` concatena
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.modules.lazy import LazyModuleMixin
-from torch.nn.parameter import UninitializedParameter
 
 from ._augment import Augmenter
 from ._errors import StateShapeError
@@ -22,13 +19,14 @@ from ._validation import check_non_negative_int, check_positive_int
 __all__ = ["InputLayer", "InputLayerAugmenter"]
 
 
-class InputLayer(LazyModuleMixin, nn.Module):
+class InputLayer(nn.LazyLinear):
     """A learned linear map along one dimension: ``nn.Linear`` for vectors, a 1x1
     convolution for images (the same map, applied to each pixel's channels).
 
-    Built lazily: the input size is read from the first input unless ``in_features``
-    is given. Initialised as ``nn.Linear`` and ``nn.Conv2d`` are (the two agree for a
-    1x1 kernel).
+    An ``nn.LazyLinear`` (torch's lazy machinery, ``nn.Linear``'s initialisation) that
+    maps along ``augment_idx`` instead of the last dimension. Built lazily: the input
+    size is read from the first input unless ``in_features`` is given. Initialised as
+    ``nn.Linear`` and ``nn.Conv2d`` are (the two agree for a 1x1 kernel).
 
     Args:
         out_features: output size along ``augment_idx`` (the paper's ``p``).
@@ -51,6 +49,8 @@ class InputLayer(LazyModuleMixin, nn.Module):
         torch.Size([3, 2])
     """
 
+    # Stays an InputLayer once built (LazyLinear becomes an nn.Linear): its forward maps
+    # along `augment_idx`, and `add_in_features` sizes the output from the input.
     cls_to_become = None
 
     def __init__(
@@ -61,15 +61,14 @@ class InputLayer(LazyModuleMixin, nn.Module):
         augment_idx: int = 1,
         add_in_features: bool = False,
     ) -> None:
+        out_features = check_non_negative_int("out_features", out_features)
         with warnings.catch_warnings():  # torch's "lazy modules are a new feature" notice
             warnings.simplefilter("ignore", UserWarning)
-            super().__init__()
-        self.out_features = check_non_negative_int("out_features", out_features)
+            super().__init__(out_features)  # weight and bias uninitialised
         self.augment_idx = augment_idx
         self.add_in_features = bool(add_in_features)
-        self.in_features: int | None = None
-        self.weight = UninitializedParameter()
-        self.bias = UninitializedParameter()
+        # `None` until known (LazyLinear's 0); it stays `None` when a state dict builds it.
+        self.in_features: int | None = None  # type: ignore[assignment]
         if in_features is not None:
             self._build(check_positive_int("in_features", in_features))
 
@@ -83,18 +82,18 @@ class InputLayer(LazyModuleMixin, nn.Module):
 
     def reset_parameters(self) -> None:
         """Draw the weights as ``nn.Linear`` does (a no-op before the first input)."""
-        if self.has_uninitialized_params() or self.in_features is None:
+        # `not in_features`: also during nn.Linear's own __init__, with in_features=0.
+        if self.has_uninitialized_params() or not self.in_features:
             return
-        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        bound = 1 / math.sqrt(self.in_features)
-        nn.init.uniform_(self.bias, -bound, bound)
+        nn.Linear.reset_parameters(self)
 
-    def initialize_parameters(self, x: Tensor) -> None:
+    def initialize_parameters(self, x: Tensor) -> None:  # type: ignore[override]
         """Build the weights from the size of the first input (lazy modules' hook)."""
         if self.has_uninitialized_params():
             self._build(x.shape[self.augment_idx % x.ndim])
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+        """``phi(x)``: the linear map applied along ``augment_idx``."""
         dim = self.augment_idx % x.ndim
         expected = self.weight.shape[1]  # also when built by loading a state dict
         if x.shape[dim] != expected:
