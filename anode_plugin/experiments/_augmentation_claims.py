@@ -22,7 +22,6 @@ FIT_MAX = 0.01  # a fitted g1d: MSE below this, every seed
 NODE_G1D_MIN = 0.4  # a 1-D flow cannot do better than MSE 1 on g1d; 0.4 leaves room
 OSCILLATOR_GAP = 10.0  # "fits the oscillator": 10 times lower loss than NODE
 _AUGMENTED = ("zeros", "input_layer", "second_order")
-_VERDICT = {True: "holds", False: "**does not hold**", None: "not run"}
 
 
 def _finals(results: dict[str, Any], task: str, kind: str) -> np.ndarray:

@@ -22,7 +22,6 @@ from .. import __version__
 from .._atomic import write_text_atomic
 from .._summary import format_mean_std
 from ._augmentation_claims import (
-    _VERDICT,
     AUGMENTATION_CLAIMS,
     _late_nfe,
     check_augmentation_claims,
@@ -33,7 +32,7 @@ from ._augmentations import (
     AugmentationsConfig,
     run_augmentations,
 )
-from ._claims import ClaimCheck
+from ._claims import ClaimCheck, claims_table
 
 __all__ = [
     "AUGMENTATION_CLAIMS",
@@ -85,13 +84,7 @@ def render_augmentations_report(document: dict[str, Any], figures: list[str]) ->
         "",
         f"## Claims ({held} of {len(checks)} hold)",
         "",
-        "| # | Source | Claim | Test | Measured | Verdict |",
-        "|---|---|---|---|---|---|",
-        *(
-            f"| {i} | {c.section} | {c.claim} | {c.criterion} | {c.measured} "
-            f"| {_VERDICT[c.holds]} |"
-            for i, c in enumerate(checks, 1)
-        ),
+        *claims_table(checks, source="Source"),
         "",
         "## Figures",
         "",

@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ClaimCheck", "margin_verdict", "missing", "seed_stats"]
+__all__ = ["ClaimCheck", "claims_table", "margin_verdict", "missing", "seed_stats"]
+
+_VERDICTS = {True: "holds", False: "**does not hold**", None: "not run"}
 
 
 @dataclass(frozen=True)
@@ -80,3 +82,18 @@ def margin_verdict(margins: Sequence[float]) -> tuple[bool, str]:
     if not all(m > 0 for m in margins):
         return True, "**Holds on the mean, not in every seed**"
     return True, "**Holds**"
+
+
+def claims_table(checks: Sequence[ClaimCheck], *, source: str = "Section") -> list[str]:
+    """The claims as a markdown table's lines: number, ``source``, claim, test, measured
+    figures and verdict (``holds``, ``**does not hold**`` or ``not run``)."""
+    lines = [
+        f"| # | {source} | Claim | Test | Measured | Verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for i, check in enumerate(checks, 1):
+        lines.append(
+            f"| {i} | {check.section} | {check.claim} | {check.criterion} | {check.measured} "
+            f"| {_VERDICTS[check.holds]} |"
+        )
+    return lines

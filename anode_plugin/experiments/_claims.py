@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._claim_check import ClaimCheck, margin_verdict, missing, seed_stats
+from ._claim_check import ClaimCheck, claims_table, margin_verdict, missing, seed_stats
 from ._toy_claims import (
     G1D_ANODE_MAX,
     G1D_NODE_MIN,
@@ -46,6 +46,7 @@ __all__ = [
     "check_separable",
     "check_separable_final",
     "check_spheres",
+    "claims_table",
     "margin_verdict",
     "missing",
     "nfe_start_end",

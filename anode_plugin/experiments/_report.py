@@ -12,24 +12,9 @@ import numpy as np
 
 from .._atomic import write_text_atomic
 from .._summary import format_mean_std
-from ._claims import ClaimCheck, check_all, nfe_start_end
+from ._claims import check_all, claims_table, nfe_start_end
 
 __all__ = ["render_report", "write_report"]
-
-_VERDICT = {True: "holds", False: "**does not hold**", None: "not run"}
-
-
-def _claims_table(checks: list[ClaimCheck]) -> list[str]:
-    lines = [
-        "| # | Section | Claim | Test | Measured | Verdict |",
-        "|---|---|---|---|---|---|",
-    ]
-    for i, check in enumerate(checks, 1):
-        lines.append(
-            f"| {i} | {check.section} | {check.claim} | {check.criterion} | {check.measured} "
-            f"| {_VERDICT[check.holds]} |"
-        )
-    return lines
 
 
 def _experiment_table(exp: dict[str, Any]) -> list[str]:
@@ -88,7 +73,7 @@ def render_report(results: dict[str, Any], figures: list[str] | None = None) -> 
         "",
         f"## Claims: {held} of {len(counted)} tested claims hold",
         "",
-        *_claims_table(checks),
+        *claims_table(checks),
         "",
     ]
     failed = [c for c in counted if not c.holds]
