@@ -139,6 +139,21 @@ def test_the_driver_takes_the_configurations_options_and_defaults():
         ImageBenchmarkConfig().seeds = (0,)  # type: ignore[misc]
 
 
+def test_the_command_line_is_the_configurations_fields():
+    from anode_plugin.experiments.images._cli import _parser
+
+    parsed = _parser().parse_args(["--seeds", "[4]", "--match_node", "true"]).as_dict()
+    parsed.pop("config")
+    defaults = {f.name: f.default for f in dataclasses.fields(ImageBenchmarkConfig)}
+    assert parsed.keys() == defaults.keys()
+
+    def as_lists(options: dict) -> dict:
+        return {k: list(v) if isinstance(v, tuple | list) else v for k, v in options.items()}
+
+    assert as_lists(parsed) == as_lists({**defaults, "seeds": [4], "match_node": True})
+    assert ImageBenchmarkConfig(**parsed).seeds == [4]
+
+
 def test_per_epoch_averages_each_epoch_and_the_last():
     steps = [SimpleNamespace(nfe_forward=f, nfe_backward=2 * f) for f in (14, 14, 20, 26, 32)]
     out = per_epoch(steps, steps_per_epoch=2)
