@@ -143,7 +143,8 @@ class AugmentedCNF(SolveAttributes, SolveStatistics, nn.Module):
                 ``'learned'``, a diagonal Gaussian given by a small network of ``x``
                 (:class:`GaussianQ`). With ``augment_dims=0`` there is nothing to learn:
                 ``q`` is ignored and no network is built (``flow.q is None``), so one
-                configuration serves plain and augmented flows alike.
+                configuration serves plain and augmented flows alike. The exact
+                augmentation draws nothing and refuses ``'learned'``.
             q_hidden_dim: hidden width of the learned ``q``'s network.
             augment_field: the exact augmentation's field ``g`` on ``[batch, p]``
                 (:class:`ExactAugmentation`); ``None``: a small tanh MLP.
@@ -194,6 +195,17 @@ class AugmentedCNF(SolveAttributes, SolveStatistics, nn.Module):
         check_choice("trace", trace, TRACES)
         check_choice("probe", probe, PROBES)
         max_nfe = None if max_nfe is None else check_positive_int("max_nfe", max_nfe)
+        if augment_dims > 0 and augmentation == "exact" and q != "standard_normal":
+            raise ValueError(
+                f"q={q!r} is the variational augmentation's distribution; "
+                "augmentation='exact' draws nothing (its entries start at a learned a0)."
+            )
+        if augment_dims > 0 and augmentation == "variational" and augment_field is not None:
+            raise ValueError(
+                "`augment_field` is the exact augmentation's field; with "
+                "augmentation='variational' the entries are drawn from q: pass "
+                "augmentation='exact' or drop augment_field."
+            )
         super().__init__()
         self.solve = solve
         self.data_dims, self.augment_dims = data_dims, augment_dims
@@ -265,6 +277,11 @@ class AugmentedCNF(SolveAttributes, SolveStatistics, nn.Module):
         Returns:
             ``(e, log_q)``: ``[batch, augment_dims]`` and ``[batch]``.
         """
+        if self.exact is not None:
+            raise ValueError(
+                "draw_augmentation is the variational augmentation's; with "
+                "augmentation='exact' the entries are not drawn (see augmented_path)."
+            )
         batch, p = x.shape[0], self.augment_dims
         noise = x.new_empty(batch, p).normal_()
         log_q = -0.5 * noise.pow(2).sum(1) - 0.5 * p * _LOG_2PI

@@ -195,11 +195,19 @@ def test_an_exact_flow_needs_a_field_that_returns_the_data_velocity():
     [
         ({"augmentation": "zeros"}, r"`augmentation` must be one of \['variational', 'exact'\]"),
         ({"augmentation": "exact", "augment_hidden_dim": 0}, "augment_hidden_dim"),
+        ({"augmentation": "exact", "q": "learned"}, r"q='learned' is the variational"),
+        ({"augment_field": nn.Linear(2, 2)}, r"`augment_field` is the exact augmentation's"),
     ],
 )
 def test_bad_augmentation_options_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         AugmentedCNF(MLPVectorField(4, 8, out_dim=2), 2, 2, **kwargs)
+
+
+def test_an_exact_flow_draws_no_augmentation():
+    flow = AugmentedCNF(MLPVectorField(4, 8, out_dim=2), 2, 2, augmentation="exact")
+    with pytest.raises(ValueError, match="entries are not drawn"):
+        flow.draw_augmentation(torch.zeros(3, 2))
 
 
 def test_a_plain_flow_has_no_augmented_path():

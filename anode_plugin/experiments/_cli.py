@@ -97,8 +97,8 @@ def build_parser() -> ArgumentParser:
                 default="default",
                 help=(
                     "Named settings (options given explicitly win): 'default' (about 12 "
-                    "minutes on 2 cores) or 'long' (the 2-D densities to convergence, every "
-                    "model, 2 seeds, about 25 minutes)."
+                    "minutes on 2 cores) or 'long' (the 2-D densities to convergence, 2 seeds, "
+                    "at most 30 minutes)."
                 ),
             )
         subcommands.add_subcommand(name, sub, help=_HELP[name])
