@@ -16,7 +16,7 @@ from ._augmentations import (
     SecondOrderAugmenter,
     SecondOrderField,
 )
-from ._cnf import AugmentedCNF, GaussianQ
+from ._cnf import CNF_AUGMENTATIONS, AugmentedCNF, ExactAugmentation, GaussianQ
 from ._errors import (
     AugmentIndexError,
     AugmentTypeError,
@@ -27,6 +27,7 @@ from ._errors import (
     StateShapeError,
     StepSizeUnderflowError,
 )
+from ._flow_matching import COUPLINGS
 from ._model import BACKENDS, SENSITIVITIES, SOLVERS, AugmentedNeuralODE
 from ._nfe import ModelStats, NFERecord, StepRecord
 from ._vector_fields import ACTIVATIONS, ConvVectorField, MLPVectorField
@@ -37,6 +38,8 @@ __all__ = [
     "ACTIVATIONS",
     "AUGMENTATIONS",
     "BACKENDS",
+    "CNF_AUGMENTATIONS",
+    "COUPLINGS",
     "SENSITIVITIES",
     "SOLVERS",
     "AugmentIndexError",
@@ -46,6 +49,7 @@ __all__ = [
     "AugmentedNeuralODE",
     "Augmenter",
     "ConvVectorField",
+    "ExactAugmentation",
     "GaussianQ",
     "InputLayer",
     "InputLayerAugmenter",

@@ -105,6 +105,8 @@ class FieldCall(nn.Module):
         optimizable_params: parameters the field uses without owning them (a
             ``functools.partial`` of a module's method): registered here, as torchdyn
             does, so that the adjoints compute their gradients.
+        out_features: the size of ``dx`` along dimension 1 when it is not the state's:
+            an exactly augmented CNF's field returns the data's velocity only.
 
     Attributes:
         nfe: torchdyn ``DEFunc``'s count: evaluations recorded since the model's last
@@ -112,9 +114,14 @@ class FieldCall(nn.Module):
     """
 
     def __init__(
-        self, field: Callable[..., Tensor], optimizable_params: Iterable[nn.Parameter] = ()
+        self,
+        field: Callable[..., Tensor],
+        optimizable_params: Iterable[nn.Parameter] = (),
+        *,
+        out_features: int | None = None,
     ) -> None:
         super().__init__()
+        self.out_features = out_features
         if not callable(field):
             raise TypeError(
                 f"`vector_field` must be a module or callable, got {type(field).__name__}."
@@ -180,6 +187,16 @@ class FieldCall(nn.Module):
                 f"{tuple(x.shape)}. A field that returns several values (e.g. `(dx, extra)`) "
                 "needs a wrapper that returns dx alone."
             )
+        if self.out_features is not None:
+            if dx.shape != (x.shape[0], self.out_features):
+                raise StateShapeError(
+                    f"The vector field {type(self.field).__name__} returned shape "
+                    f"{tuple(dx.shape)} for a state of shape {tuple(x.shape)}; it must return "
+                    f"[batch, {self.out_features}] (with augmentation='exact', the data's "
+                    f"velocity alone: e.g. MLPVectorField({x.shape[1]}, "
+                    f"out_dim={self.out_features}))."
+                )
+            return dx
         if dx.shape != x.shape:
             raise StateShapeError(
                 f"The vector field {type(self.field).__name__} returned shape "

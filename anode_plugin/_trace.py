@@ -38,16 +38,21 @@ class LogDetField(nn.Module):
         field: the model's vector field on states ``[batch, n]``.
         trace: ``'exact'`` or ``'hutchinson'``.
         probe: the Hutchinson probe's distribution, ``'gaussian'`` or ``'rademacher'``.
+        traced: how many leading entries of each sample's flattened state the trace
+            covers; ``None``: all. An exactly augmented flow traces its data entries
+            only: its augmented entries do not depend on the data, so the Jacobian is
+            block triangular and the data's log-determinant is the trace of its block.
 
     Shape:
         - state: ``[batch, n + 1]``: each sample's ``z`` flattened, then its log-determinant.
     """
 
-    def __init__(self, field: nn.Module, trace: str, probe: str) -> None:
+    def __init__(self, field: nn.Module, trace: str, probe: str, traced: int | None = None) -> None:
         super().__init__()
         self.field = field
         self.trace = trace
         self.probe_kind = probe
+        self.traced = traced
         self.shape: torch.Size = torch.Size()
         self.entries = 0
         self.probe: Tensor | None = None
@@ -56,7 +61,11 @@ class LogDetField(nn.Module):
         """Draw the probe of a new solve; returns the initial state ``[batch, n + 1]``
         (log det 0)."""
         self.shape, self.entries = z0.shape, z0[0].numel()
-        self.probe = draw_probe(z0, self.probe_kind) if self.trace == "hutchinson" else None
+        self.probe = None
+        if self.trace == "hutchinson":
+            self.probe = draw_probe(z0, self.probe_kind)
+            if self.traced is not None:  # eps^T J eps over the traced block only
+                self.probe.flatten(1)[:, self.traced :] = 0
         rows = z0.reshape(z0.shape[0], -1)
         return torch.cat([rows, rows.new_zeros(rows.shape[0], 1)], 1)
 
@@ -96,7 +105,7 @@ class LogDetField(nn.Module):
             return (vjp * self.probe).flatten(1).sum(1)
         flat = dz.flatten(1)
         trace = dz.new_zeros(self.shape[0])
-        for i in range(flat.shape[1]):
+        for i in range(flat.shape[1] if self.traced is None else self.traced):
             (row,) = torch.autograd.grad(
                 flat[:, i].sum(), z, create_graph=keep_graph, retain_graph=True, allow_unused=True
             )

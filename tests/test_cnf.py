@@ -127,6 +127,33 @@ def test_augmented_bound_matches_its_closed_form_in_expectation(backend):
     assert float(elbo) + iw_margin < float(iw.mean()) < float(log_px) + iw_margin
 
 
+def test_the_importance_weighted_bound_tightens_with_k_towards_the_log_density():
+    # E[L_k] rises with k to log p(x) (Burda et al., 2016). The linear flow's log p(x)
+    # is Gaussian in closed form; gaps to it, measured over seeds 0-2 with 32,768 rows
+    # per k: k=1 -4.74 to -4.88, k=2 -1.62 to -1.64, k=4 -0.48 to -0.51, k=8 -0.16 to
+    # -0.17, k=16 -0.06 to -0.08 nats (standard errors 0.045 to 0.009): each doubling
+    # gains 6 to 61 standard errors of the difference; the test asks for 3.
+    d, p = 2, 2
+    a = _random_matrix(d + p, 5)
+    flow = _flow(a, d, p, "torchdyn", "autograd")
+    m = torch.linalg.matrix_exp(a * T)
+    x = torch.tensor([[0.7, -0.4]], dtype=torch.float64)
+    sigma = torch.linalg.inv(m.T @ m)[:d, :d]
+    exact = torch.distributions.MultivariateNormal(torch.zeros(d, dtype=torch.float64), sigma)
+    log_px = float(exact.log_prob(x)[0])
+    torch.manual_seed(0)
+    means, errors = [], []
+    with torch.no_grad():
+        for k in (1, 2, 4, 8, 16):
+            bounds = flow.log_prob(x.expand(32_768 // k, d), samples=k)
+            means.append(float(bounds.mean()))
+            errors.append(float(bounds.std()) / math.sqrt(bounds.numel()))
+    for k in range(len(means) - 1):
+        assert means[k + 1] - means[k] > 3 * math.hypot(errors[k], errors[k + 1])
+    assert all(mean < log_px + 3 * error for mean, error in zip(means, errors, strict=True))
+    assert log_px - means[-1] < 0.05 * (log_px - means[0])
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("probe", ["gaussian", "rademacher"])
 def test_hutchinson_trace_agrees_with_the_exact_one_in_expectation(backend, probe):

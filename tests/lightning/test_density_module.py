@@ -61,6 +61,40 @@ def test_density_module_logs_bits_per_dim_of_dequantised_digits(tmp_path):
     assert module.sample(3).shape == (3, 64)
 
 
+@pytest.mark.parametrize("augmentation", ["variational", "exact"])
+def test_density_module_trains_by_flow_matching_and_validates_by_likelihood(tmp_path, augmentation):
+    torch.manual_seed(0)
+    out = 2 if augmentation == "exact" else 4
+    flow = AugmentedCNF(
+        MLPVectorField(4, 16, out_dim=out, activation="tanh"), 2, 2, augmentation=augmentation
+    )
+    module = DensityModule(flow, lr=1e-2, objective="flow_matching", sigma=0.01)
+    data = DensityDataModule("two_moons", n_train=256, n_val=128, batch_size=64)
+    trainer = _trainer(tmp_path, max_epochs=2)
+    trainer.fit(module, data)
+    metrics = trainer.callback_metrics
+    assert {"train/flow_matching_loss_step", "train/flow_matching_loss_epoch", "val/nll"} <= set(
+        metrics
+    )
+    assert not any(key.startswith("train/nll") for key in metrics)
+    assert float(metrics["train/flow_matching_loss_epoch"]) > 0
+    assert module.hparams.objective == "flow_matching"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"objective": "score"}, r"`objective` must be one of \['likelihood', 'flow_matching'\]"),
+        ({"coupling": "sinkhorn"}, r"`coupling` must be one of \['independent', 'ot'\]"),
+        ({"sigma": -1.0}, r"`sigma` must be a non-negative float, got -1.0"),
+    ],
+)
+def test_density_module_refuses_bad_objective_options(kwargs, match):
+    flow = AugmentedCNF(MLPVectorField(2, 8), 2, 0)
+    with pytest.raises(ValueError, match=match):
+        DensityModule(flow, **kwargs)
+
+
 def test_a_checkpoint_reloads_with_its_flow(tmp_path):
     def flow():
         return AugmentedCNF(MLPVectorField(3, 8, activation="tanh"), 2, 1, q="learned")
