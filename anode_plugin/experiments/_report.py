@@ -43,6 +43,41 @@ def _experiment_table(exp: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _time_table(results: dict[str, Any]) -> list[str]:
+    """Where the seconds go: each data set's and model's jobs, and how parallel they ran."""
+    rows, total_wall, total_cpu = [], 0.0, 0.0
+    for key, exp in results["experiments"].items():
+        for name, model in exp["models"].items():
+            runs = [r for r in model["runs"] if "job_wall_s" in r]
+            if not runs:
+                continue
+            wall = sum(r["job_wall_s"] for r in runs)
+            cpu = sum(r["job_cpu_s"] for r in runs)
+            total_wall, total_cpu = total_wall + wall, total_cpu + cpu
+            rows.append(f"| {key} | {name} | {len(runs)} | {wall:.1f} | {cpu:.1f} |")
+    if not rows:  # results written before jobs were timed
+        return []
+    elapsed = results.get("wall_time_s", float("nan"))
+    workers = results.get("environment", {}).get("workers", 1)
+    return [
+        "## Where the time goes",
+        "",
+        "Each job (data, training, evaluation, per-input NFE map) timed in its own process, "
+        "summed over seeds.",
+        "",
+        "| Data set | Model | Jobs | Job seconds | Job CPU seconds |",
+        "|---|---|---|---|---|",
+        *rows,
+        f"| all | all | | {total_wall:.1f} | {total_cpu:.1f} |",
+        "",
+        f"The runs took {elapsed:.0f} s of wall time in {workers} worker process(es): the "
+        f"jobs' CPU seconds are {total_cpu / elapsed:.2f}x the wall time (at most "
+        f"{workers}x when every worker computes all the time); job seconds are "
+        f"{total_wall / elapsed:.2f}x it.",
+        "",
+    ]
+
+
 def _config_line(exp: dict[str, Any]) -> str:
     cfg = exp["config"]
     skip = {"progress_bar", "snapshots"}
@@ -93,6 +128,7 @@ def render_report(results: dict[str, Any], figures: list[str] | None = None) -> 
             f"Configuration: {_config_line(exp)}",
             "",
         ]
+    lines += _time_table(results)
     if figures:
         lines += ["## Figures", ""]
         for name in figures:

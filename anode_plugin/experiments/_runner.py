@@ -9,6 +9,7 @@ flow, feature and output-map figures.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -111,6 +112,7 @@ def train_run(spec: RunSpec) -> dict[str, Any]:
         the figures show).
     """
     group = spec.group
+    start, cpu_start = time.perf_counter(), time.process_time()
     # Seeded before anything else, so that a data module drawing from the global
     # generators gets the same data whichever runs this process trained before.
     pl.seed_everything(spec.seed, workers=False, verbose=False)
@@ -120,6 +122,11 @@ def train_run(spec: RunSpec) -> dict[str, Any]:
         run, viz_data, info = _train_one(
             spec.model, datamodule, group.config, spec.seed, readout=group.readout, viz=viz
         )
+    # The whole job (data, training, evaluation, per-input NFE map), in its process: the
+    # report's time table, and CPU / wall over all jobs tells whether the workers ran
+    # in parallel.
+    run["job_wall_s"] = time.perf_counter() - start
+    run["job_cpu_s"] = time.process_time() - cpu_start
     outcome: dict[str, Any] = {"run": run, "info": info}
     if viz is not None:
         data = {

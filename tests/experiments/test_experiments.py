@@ -438,3 +438,20 @@ def test_results_are_taken_in_as_each_job_finishes():
 
     assert map_jobs(time.sleep, [0, 2], workers=2, describe=describe) == [None, None]
     assert finished[1] - finished[0] > 1
+
+
+def test_the_report_says_where_the_time_goes_and_how_parallel_the_jobs_ran():
+    results = _passing_results()
+    assert "## Where the time goes" not in render_report(results)  # older results: no table
+    for exp in results["experiments"].values():
+        for model in exp["models"].values():
+            for run in model["runs"]:
+                run["job_wall_s"], run["job_cpu_s"] = 3.0, 2.5
+    results["wall_time_s"] = 40.0
+    results["environment"] = {"workers": 2}
+    report = render_report(results)
+    assert "| g1d | NODE | 2 | 6.0 | 5.0 |" in report
+    # 5 data sets x 2 models x 2 seeds = 20 jobs: 60 job seconds, 50 CPU seconds.
+    assert "| all | all | | 60.0 | 50.0 |" in report
+    assert "CPU seconds are 1.25x the wall time (at most 2x" in report
+    assert "job seconds are 1.50x it" in report
