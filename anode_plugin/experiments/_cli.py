@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from jsonargparse import ArgumentParser
@@ -24,7 +24,8 @@ from .._atomic import write_text_atomic
 from ._augmentations import AugmentationsConfig
 from ._augmentations_report import augmentations_command, augmentations_report_command
 from ._claims import check_all
-from ._cnf import CNF_PROFILES, CNFConfig, run_cnf
+from ._cnf import CNFConfig
+from ._cnf_command import add_profile_argument, cnf_command, cnf_report_command
 from ._config import EXPERIMENTS, ToyConfig, TrainingConfig
 from ._experiments import (
     g1d_groups,
@@ -91,16 +92,7 @@ def build_parser() -> ArgumentParser:
             ),
         )
         if name == "cnf":
-            sub.add_argument(
-                "--profile",
-                type=Literal[tuple(CNF_PROFILES)],
-                default="default",
-                help=(
-                    "Named settings (options given explicitly win): 'default' (about 12 "
-                    "minutes on 2 cores) or 'long' (the 2-D densities to convergence, 2 seeds, "
-                    "at most 30 minutes)."
-                ),
-            )
+            add_profile_argument(sub)
         subcommands.add_subcommand(name, sub, help=_HELP[name])
     report = ArgumentParser(description="Rebuild report.md and the figures from results.json.")
     report.add_argument("results", type=str, help="Path to a results.json.")
@@ -149,17 +141,6 @@ def write_outputs(results: dict[str, Any], output_dir: str) -> list[str]:
     return ["results.json", "report.md", *figures]
 
 
-def _cnf_config(namespace: Any, argv: Sequence[str]) -> CNFConfig:
-    """The cnf settings: the profile's, then the options the command line gives."""
-    given = {a.split("=", 1)[0].lstrip("-") for a in argv if a.startswith("--")}
-    chosen = CNF_PROFILES[namespace.profile]
-    fields = {f.name for f in dataclasses.fields(CNFConfig)}
-    values = {k: v for k, v in vars(namespace).items() if k in fields}
-    values.update({k: v for k, v in chosen.items() if k not in given})
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-    return CNFConfig(**values)
-
-
 def _config_from(namespace: Any, config_cls: type) -> Any:
     values = {f.name: namespace[f.name] for f in dataclasses.fields(config_cls)}
     for key, value in values.items():
@@ -182,17 +163,6 @@ def _environment(threads: int, workers: int) -> dict[str, Any]:
         "cpu_threads": threads,
         "workers": workers,
     }
-
-
-def _write_cnf(results: dict[str, Any], output_dir: str) -> int:
-    from ._cnf_report import write_cnf_outputs
-
-    files = write_cnf_outputs(results, output_dir)
-    print(f"\nWrote {len(files)} files to {output_dir}: {', '.join(files)}")
-    for claim in results["claims"]:
-        verdict = "HOLDS" if claim["holds"] else "DOES NOT HOLD"
-        print(f"  [{verdict}] {claim['key']} ({claim['density']}): {claim['measured']}")
-    return 0
 
 
 _INTERRUPTED = (
@@ -236,7 +206,7 @@ def _main(argv: Sequence[str] | None) -> int:
             results = json.load(handle)
         folder = os.path.dirname(os.path.abspath(sub.results))
         if results.get("experiment") == "cnf":
-            return _write_cnf(results, folder)
+            return cnf_report_command(results, folder)
         if results.get("experiment") == "augmentations":
             return augmentations_report_command(results, sub.results)
         files = write_outputs(results, folder)
@@ -245,18 +215,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if name == "augmentations":
         return augmentations_command(sub, argv)
     if name == "cnf":
-        config = _cnf_config(sub, argv)
-        start = time.perf_counter()
-        runs = run_cnf(config, workers=sub.workers)
-        results = {
-            "command": " ".join(["anode-experiments", *argv]),
-            "experiment": name,
-            "config": config.to_dict(),
-            "wall_time_s": time.perf_counter() - start,
-            "environment": _environment(config.num_threads, sub.workers),
-            "runs": runs,
-        }
-        return _write_cnf(results, sub.output_dir)
+        return cnf_command(sub, argv, _environment(1, sub.workers))
     config_cls = ToyConfig if name == "toy" else EXPERIMENTS[name]
     config = _config_from(sub, config_cls)
     start = time.perf_counter()

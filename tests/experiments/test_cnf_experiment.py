@@ -10,7 +10,7 @@ import torch
 
 from anode_plugin import AugmentedCNF, MLPVectorField
 from anode_plugin.experiments import main
-from anode_plugin.experiments._cli import _cnf_config, build_parser
+from anode_plugin.experiments._cli import build_parser
 from anode_plugin.experiments._cnf import (
     CNF_PROFILES,
     DEFAULT_MODELS,
@@ -20,6 +20,7 @@ from anode_plugin.experiments._cnf import (
     cnf_claims,
     match_cnf_hidden,
 )
+from anode_plugin.experiments._cnf_command import cnf_config
 from anode_plugin.experiments._cnf_train import iw_bounds
 
 TINY = [
@@ -156,12 +157,12 @@ def test_every_model_has_at_most_the_plain_flows_parameters(model, digits):
 def test_the_profile_sets_defaults_and_explicit_options_win():
     parser = build_parser()
     argv = ["cnf", "--profile", "long", "--seeds", "1"]
-    config = _cnf_config(parser.parse_args(argv).cnf, argv)
+    config = cnf_config(parser.parse_args(argv).cnf, argv)
     long = CNF_PROFILES["long"]
     assert config.seeds == 1  # given
     assert (config.steps, config.fm_steps) == (long["steps"], long["fm_steps"])
     assert "digits" not in config.densities
-    default = _cnf_config(parser.parse_args(["cnf"]).cnf, ["cnf"])
+    default = cnf_config(parser.parse_args(["cnf"]).cnf, ["cnf"])
     assert default == CNFConfig()
 
 
