@@ -22,7 +22,7 @@ def add_profile_argument(parser: ArgumentParser) -> None:
         default="default",
         help=(
             "Named settings (options given explicitly win): 'default' (about 12 minutes on "
-            "2 cores) or 'long' (the 2-D densities to convergence, 2 seeds, at most 30 "
+            "2 cores) or 'long' (the 2-D densities, 4x the steps, 2 seeds, about 16 "
             "minutes)."
         ),
     )
