@@ -48,11 +48,11 @@ def _time_table(results: dict[str, Any]) -> list[str]:
     rows, total_wall, total_cpu = [], 0.0, 0.0
     for key, exp in results["experiments"].items():
         for name, model in exp["models"].items():
-            runs = [r for r in model["runs"] if "job_wall_s" in r]
+            runs = [r for r in model["runs"] if "job_wall_time_s" in r]
             if not runs:
                 continue
-            wall = sum(r["job_wall_s"] for r in runs)
-            cpu = sum(r["job_cpu_s"] for r in runs)
+            wall = sum(r["job_wall_time_s"] for r in runs)
+            cpu = sum(r["job_cpu_time_s"] for r in runs)
             total_wall, total_cpu = total_wall + wall, total_cpu + cpu
             rows.append(f"| {key} | {name} | {len(runs)} | {wall:.1f} | {cpu:.1f} |")
     if not rows:  # results written before jobs were timed

@@ -125,8 +125,8 @@ def train_run(spec: RunSpec) -> dict[str, Any]:
     # The whole job (data, training, evaluation, per-input NFE map), in its process: the
     # report's time table, and CPU / wall over all jobs tells whether the workers ran
     # in parallel.
-    run["job_wall_s"] = time.perf_counter() - start
-    run["job_cpu_s"] = time.process_time() - cpu_start
+    run["job_wall_time_s"] = time.perf_counter() - start
+    run["job_cpu_time_s"] = time.process_time() - cpu_start
     outcome: dict[str, Any] = {"run": run, "info": info}
     if viz is not None:
         data = {

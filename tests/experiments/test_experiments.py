@@ -446,7 +446,7 @@ def test_the_report_says_where_the_time_goes_and_how_parallel_the_jobs_ran():
     for exp in results["experiments"].values():
         for model in exp["models"].values():
             for run in model["runs"]:
-                run["job_wall_s"], run["job_cpu_s"] = 3.0, 2.5
+                run["job_wall_time_s"], run["job_cpu_time_s"] = 3.0, 2.5
     results["wall_time_s"] = 40.0
     results["environment"] = {"workers": 2}
     report = render_report(results)
