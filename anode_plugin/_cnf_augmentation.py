@@ -100,7 +100,7 @@ class ExactAugmentation(nn.Module):
 
     def start(self, like: Tensor) -> Tensor:
         """``a0`` for each sample of ``like``: ``[batch, p]``."""
-        return self.a0.to(like.dtype).expand(like.shape[0], -1)
+        return self.a0.expand(like.shape[0], -1)
 
 
 class ExactAugmentedField(nn.Module):

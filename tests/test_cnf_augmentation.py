@@ -232,7 +232,7 @@ def test_an_exact_flow_needs_a_field_that_returns_the_data_velocity():
     ("kwargs", "match"),
     [
         ({"augmentation": "zeros"}, r"`augmentation` must be one of \['variational', 'exact'\]"),
-        ({"augmentation": "exact", "augment_hidden_dim": 0}, "augment_hidden_dim"),
+        ({"augmentation": "exact", "augment_hidden_dim": 0}, "`augment_hidden_dim` must be"),
         ({"augmentation": "exact", "q": "learned"}, r"q='learned' is the variational"),
         ({"augment_field": nn.Linear(2, 2)}, r"`augment_field` is the exact augmentation's"),
     ],
@@ -261,5 +261,49 @@ def test_exact_augmentation_owns_its_start_and_field():
     assert augmentation.start(torch.zeros(5, 2)).shape == (5, 3)
     names = {name for name, _ in augmentation.named_parameters()}
     assert "a0" in names and len(names) == 5  # a0 and the default MLP's two layers
-    with pytest.raises(ValueError, match="augment_dims"):
+    with pytest.raises(ValueError, match="`augment_dims` must be a positive integer, got 0"):
         ExactAugmentation(0)
+    # The default g: p -> 8 -> p with tanh between (smooth: the trace's gradient needs
+    # second derivatives).
+    g = augmentation.field.field
+    assert [type(m) for m in g] == [nn.Linear, nn.Tanh, nn.Linear]
+    assert (g[0].in_features, g[0].out_features, g[2].out_features) == (3, 8, 3)
+
+
+class Drift(nn.Module):
+    """``g(t, a) = t w``: the augmented entries' closed form is ``a0 + t^2 w / 2``."""
+
+    def __init__(self, p: int) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.linspace(0.5, 1.5, p, dtype=torch.float64))
+
+    def forward(self, t: Tensor, a: Tensor) -> Tensor:
+        return torch.as_tensor(t, dtype=a.dtype).reshape(-1, 1) * self.w.expand_as(a)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_time_dependent_augmented_field_gets_the_solvers_time(backend):
+    p = 2
+    flow = AugmentedCNF(
+        MLPVectorField(4, 8, out_dim=2, activation="tanh"),
+        2,
+        p,
+        augmentation="exact",
+        augment_field=Drift(p),
+        atol=TOL,
+        rtol=TOL,
+        backend=backend,
+        t_span=(0.0, 2.0),
+    ).double()
+    s = torch.tensor([0.0, 0.3, 1.0], dtype=torch.float64)
+    w, a0 = flow.exact.field.field.w.detach(), flow.exact.a0.detach()
+    expected = a0 + (2.0 * s).pow(2).unsqueeze(1) * w / 2
+    # a(t) is quadratic in t, so the solve and the Hermite spline are exact up to
+    # rounding: measured 4.4e-16, 2.2e-16, 2.7e-15 (AVX512; 8.9e-16 for torchode under
+    # ATEN_CPU_CAPABILITY=default); a sample's augmented entries end at a0 to 1.9e-8,
+    # 3.9e-15, 8.4e-15 (the largest of both capabilities).
+    torch.testing.assert_close(flow.augmented_path(s), expected, rtol=0, atol=2.5e-14)
+    with torch.no_grad():  # the joint solve sees the same a(t): a sample ends at a0
+        joint = flow.sample(3, joint=True)
+    back = {"torchdyn": 1.9e-7, "torchdiffeq": 3.5e-14, "torchode": 8e-14}[backend]
+    torch.testing.assert_close(joint[:, 2:], a0.expand(3, p), rtol=0, atol=back)
