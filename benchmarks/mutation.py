@@ -42,7 +42,12 @@ MODULES: dict[str, list[str]] = {
         "tests/solve/test_backsolve.py",
         "tests/solve/test_seminorm.py",
     ],
-    "anode_plugin/_trace.py": ["tests/test_trace.py", "tests/test_cnf.py"],
+    # The trace over a leading block (traced) is the exact augmentation's.
+    "anode_plugin/_trace.py": [
+        "tests/test_trace.py",
+        "tests/test_cnf.py",
+        "tests/test_cnf_augmentation.py",
+    ],
     # The adjoint-vs-autograd property of each augmentation has its home apart.
     "anode_plugin/_augmentations.py": [
         "tests/test_augmentations.py",

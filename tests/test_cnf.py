@@ -349,3 +349,18 @@ def test_gaussian_q_checks_its_sizes(args, name):
 
     with pytest.raises(ValueError, match=rf"`{name}` must be a positive integer"):
         GaussianQ(*args)
+
+
+def test_gaussian_q_is_a_tanh_mlp_of_x_giving_a_mean_and_a_log_std():
+    from anode_plugin import GaussianQ
+
+    q = GaussianQ(2, 3)
+    assert [type(m) for m in q.net] == [nn.Linear, nn.Tanh, nn.Linear]
+    assert (q.net[0].out_features, q.net[2].out_features) == (32, 6)  # default width 32
+    x = torch.randn(5, 2)
+    with torch.no_grad():
+        q.net[2].weight.normal_()
+        mean, log_std = q(x)
+        out = q.net(x)
+    # The first p outputs are the mean, the last p the log standard deviation.
+    assert torch.equal(mean, out[:, :3]) and torch.equal(log_std, out[:, 3:])
