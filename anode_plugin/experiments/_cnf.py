@@ -141,7 +141,8 @@ class CNFConfig:
 
 #: Named settings of ``anode-experiments cnf --profile``; options given explicitly win.
 #: ``long`` trains the 2-D densities four times longer (two seeds): 16 minutes on two
-#: cores, held under 30 (the defaults: 12.5 minutes, held under 15). Neither runs
+#: cores, held under 30 (the defaults: 5 minutes idle, 12.5 beside another job; held
+#: under 15). Neither runs
 #: ``exact_flow_matching`` (``--models`` adds it): its path solve makes a step cost 10x a
 #: plain flow-matching step (8.8 ms on two moons, a third of an early likelihood step),
 #: which at the flow-matching step counts would take most of either budget.

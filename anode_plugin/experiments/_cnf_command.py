@@ -21,7 +21,7 @@ def add_profile_argument(parser: ArgumentParser) -> None:
         type=Literal[tuple(CNF_PROFILES)],
         default="default",
         help=(
-            "Named settings (options given explicitly win): 'default' (about 12 minutes on "
+            "Named settings (options given explicitly win): 'default' (about 5 minutes on "
             "2 cores) or 'long' (the 2-D densities, 4x the steps, 2 seeds, about 16 "
             "minutes)."
         ),
