@@ -284,7 +284,7 @@ class AugmentedCNF(SolveAttributes, SolveStatistics, nn.Module):
             )
         batch, p = x.shape[0], self.augment_dims
         noise = x.new_empty(batch, p).normal_()
-        log_q = -0.5 * noise.pow(2).sum(1) - 0.5 * p * _LOG_2PI
+        log_q = _log_normal(noise)
         if self.q is None:
             return noise, log_q
         mean, log_std = self.q(x)
@@ -310,11 +310,6 @@ class AugmentedCNF(SolveAttributes, SolveStatistics, nn.Module):
         )
         self._record_forward(solution.stats)
         return solution.ys
-
-    def _start(self, x: Tensor) -> Tensor:
-        """The exact augmentation's joint start ``[x, a0]``: ``[batch, d + p]``."""
-        assert self.exact is not None
-        return torch.cat([x, self.exact.start(x)], dim=1)
 
     def augmented_path(self, s: Tensor) -> Tensor:
         """The exactly augmented entries ``a(t)`` at fractions ``s`` of ``t_span``.
@@ -343,7 +338,7 @@ class AugmentedCNF(SolveAttributes, SolveStatistics, nn.Module):
         duration = t[-1] - t[0]
         grid = torch.linspace(0.0, 1.0, PATH_INTERVALS + 1, dtype=like.dtype, device=like.device)
         times = t[0] + grid * duration
-        a0 = self.exact.start(like.new_empty(1, 0))
+        a0 = self.exact.a0.unsqueeze(0)  # one row serves the batch: a(t) is shared
         solve = dataclasses.replace(self.solve, gradient=Autograd())
         knots = self._integrate(self.exact.field, a0, times, ErrorNorm(), solve)[:, 0]
         slopes = self.exact.field(times, knots) * (duration / PATH_INTERVALS)  # da per interval
@@ -413,7 +408,7 @@ class AugmentedCNF(SolveAttributes, SolveStatistics, nn.Module):
         x = self._state("x", x, self.data_dims)
         samples = check_positive_int("samples", samples)
         if self.is_exact:
-            z0 = x if self.exact is None else self._start(x)
+            z0 = x if self.exact is None else torch.cat([x, self.exact.start(x)], dim=1)
             z1, logdet = self.transform(z0)
             return _log_normal(z1[:, : self.data_dims]) + logdet
         repeated = x.repeat(samples, 1)

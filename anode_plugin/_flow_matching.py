@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ._validation import check_choice
+from ._validation import check_choice, check_non_negative_float
 
 __all__ = ["COUPLINGS", "conditional_path"]
 
@@ -37,14 +37,13 @@ def conditional_path(
         ``[batch, n]``; and the conditional velocities ``d z_s / ds``, ``[batch, n]``.
     """
     check_choice("coupling", coupling, COUPLINGS)
-    if not sigma >= 0:
-        raise ValueError(f"`sigma` must be a non-negative float, got {sigma!r}.")
+    sigma = check_non_negative_float("sigma", sigma)
     import torchcfm
 
     matcher = (
-        torchcfm.ConditionalFlowMatcher(sigma=float(sigma))
+        torchcfm.ConditionalFlowMatcher(sigma=sigma)
         if coupling == "independent"
-        else torchcfm.ExactOptimalTransportConditionalFlowMatcher(sigma=float(sigma))
+        else torchcfm.ExactOptimalTransportConditionalFlowMatcher(sigma=sigma)
     )
     s, z, u = matcher.sample_location_and_conditional_flow(source, target)
     return s, z, u

@@ -48,6 +48,16 @@ def check_positive_int(name: str, value: object) -> int:
     return int(value)
 
 
+def check_non_negative_float(name: str, value: object) -> float:
+    """Return ``value`` as a float if it is a finite real number >= 0; else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"`{name}` must be a non-negative float, got {value!r}.")
+    value = float(value)
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"`{name}` must be a non-negative float, got {value!r}.")
+    return value
+
+
 def check_positive_float(name: str, value: object) -> float:
     """Return ``value`` as a float if it is a finite real number > 0; else raise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -17,10 +17,12 @@ from ._augmentations import (
     run_augmentations,
 )
 from ._augmentations_report import check_augmentation_claims, write_augmentations_outputs
-from ._claims import CLAIMS, ClaimCheck, check_all, nfe_start_end
+from ._claim_check import ClaimCheck
+from ._claims import CLAIMS, check_all
 from ._cli import build_parser, main, run_experiment, write_outputs
-from ._cnf import CNF_CLAIMS, CNFConfig, cnf_claims, match_cnf_hidden, run_cnf
+from ._cnf import CNFConfig, match_cnf_hidden, run_cnf
 from ._cnf_report import write_cnf_outputs
+from ._cnf_summary import CNF_CLAIMS, cnf_claims
 from ._config import (
     EXPERIMENTS,
     G1dConfig,
@@ -50,6 +52,7 @@ from ._runner import (
     run_groups,
     run_models,
 )
+from ._toy_claims import nfe_start_end
 from .images import conv_ode, count_image_parameters, match_num_filters
 
 __all__ = [

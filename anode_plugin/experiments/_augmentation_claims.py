@@ -13,7 +13,7 @@ from ._augmentations import (
     AUGMENTATION_KINDS,
     AUGMENTATION_TASKS,
 )
-from ._claims import ClaimCheck
+from ._claim_check import ClaimCheck
 
 __all__ = ["AUGMENTATION_CLAIMS", "FIT_MAX", "OSCILLATOR_GAP", "check_augmentation_claims"]
 

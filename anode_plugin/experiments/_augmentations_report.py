@@ -32,7 +32,7 @@ from ._augmentations import (
     AugmentationsConfig,
     run_augmentations,
 )
-from ._claims import ClaimCheck, claims_table
+from ._claim_check import ClaimCheck, claims_table
 
 __all__ = [
     "AUGMENTATION_CLAIMS",

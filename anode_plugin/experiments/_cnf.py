@@ -26,20 +26,16 @@ from .._cnf import AugmentedCNF
 from .._validation import check_choice, check_positive_float, check_positive_int
 from .._vector_fields import MLPVectorField
 from ..datasets._densities import DENSITIES
-from ._cnf_summary import CNF_CLAIMS, cnf_claims, summarise
 from ._pool import map_jobs
 
 __all__ = [
-    "CNF_CLAIMS",
     "CNF_PROFILES",
     "DEFAULT_MODELS",
     "MODELS",
     "CNFConfig",
     "build_flow",
-    "cnf_claims",
     "match_cnf_hidden",
     "run_cnf",
-    "summarise",
 ]
 
 DENSITY_NAMES = (*DENSITIES, "digits")

@@ -6,22 +6,9 @@ import itertools
 import statistics
 from typing import Any
 
-__all__ = ["CNF_CLAIMS", "cnf_claims", "summarise"]
+from ._cnf import DENSITY_NAMES, MODELS
 
-_ORDER = (
-    "two_moons",
-    "concentric_rings",
-    "eight_gaussians",
-    "checkerboard",
-    "digits",
-)
-_MODEL_ORDER = (
-    "cnf",
-    "augmented_cnf",
-    "exact_augmented_cnf",
-    "flow_matching",
-    "exact_flow_matching",
-)
+__all__ = ["CNF_CLAIMS", "cnf_claims", "summarise"]
 
 
 def _late_mean(values: list[int]) -> float:
@@ -47,7 +34,7 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     keys = sorted(
         {(r["density"], r["model"]) for r in runs},
-        key=lambda k: (_ORDER.index(k[0]), _MODEL_ORDER.index(k[1])),
+        key=lambda k: (DENSITY_NAMES.index(k[0]), MODELS.index(k[1])),
     )
     for density, model in keys:
         group = [r for r in runs if r["density"] == density and r["model"] == model]

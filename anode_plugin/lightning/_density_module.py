@@ -12,7 +12,12 @@ from typing_extensions import override
 
 from .._cnf import AugmentedCNF
 from .._flow_matching import COUPLINGS
-from .._validation import check_choice, check_positive_float, check_positive_int
+from .._validation import (
+    check_choice,
+    check_non_negative_float,
+    check_positive_float,
+    check_positive_int,
+)
 from ..datasets._densities import bits_per_dim
 
 __all__ = ["OBJECTIVES", "DensityModule"]
@@ -81,9 +86,7 @@ class DensityModule(pl.LightningModule):
         self.bin_width = None if bin_width is None else check_positive_float("bin_width", bin_width)
         self.objective = check_choice("objective", objective, OBJECTIVES)
         self.coupling = check_choice("coupling", coupling, COUPLINGS)
-        if not sigma >= 0:
-            raise ValueError(f"`sigma` must be a non-negative float, got {sigma!r}.")
-        self.sigma = float(sigma)
+        self.sigma = check_non_negative_float("sigma", sigma)
         self.save_hyperparameters(ignore=["flow"])
         self.val_nll = MeanMetric()
         self.test_nll = MeanMetric()

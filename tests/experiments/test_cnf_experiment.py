@@ -17,10 +17,10 @@ from anode_plugin.experiments._cnf import (
     MODELS,
     CNFConfig,
     build_flow,
-    cnf_claims,
     match_cnf_hidden,
 )
 from anode_plugin.experiments._cnf_command import cnf_config
+from anode_plugin.experiments._cnf_summary import cnf_claims
 from anode_plugin.experiments._cnf_train import iw_bounds
 
 TINY = [

@@ -24,7 +24,8 @@ from anode_plugin.experiments import (
     run_experiment,
     run_models,
 )
-from anode_plugin.experiments._claims import (
+from anode_plugin.experiments._pool import map_jobs
+from anode_plugin.experiments._toy_claims import (
     check_g1d,
     check_generalisation,
     check_nfe,
@@ -33,7 +34,6 @@ from anode_plugin.experiments._claims import (
     check_separable_final,
     check_spheres,
 )
-from anode_plugin.experiments._pool import map_jobs
 
 # One worker: most tests check what is written, not how the runs are spread; a pool of
 # fresh interpreters costs seconds to start.

@@ -11,7 +11,7 @@ import statistics
 from typing import Any
 
 from ..._summary import mean_std
-from .._claims import ClaimCheck, margin_verdict
+from .._claim_check import ClaimCheck, margin_verdict
 from ._setups import DEFAULT_BACKEND, MODELS, ImageSetup
 
 __all__ = ["claims_report", "image_claims", "reconstruction_line", "table"]
