@@ -38,6 +38,7 @@ def main(
     mnist_root: str | None = "../shared/data",
     out: str | None = None,
     models: tuple[str, ...] = ("node", "anode"),
+    backends: tuple[str, ...] = ("torchdyn", "torchdiffeq", "native"),
 ) -> list[dict]:
     """Median seconds of ``steps`` training steps per model and backend."""
     setup = IMAGE_SETUPS[dataset]
@@ -50,7 +51,7 @@ def main(
     c, h, w = setup.datamodule.image_shape
     rows = []
     for model in models:
-        for backend in ("torchdyn", "torchdiffeq"):
+        for backend in backends:
             torch.manual_seed(0)
             p = setup.p(model)
             ode = conv_ode(c, setup.filters(model), augment_dims=p, backend=backend)

@@ -225,7 +225,8 @@ def test_fixed_step_solver_options_on_torchdiffeq():
         ),
         (
             {"backend": "jax"},
-            r"`backend` must be one of \['torchdyn', 'torchdiffeq', 'torchode'\], got 'jax'",
+            r"`backend` must be one of \['torchdyn', 'torchdiffeq', 'torchode', 'native'\], "
+            r"got 'jax'",
         ),
         (
             {"sensitivity": "adj"},

@@ -11,6 +11,7 @@ from ._adjoint import Adjoint
 from ._autograd import Autograd
 from ._backend import Backend
 from ._interpolated import InterpolatedAdjoint
+from ._native import NativeBackend
 from ._norms import ErrorNorm
 from ._solve import (
     BACKEND_TYPES,
@@ -31,6 +32,7 @@ __all__ = [
     "Backend",
     "ErrorNorm",
     "InterpolatedAdjoint",
+    "NativeBackend",
     "PerSampleStats",
     "Solution",
     "Solve",

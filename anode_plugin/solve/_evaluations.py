@@ -84,6 +84,15 @@ class Evaluations:
             self._guard(t, z, dz)
         return dz
 
+    def charge(self, evaluations: int, t: float, z: Tensor) -> None:
+        """Count ``evaluations`` made without this wrapper (a compiled step's, of
+        :attr:`field` itself), within the budget: the step from ``(t, z)`` is refused
+        whole when it would exceed it."""
+        if self.nfe + evaluations > self._limit:
+            self.nfe = self._limit + 1
+            raise self._over_budget(t, z)
+        self.nfe += evaluations
+
     def restart(self) -> None:
         """Count a new solve: every count, the budget and the guard start afresh."""
         self.nfe = self.accepted = self.rejected = 0
@@ -125,7 +134,7 @@ class Evaluations:
         time = float(t.detach().sum()) if isinstance(t, Tensor) else float(t)
         for name, value in (("state", z), ("derivative", dz)):
             if isinstance(value, Tensor) and not bool(torch.isfinite(value).all()):
-                raise NonFiniteStateError(self._non_finite_message(name, _first_time(t)))
+                raise NonFiniteStateError(self.non_finite_message(name, _first_time(t)))
         if self._last_time is not None and time == self._last_time:
             raise StepSizeUnderflowError(
                 f"The solver's step size underflowed: time stayed at {self._stuck(t)} for "
@@ -144,7 +153,9 @@ class Evaluations:
         sample = int((times - self.span[1]).abs().argmax())
         return f"t={float(times[sample]):.6g} (sample {sample})"
 
-    def _non_finite_message(self, name: str, time: float) -> str:
+    def non_finite_message(self, name: str, time: float) -> str:
+        """Why the ``name`` (``'state'``, ``'derivative'``) became non-finite at ``time``:
+        the weights if they are, else the likely causes."""
         watched = self.limits.watched
         broken = [
             n

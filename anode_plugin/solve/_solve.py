@@ -18,6 +18,7 @@ from ._backend import Backend
 from ._evaluations import NO_LIMITS, Limits
 from ._interpolated import InterpolatedAdjoint
 from ._library import RecordBackward
+from ._native import NativeBackend
 from ._norms import FULL_NORM, ErrorNorm
 from ._statistics import Solution
 from ._torchdiffeq import TorchdiffeqBackend
@@ -38,6 +39,7 @@ BACKEND_TYPES: dict[str, type[Backend]] = {
     TorchdynBackend.name: TorchdynBackend,
     TorchdiffeqBackend.name: TorchdiffeqBackend,
     TorchodeBackend.name: TorchodeBackend,
+    NativeBackend.name: NativeBackend,
 }
 
 

@@ -58,7 +58,12 @@ def steps_from_times(times: list[float]) -> tuple[int, int]:
 
 
 # torchdyn's adjoint also evaluates f at the final time before and after its backward solve.
-OUTSIDE_BACKWARD_SOLVE = {"torchdyn": (1, 1), "torchdiffeq": (0, 0), "torchode": (0, 0)}
+OUTSIDE_BACKWARD_SOLVE = {
+    "torchdyn": (1, 1),
+    "torchdiffeq": (0, 0),
+    "torchode": (0, 0),
+    "native": (0, 0),
+}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -116,7 +116,8 @@ def _line(n: int = 5) -> torch.Tensor:
         ),
         (
             lambda: testing.augmented_neural_odes(backends=["jax"]),
-            r"`backends` must be one of \['torchdyn', 'torchdiffeq', 'torchode'\], got 'jax'",
+            r"`backends` must be one of \['torchdyn', 'torchdiffeq', 'torchode', 'native'\], "
+            r"got 'jax'",
         ),
         (
             lambda: testing.augmented_neural_odes(sensitivities=["adjont"]),
