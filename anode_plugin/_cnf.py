@@ -117,7 +117,7 @@ class AugmentedCNF(SolveAttributes, SolveStatistics, nn.Module):
         rtol: float = defaults.RTOL,
         sensitivity: str = defaults.SENSITIVITY,
         t_span: Sequence[float] | Tensor = (0.0, 1.0),
-        backend: str = defaults.BACKEND,
+        backend: str | None = None,
         max_nfe: int | None = None,
         solver_adjoint: str | None = None,
         atol_adjoint: float = defaults.ATOL_ADJOINT,
@@ -160,7 +160,8 @@ class AugmentedCNF(SolveAttributes, SolveStatistics, nn.Module):
                 refused: its spline does not carry the log-determinant).
             t_span: integration times, 1-D and strictly monotonic; the flow maps the
                 data at ``t_span[0]`` to the base distribution at ``t_span[-1]``.
-            backend: a name from ``BACKENDS``.
+            backend: a name from ``BACKENDS``; ``None``: ``'native'``, or ``'torchdyn'``
+                for what only torchdyn does (see ``AugmentedNeuralODE``).
             max_nfe: evaluation budget of each solve, forward or backward; ``None``: none.
             solver_adjoint: solver of the adjoint solve; defaults to ``solver``.
             atol_adjoint: absolute tolerance of the adjoint solve.

@@ -36,6 +36,13 @@ SOLVERS: dict[str, tuple[str, ...]] = {n: b.SOLVERS for n, b in BACKEND_TYPES.it
 SENSITIVITIES: dict[str, tuple[str, ...]] = {n: b.SENSITIVITIES for n, b in BACKEND_TYPES.items()}
 
 
+def _holds_torchdyn_modules(field: object) -> bool:
+    """Whether ``field`` holds torchdyn's ``DataControl`` or ``CNF`` modules, which the
+    default backend leaves to torchdyn (their users expect torchdyn's exact results)."""
+    modules = field.modules() if isinstance(field, nn.Module) else ()
+    return any(hasattr(m, "_control") or hasattr(m, "trace_estimator") for m in modules)
+
+
 class _AcceptsDeprecatedPositional(type(NeuralODE)):
     """Rewrites the deprecated ``AugmentedNeuralODE(vector_field, augment_dims)`` before
     ``__init__`` binds its arguments: the second positional parameter is torchdyn's
@@ -122,7 +129,7 @@ class AugmentedNeuralODE(
         placement: str | None = None,
         initial_velocity: str | nn.Module = "zeros",
         t_span: Sequence[float] | Tensor = (0.0, 1.0),
-        backend: str = defaults.BACKEND,
+        backend: str | None = None,
         max_nfe: int | None = None,
         solver_options: dict[str, Any] | None = None,
         regularisers: Sequence[str] = (),
@@ -138,7 +145,8 @@ class AugmentedNeuralODE(
             vector_field: ``f``, any module or callable written as ``f(x)``, ``f(t, x)`` or
                 ``f(t, x, args)``, on the augmented state.
             solver: solver name; see ``SOLVERS[backend]``. A torchdyn solver module is
-                accepted with ``backend='torchdyn'``. (torchdyn's default is ``'tsit5'``.)
+                accepted by the torchdyn backend (the default backend chooses it for one).
+                (torchdyn's default is ``'tsit5'``.)
             order: the ODE's order, torchdyn's meaning: with ``order=k`` the state is
                 ``k`` blocks ``[x, x', ...]`` and ``f`` returns the ``k``-th derivative (the
                 size of one block); ``augment_dims=0`` then. A string is the deprecated
@@ -175,7 +183,11 @@ class AugmentedNeuralODE(
             placement: ``'last'`` (``None``) puts the augmentation after ``x``, ``'first'`` before.
             initial_velocity: ``'second_order'``'s ``v(0)``: ``'zeros'``, ``'learned'`` or a module.
             t_span: default integration times, 1-D and strictly monotonic.
-            backend: a name from ``BACKENDS`` (``'torchdyn'``, ``'torchdiffeq'``, ...).
+            backend: a name from ``BACKENDS`` (``'native'``, ``'torchdyn'``,
+                ``'torchdiffeq'``, ``'torchode'``). ``None``: the package's own
+                (``'native'``), or ``'torchdyn'`` where only torchdyn does what is asked: a
+                torchdyn solver module or solver name, ``'interpolated_adjoint'``, an
+                ``interpolator``, dict states.
             max_nfe: stop a solve with :class:`NFEBudgetExceeded` once it needs more than
                 this many evaluations; each forward solve and each backward (adjoint)
                 solve has this budget. ``None`` for no budget.
@@ -193,6 +205,10 @@ class AugmentedNeuralODE(
             placement_alias, ode_order = order, 1  # the deprecated name of `placement`
         else:
             placement_alias, ode_order = None, check_positive_int("order", order)
+        # The default backend hands torchdyn's dict states to torchdyn (see _dict_solve).
+        backend_defaulted = backend is None and solve is None
+        if backend_defaulted and _holds_torchdyn_modules(vector_field):
+            backend = defaults.TORCHDYN_BACKEND  # torchdyn's own constructs, on torchdyn
         solve = resolve_solve(
             solve,
             backend=backend,
@@ -224,6 +240,7 @@ class AugmentedNeuralODE(
         # part of the class (device, dtype, trainer) is initialised as it would be there.
         super(ODEProblem, self).__init__()
         self.solve = solve
+        self._backend_defaulted = backend_defaulted
         kind = (augmentation, vector_field, augment_idx, augment_dims, placement, placement_alias)
         self.augmentation, self.augmenter, field = build_augmentation(
             *kind, initial_velocity, ode_order
@@ -284,13 +301,14 @@ class AugmentedNeuralODE(
 
     def _dict_state(self, name: str, x: dict[str, Tensor]) -> dict[str, Tensor]:
         """A torchdyn dict state, solved as torchdyn solves one: as it is, with autograd."""
-        takes_dicts = self.solve.backend.DICT_STATES
-        dict_backend = self.backend if takes_dicts else backends_taking("dict_states")[0]
+        solver_of_dicts = self._dict_solve().backend
+        takes_dicts = solver_of_dicts.DICT_STATES
+        dict_backend = solver_of_dicts.name if takes_dicts else backends_taking("dict_states")[0]
         setup = {
             "augment_dims": (self.augment_dims, 0),
             "augmentation": (self.augmentation, "zeros"),
             "order": (self.order, 1),
-            "backend": (self.backend, dict_backend),
+            "backend": (solver_of_dicts.name, dict_backend),
             "sensitivity": (self.sensitivity, "autograd"),
             "integral_loss": (self.integral_loss, None),
             "regularisers": (self.regularisers, ()),
@@ -305,13 +323,21 @@ class AugmentedNeuralODE(
                 "instead."
             )
         states = {key: self._state(f"{name}[{key!r}]", value) for key, value in x.items()}
-        solver = self.solve.backend.solver_module(None, next(iter(states.values())).dtype)
+        solver = solver_of_dicts.solver_module(None, next(iter(states.values())).dtype)
         if getattr(solver, "stepping_class", "fixed") != "fixed":
             raise ValueError(
                 f"A dict state `{name}` needs a fixed-step solver (torchdyn's adaptive step "
                 f"control measures a tensor's error), got solver={self.solver!r}."
             )
         return states
+
+    def _dict_solve(self) -> Solve:
+        """The solve of dict states: the model's, or torchdyn's when the backend was left
+        to its default and the default cannot integrate them."""
+        if not self._backend_defaulted or self.solve.backend.DICT_STATES:
+            return self.solve
+        torchdyn = BACKEND_TYPES[backends_taking("dict_states")[0]]
+        return Solve(torchdyn(self.solver, self.atol, self.rtol), self.solve.gradient)
 
     def _ode_state(self, name: str, x: Tensor | dict[str, Tensor]) -> Tensor | dict[str, Tensor]:
         """``x`` checked as an initial state of the ODE itself (already augmented)."""
@@ -382,7 +408,8 @@ class AugmentedNeuralODE(
             field = IntegralLossField(self.vf, self.integral_loss)
         elif regularise:
             integral_loss = self.integral_loss  # the adjoint adds its gradients
-        solution = self.solve(
+        solve = self._dict_solve() if isinstance(state, dict) else self.solve
+        solution = solve(
             field,
             state,
             t,

@@ -73,3 +73,22 @@ def test_per_sample_section_measures_the_three_ways_side_by_side(run_module, tmp
             row.value
             == alone["evaluations_needed"] / modes["torchode joint"]["evaluations_computed"]
         )
+
+
+def test_peers_section_trains_every_backend_from_the_same_weights(run_module, tmp_path):
+    rows = run_module.main(profile="tiny", sections=("peers",), output_dir=tmp_path)
+    names = ["native", "torchdyn", "torchdiffeq", "torchode"]
+    assert [r.case for r in rows] == [
+        f"{case}: {name}" for case in ("spheres ANODE", "digits conv ANODE") for name in names
+    ]
+    torchdyn = {r.case.split(":")[0]: r for r in rows if r.case.endswith("torchdyn")}
+    for row in rows:
+        case = row.case.split(":")[0]
+        assert row.details["nfe_forward"] > 0 and row.details["ms_per_step"] > 0
+        # The same weights and batch: the first losses agree, so after the same few steps
+        # the losses are close (solvers at 1e-3 differ in the third digit at most).
+        assert (
+            abs(row.details["loss_after_steps"] / torchdyn[case].details["loss_after_steps"] - 1)
+            < 0.05
+        )
+    assert torchdyn["spheres ANODE"].value == 1.0

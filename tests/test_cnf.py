@@ -198,9 +198,12 @@ def test_the_probe_kinds_are_what_they_say():
         with torch.no_grad():
             draws[probe] = flow.transform(z0)[1]
     exact = float(a.sum()) * T  # log det of exp(diag(a) T)
-    # A constant rate integrates exactly: measured 0 from the exact value on AVX512 and
-    # under ATEN_CPU_CAPABILITY=default, so the check is exact.
-    assert torch.equal(draws["rademacher"], torch.full_like(draws["rademacher"], exact))
+    # A constant rate integrates exactly up to rounding: measured 8.9e-16 from the exact
+    # value on AVX512 and under ATEN_CPU_CAPABILITY=default (the native backend's 24
+    # steps; torchdyn's happen to round to 0).
+    torch.testing.assert_close(
+        draws["rademacher"], torch.full_like(draws["rademacher"], exact), rtol=0, atol=5e-15
+    )
     # Gaussian: variance 2 * sum(a^2) T^2 = 10.5 per draw (measured std 3.33).
     assert float(draws["gaussian"].std()) > 1.0
 

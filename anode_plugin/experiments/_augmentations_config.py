@@ -58,7 +58,7 @@ class AugmentationsConfig:
     augment_dims: int = 1
     second_order_augment_dims: int = 0
     initial_velocity: str = "zeros"
-    backend: str = "torchdiffeq"
+    backend: str = "native"
     sensitivity: str = "adjoint"
     tol: float = 1e-3
     g1d_points: int = 16

@@ -14,10 +14,15 @@ __all__ = [
     "RTOL_ADJOINT",
     "SENSITIVITY",
     "SOLVER",
+    "TORCHDYN_BACKEND",
 ]
 
-#: The backend's name (torchdyn: faster per training step than torchdiffeq, measured).
-BACKEND = "torchdyn"
+#: The backend that ``backend=None`` chooses: the package's own, the fastest per training
+#: step of the four (docs/guides/performance.md). Options only torchdyn has (a solver
+#: module or one of its solver names, the interpolated adjoint, an interpolator, dict
+#: states) choose ``TORCHDYN_BACKEND`` instead.
+BACKEND = "native"
+TORCHDYN_BACKEND = "torchdyn"
 #: The solver: the paper's (torchdyn's default is 'tsit5').
 SOLVER = "dopri5"
 #: Tolerances of the forward solve, the paper's.

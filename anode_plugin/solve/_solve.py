@@ -29,6 +29,7 @@ __all__ = [
     "BACKEND_TYPES",
     "Solve",
     "SolveAttributes",
+    "default_backend",
     "resolve_solve",
     "solve_from_options",
 ]
@@ -82,7 +83,7 @@ class Solve:
         'adjoint'
     """
 
-    backend: Backend = field(default_factory=TorchdynBackend)
+    backend: Backend = field(default_factory=NativeBackend)
     gradient: Gradient = field(default_factory=Autograd)
 
     def __post_init__(self) -> None:
@@ -161,9 +162,31 @@ class Solve:
         )
 
 
+def default_backend(
+    solver: object, solver_adjoint: object, sensitivity: object, interpolator: object
+) -> str:
+    """The backend that ``backend=None`` chooses for these options: the native one,
+    unless they ask for what only torchdyn has (a solver module or a solver name of
+    torchdyn's alone, the interpolated adjoint, an interpolator)."""
+    native, torchdyn = BACKEND_TYPES[defaults.BACKEND], BACKEND_TYPES[defaults.TORCHDYN_BACKEND]
+
+    def torchdyns(name: object) -> bool:
+        if isinstance(name, nn.Module):
+            return True
+        return isinstance(name, str) and name not in native.SOLVERS and name in torchdyn.SOLVERS
+
+    needs_torchdyn = (
+        torchdyns(solver)
+        or torchdyns(solver_adjoint)
+        or (isinstance(sensitivity, str) and sensitivity not in native.SENSITIVITIES)
+        or interpolator is not None
+    )
+    return defaults.TORCHDYN_BACKEND if needs_torchdyn else defaults.BACKEND
+
+
 def solve_from_options(
     *,
-    backend: str = defaults.BACKEND,
+    backend: str | None = None,
     solver: str | nn.Module = defaults.SOLVER,
     atol: float = defaults.ATOL,
     rtol: float = defaults.RTOL,
@@ -175,7 +198,12 @@ def solve_from_options(
     solver_options: dict[str, Any] | None = None,
     interpolator: str | None = None,
 ) -> Solve:
-    """The :class:`Solve` of ``AugmentedNeuralODE``'s flat keyword arguments."""
+    """The :class:`Solve` of ``AugmentedNeuralODE``'s flat keyword arguments.
+
+    ``backend=None`` is the native backend, or torchdyn's where the options need it
+    (:func:`default_backend`)."""
+    if backend is None:
+        backend = default_backend(solver, solver_adjoint, sensitivity, interpolator)
     backend = check_choice("backend", backend, BACKEND_TYPES)
     backend_type = BACKEND_TYPES[backend]
     modules = backend_type.SOLVER_MODULES

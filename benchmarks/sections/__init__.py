@@ -19,6 +19,7 @@ from .efficiency import bench_efficiency
 from .memory import bench_memory
 from .nfe_tracking import bench_nfe_tracking
 from .overhead import bench_overhead
+from .peers import bench_peers
 from .per_sample import bench_per_sample
 from .regularisers import bench_regularisers
 from .seminorm import bench_seminorm
@@ -39,4 +40,5 @@ SECTIONS: dict[str, Callable[[Profile], list[Row]]] = {
     "regularisers": bench_regularisers,
     "compile": bench_compile,
     "per_sample": bench_per_sample,
+    "peers": bench_peers,
 }

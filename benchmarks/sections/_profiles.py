@@ -20,6 +20,8 @@ class Profile:
         memory_steps: rk4 step counts of the memory section, smallest first.
         compile_repeats: timed repeats of the compile section.
         per_sample_steps: training steps of each model in the per-sample section.
+        peers: the peers section's contenders beyond the eager backends: ``'compiled'``
+            (the native backend's compiled step) and ``'diffrax'`` (when JAX is installed).
     """
 
     repeats: int
@@ -31,6 +33,7 @@ class Profile:
     memory_steps: tuple[int, ...]
     compile_repeats: int
     per_sample_steps: int
+    peers: tuple[str, ...] = ("compiled", "diffrax")
 
 
 PROFILES = {
@@ -45,6 +48,7 @@ PROFILES = {
         memory_steps=(2, 4),
         compile_repeats=1,
         per_sample_steps=3,
+        peers=(),  # no compilation in a smoke test
     ),
     # Under ten minutes on 2 cores.
     "quick": Profile(

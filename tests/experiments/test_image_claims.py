@@ -56,7 +56,7 @@ def test_cpu_profile_writes_the_claims_of_its_own_runs(tmp_path):
     saved = json.loads((table.parent / "runs.json").read_text())
     settings, runs = saved["settings"], saved["runs"]
     assert settings["profile"] == "cpu" and settings["epochs"] == PROFILES["cpu"]["max_epochs"]
-    assert settings["backend"] == "torchdyn" and settings["reconstruction"]["samples"] == 0
+    assert settings["backend"] == "native" and settings["reconstruction"]["samples"] == 0
     node, anode = (next(r for r in runs if r["model"] == m) for m in ("node", "anode"))
     assert (node["parameters"], anode["parameters"]) == (9_172, 9_175)
     for run in runs:
@@ -64,7 +64,7 @@ def test_cpu_profile_writes_the_claims_of_its_own_runs(tmp_path):
         assert len(run["nfe_forward_per_epoch"]) == 2  # 64 images, batch 64: 1 step an epoch
         assert run["nfe_forward_last_epoch"] == run["history"]["nfe_forward"][-1]
     report = (table.parent / "claims.md").read_text()
-    assert "digits, 1 seed(s), 2 epoch(s), backend torchdyn" in report
+    assert "digits, 1 seed(s), 2 epoch(s), backend native" in report
     fwd = _claim(report, "fewer forward NFE per training step than NODE. ")
     assert f"ANODE {anode['nfe_forward']:.2f} vs NODE {node['nfe_forward']:.2f}" in fwd
     acc = _claim(report, "test accuracy")

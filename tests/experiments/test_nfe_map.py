@@ -40,7 +40,7 @@ def test_the_map_is_each_grid_inputs_own_solve():
     assert grid["summary"]["max"] == nfe.max().item()
     assert grid["summary"]["mean"] == pytest.approx(nfe.mean().item())
     # The model itself is left as it was: its backend, its counts.
-    assert model.backend == "torchdyn" and model.nfe.total == 0
+    assert model.backend == "native" and model.nfe.total == 0
 
 
 def test_the_2d_map_is_a_grid_and_higher_dimensions_have_none():

@@ -63,7 +63,7 @@ class ImageBenchmarkConfig:
             image that passes.
         channels_last: on CUDA, run the convolutions in channels-last memory format
             (NHWC, native to tensor cores); no effect on the CPU.
-        backend: a name from ``BACKENDS``: ``'torchdyn'`` (faster per training step,
+        backend: a name from ``BACKENDS``: ``'native'`` (the fastest per training step,
             measured), ``'torchdiffeq'`` (the reference code's), ...
         profile: ``'cpu'``: the image claims on a CPU in about 10 minutes (see
             ``PROFILES``); options given explicitly still win, except ``dataset``, which

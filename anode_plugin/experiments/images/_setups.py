@@ -32,10 +32,10 @@ __all__ = [
 
 MODELS = ("node", "anode")
 
-#: Backend of the image runs: torchdyn, measured faster per training step than
-#: torchdiffeq (the reference code's, still available with ``backend='torchdiffeq'``);
-#: the figures are in docs/guides/images.md.
-DEFAULT_BACKEND = "torchdyn"
+#: Backend of the image runs: the package's own, measured faster per training step than
+#: torchdyn and torchdiffeq (the reference code's, still available with
+#: ``backend='torchdiffeq'``); the figures are in docs/guides/performance.md.
+DEFAULT_BACKEND = "native"
 
 #: Named profiles of ``run_image_benchmark(profile=...)``: the data set they run and the
 #: defaults they give to the arguments left unset.

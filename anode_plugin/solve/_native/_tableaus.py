@@ -74,10 +74,33 @@ _TSIT5_B = (
 )
 _BOSH3_B = (2 / 9, 1 / 3, 4 / 9, 0.0)
 
-#: The methods by name.
+#: The methods by name, in increasing order.
 TABLEAUS: dict[str, ButcherTableau] = {
     t.name: t
     for t in (
+        ButcherTableau("euler", c=(0.0,), a=(), b=(1.0,), error=None, order=1),
+        ButcherTableau(
+            "midpoint", c=(0.0, 1 / 2), a=((1 / 2,),), b=(0.0, 1.0), error=None, order=2
+        ),
+        # The classic fourth-order method (torchdyn's 'rk4').
+        ButcherTableau(
+            "rk4",
+            c=(0.0, 1 / 2, 1 / 2, 1.0),
+            a=((1 / 2,), (0.0, 1 / 2), (0.0, 0.0, 1.0)),
+            b=(1 / 6, 1 / 3, 1 / 3, 1 / 6),
+            error=None,
+            order=4,
+        ),
+        # Bogacki & Shampine (1989), order 3(2), FSAL.
+        ButcherTableau(
+            "bosh3",
+            c=(0.0, 1 / 2, 3 / 4, 1.0),
+            a=((1 / 2,), (0.0, 3 / 4), _BOSH3_B[:-1]),
+            b=_BOSH3_B,
+            error=_embedded(_BOSH3_B, (7 / 24, 1 / 4, 1 / 3, 1 / 8)),
+            order=3,
+            fsal=True,
+        ),
         # Dormand & Prince (1980), order 5(4), FSAL. The embedded fourth-order weights are
         # Shampine's (1986), which torchdiffeq and torchdyn use: the same error estimate,
         # so the same steps and NFE as theirs.
@@ -134,28 +157,5 @@ TABLEAUS: dict[str, ButcherTableau] = {
             order=5,
             fsal=True,
         ),
-        # Bogacki & Shampine (1989), order 3(2), FSAL.
-        ButcherTableau(
-            "bosh3",
-            c=(0.0, 1 / 2, 3 / 4, 1.0),
-            a=((1 / 2,), (0.0, 3 / 4), _BOSH3_B[:-1]),
-            b=_BOSH3_B,
-            error=_embedded(_BOSH3_B, (7 / 24, 1 / 4, 1 / 3, 1 / 8)),
-            order=3,
-            fsal=True,
-        ),
-        # The classic fourth-order method (torchdyn's 'rk4').
-        ButcherTableau(
-            "rk4",
-            c=(0.0, 1 / 2, 1 / 2, 1.0),
-            a=((1 / 2,), (0.0, 1 / 2), (0.0, 0.0, 1.0)),
-            b=(1 / 6, 1 / 3, 1 / 3, 1 / 6),
-            error=None,
-            order=4,
-        ),
-        ButcherTableau(
-            "midpoint", c=(0.0, 1 / 2), a=((1 / 2,),), b=(0.0, 1.0), error=None, order=2
-        ),
-        ButcherTableau("euler", c=(0.0,), a=(), b=(1.0,), error=None, order=1),
     )
 }
