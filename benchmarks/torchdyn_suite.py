@@ -34,19 +34,33 @@ FILES = (
     "layers/test_galerkin.py",
 )
 
-_SWAP = '''"""pytest plugin: torchdyn.core.NeuralODE is AugmentedNeuralODE(..., augment_dims=0)."""
+_SWAP = '''"""pytest plugin: torchdyn.core.NeuralODE is AugmentedNeuralODE(..., augment_dims=0).
+
+Each model built records its backend in ``backends.json`` beside this file.
+"""
+import atexit
+import collections
+import json
+import pathlib
+
 import torchdyn.core
 
 from anode_plugin import AugmentedNeuralODE
+
+BUILT = collections.Counter()
 
 
 class NeuralODE(AugmentedNeuralODE):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("augment_dims", 0)
         super().__init__(*args, **kwargs)
+        BUILT[self.backend] += 1
 
 
 torchdyn.core.NeuralODE = NeuralODE
+atexit.register(
+    lambda: (pathlib.Path(__file__).parent / "backends.json").write_text(json.dumps(BUILT))
+)
 '''
 
 
@@ -82,6 +96,7 @@ def main(tests: str, out: str | None = None, timeout: int = 1800) -> dict:
         work = Path(directory)
         plain = _run(folder, False, work, timeout)
         swapped = _run(folder, True, work, timeout)
+        backends = json.loads((work / "backends.json").read_text())
     differ = {n: (plain.get(n), swapped.get(n)) for n in plain.keys() | swapped.keys()}
     differ = {n: o for n, o in differ.items() if o[0] != o[1]}
 
@@ -89,6 +104,7 @@ def main(tests: str, out: str | None = None, timeout: int = 1800) -> dict:
         return {k: sum(v == k for v in outcomes.values()) for k in sorted(set(outcomes.values()))}
 
     result = {
+        "models_built_by_the_swap": backends,
         "torchdyn": count(plain),
         "swapped": count(swapped),
         "different": {n: {"torchdyn": a, "swapped": b} for n, (a, b) in sorted(differ.items())},
