@@ -6,8 +6,10 @@
 #
 # 1. prints the GPU (nvidia-smi);
 # 2. times STEPS (20) training steps, batch 256, forward + adjoint backward + Adam, of the
-#    paper's MNIST pair (NODE 92 filters, ANODE 64 filters p=5) on both backends and in
-#    both memory layouts: OUT_DIR/gpu_steps.{json,md} (benchmarks/gpu_steps.py); real
+#    paper's MNIST pair (NODE 92 filters, ANODE 64 filters p=5) on three backends and in
+#    both memory layouts: OUT_DIR/gpu_steps.{json,md} (benchmarks/gpu_steps.py); then the
+#    native backend eager against its compiled step with CUDA graphs
+#    (OUT_DIR/compiled/gpu_steps.md); real
 #    MNIST images when $MNIST_ROOT/MNIST/raw exists (default ../shared/data), synthetic
 #    ones otherwise;
 # 3. the per_sample section (benchmarks/run.py, quick profile): torchdyn, torchode joint
@@ -34,6 +36,12 @@ echo "== Training steps of the MNIST pair (batch 256, $STEPS steps)"
 "$PYTHON" benchmarks/gpu_steps.py --out_dir "$OUT_DIR" --mnist_root "$MNIST_ROOT" \
     --steps "$STEPS" --batch 256
 cat "$OUT_DIR/gpu_steps.md"
+
+echo "== The native backend's compiled step (CUDA graphs), same pair and batch"
+"$PYTHON" benchmarks/gpu_steps.py --out_dir "$OUT_DIR/compiled" --mnist_root "$MNIST_ROOT" \
+    --steps "$STEPS" --batch 256 --backends '[native, native-compiled]' \
+    --layouts '[contiguous]' || echo "the compiled native step failed"
+[ -f "$OUT_DIR/compiled/gpu_steps.md" ] && cat "$OUT_DIR/compiled/gpu_steps.md"
 
 echo "== Per-sample against joint stepping (benchmarks/run.py --sections [per_sample])"
 "$PYTHON" benchmarks/run.py --profile quick --sections '[per_sample]' \

@@ -2,7 +2,8 @@
 
 Each step is a forward and a backward pass (dopri5, tolerance 1e-3, adjoint gradients)
 and an Adam update of the parameter-matched pair of ``anode-images --dataset mnist``,
-on both backends (torchdyn, torchdiffeq) and, on CUDA, in both memory layouts
+on the torchdyn, torchdiffeq and native backends (and the native compiled step on request)
+and, on CUDA, in both memory layouts
 (contiguous NCHW, channels-last NHWC). Real MNIST images are used when
 ``<mnist_root>/MNIST/raw`` holds them, otherwise synthetic images of MNIST's shape and
 statistics (the NFEs then differ from real training).
@@ -34,7 +35,11 @@ from anode_plugin.experiments.images import IMAGE_SETUPS
 from anode_plugin.lightning import ANODEModule
 from anode_plugin.lightning._channels_last import to_channels_last
 
-BACKENDS = ("torchdyn", "torchdiffeq")
+# "native-compiled": the native backend with each forward step compiled, as CUDA graphs
+# on a GPU (torch.compile's "reduce-overhead"), inductor's code on the CPU; not in the
+# default set (its compilation takes tens of seconds).
+BACKENDS = ("torchdyn", "torchdiffeq", "native", "native-compiled")
+DEFAULT_BACKENDS = ("torchdyn", "torchdiffeq", "native")
 LAYOUTS = ("contiguous", "channels_last")
 
 
@@ -83,7 +88,16 @@ def time_steps(
     filters = setup.filters(model_name)
     if model_name == "node" and node_filters is not None:
         filters = node_filters
-    ode = conv_ode(1, filters, augment_dims=p, backend=backend)
+    if backend == "native-compiled":
+        from anode_plugin import AugmentedNeuralODE
+        from anode_plugin.solve import Adjoint, NativeBackend, Solve
+
+        mode = {"mode": "reduce-overhead"} if device.type == "cuda" else True
+        field = conv_ode(1, filters, augment_dims=p).vector_field
+        solve = Solve(NativeBackend(compile=mode), Adjoint(atol=1e-3, rtol=1e-3))
+        ode = AugmentedNeuralODE(field, augment_dims=p, solve=solve)
+    else:
+        ode = conv_ode(1, filters, augment_dims=p, backend=backend)
     module = ANODEModule(ode, num_outputs=10, feature_dim=(1 + p) * 28 * 28).to(device)
     if layout == "channels_last":
         to_channels_last(module)
@@ -165,7 +179,7 @@ def main(
         node_filters: replace the NODE's matched filter count (the pair is then no
             longer matched), for a quick CPU run.
         layouts: memory layouts to time; ``None``: both on CUDA, contiguous elsewhere.
-        backends: backends to time; ``None``: both.
+        backends: backends to time, from ``BACKENDS``; ``None``: ``DEFAULT_BACKENDS``.
 
     Returns:
         The path of the JSON file.
@@ -175,7 +189,7 @@ def main(
         enable_tf32()
         torch.backends.cudnn.benchmark = True
     layouts = layouts or (list(LAYOUTS) if target.type == "cuda" else ["contiguous"])
-    backends = backends or list(BACKENDS)
+    backends = backends or list(DEFAULT_BACKENDS)
     bad = [v for v in layouts if v not in LAYOUTS] + [v for v in backends if v not in BACKENDS]
     if bad:
         raise ValueError(f"unknown layouts/backends {bad}; allowed: {LAYOUTS}, {BACKENDS}.")

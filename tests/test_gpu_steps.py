@@ -19,7 +19,7 @@ def test_gpu_steps_runs_on_cpu(tmp_path):
     assert data["meta"]["device"] == "cpu" and data["meta"]["data"] == "synthetic"
     rows = data["rows"]
     assert {(r["backend"], r["model"]) for r in rows} == {
-        (b, m) for b in ("torchdyn", "torchdiffeq") for m in ("node", "anode")
+        (b, m) for b in ("torchdyn", "torchdiffeq", "native") for m in ("node", "anode")
     }
     assert all(r["median_step_s"] > 0 and r["nfe_forward"] > 0 for r in rows)
     # dopri5: two evaluations to choose the first step, then six per step attempt.

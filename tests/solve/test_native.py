@@ -362,7 +362,7 @@ def test_refusals_name_the_argument():
         NativeBackend(compile={"modes": "max-autotune"})
     with pytest.raises(TypeError, match=r"`compile` must be True, False or a dict"):
         NativeBackend(compile="yes")
-    with pytest.raises(TypeError, match=r"dict states need backend='torchdyn'"):
+    with pytest.raises(TypeError, match=r"backend='native' integrates tensor states"):
         NativeBackend("euler").integrate(
             lambda t, x: x, {"a": torch.ones(2)}, torch.tensor([0.0, 1.0])
         )
