@@ -26,6 +26,7 @@ from anode_plugin.solve import (
     TorchdiffeqBackend,
     TorchdynBackend,
 )
+from anode_plugin.solve._evaluations import Limits
 from anode_plugin.solve._native import TABLEAUS
 from anode_plugin.solve._native._stepper import RungeKuttaStep
 
@@ -328,6 +329,18 @@ def test_the_compiled_step_gives_the_eager_solution_and_counts():
     torch.testing.assert_close(compiled.ys, eager.ys, rtol=0, atol=1e-13)
     counts = [(s.nfe, s.accepted, s.rejected) for s in (compiled.stats, eager.stats)]
     assert counts[0] == counts[1]
+
+
+def test_the_compiled_steps_evaluations_are_counted_exactly():
+    # The evaluations inside the compiled graph are counted around it: the count equals
+    # a counter in the field (its increments are replayed on every call of the graph).
+    field = CountingField(3, seed=2).double()
+    x = torch.randn(8, 3, dtype=torch.float64)
+    backend = NativeBackend(atol=1e-7, rtol=1e-7, compile=_compile_options())
+    solution = backend.integrate(field, x, torch.tensor([0.0, 1.0], dtype=torch.float64))
+    assert solution.stats.nfe == field.calls >= 14  # measured 20: 2 to start, 3 steps
+    with pytest.raises(NFEBudgetExceeded):
+        backend.integrate(field, x, torch.tensor([0.0, 1.0]).double(), limits=Limits(max_nfe=9))
 
 
 def test_a_new_model_of_the_same_shape_reuses_the_compiled_step():

@@ -37,7 +37,8 @@ class NativeBackend(Backend):
     The whole batch is one system (one step size), as with torchdyn and torchdiffeq.
     Adaptive methods step onto each time of ``t`` (a step that would pass it is
     shortened to end on it), so every returned state is a step's own solution, with no
-    interpolation error, and the NFE of a two-time span are those of the solve itself.
+    interpolation error, and the NFE of a two-time span are those of the solve itself;
+    many closely spaced times cost steps that a dense output (torchdiffeq's) avoids.
     Fixed-step methods take one step per interval of ``t`` (torchdyn's convention), or
     steps of at most ``step_size``.
 
