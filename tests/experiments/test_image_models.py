@@ -139,7 +139,7 @@ def test_configs_match_the_setups(name, model):
     assert field["num_filters"] == setup.filters(model) and ode["augment_dims"] == p
     assert field["channels"] == c + p and config["model"]["feature_dim"] == (c + p) * h * w
     assert ode["solver"] == "dopri5" and ode["sensitivity"] == "adjoint"
-    assert ode["backend"] == "torchdyn"  # measured faster; docs/guides/images.md
+    assert ode["backend"] == "native"  # measured faster; docs/guides/images.md
     assert ode["atol"] == ode["rtol"] == 1e-3
     assert config["model"]["lr"] == 1e-3
     assert config["data"]["init_args"]["batch_size"] == setup.batch_size
@@ -308,7 +308,7 @@ def test_digits_configs_run_through_the_cli(tmp_path, monkeypatch, model):
         weights_only=False,
     )
     backend = ckpt["hyper_parameters"]["ode"]["init_args"]["backend"]
-    assert backend == ("torchdiffeq" if model == "node" else "torchdyn")
+    assert backend == ("torchdiffeq" if model == "node" else "native")
 
 
 def test_digits_run_reports_the_reconstruction_check(tmp_path):
