@@ -70,7 +70,7 @@ MODULES: dict[str, list[str]] = {
     "anode_plugin/_flow_matching.py": ["tests/test_flow_matching.py"],
     "anode_plugin/solve/_native/_tableaus.py": ["tests/solve/test_native.py"],
     "anode_plugin/solve/_native/_stepper.py": ["tests/solve/test_native.py"],
-    "anode_plugin/solve/_native/_backend.py": [
+    "anode_plugin/solve/_native/_loop.py": [
         "tests/solve/test_native.py",
         "tests/solve/test_steps.py",
     ],
