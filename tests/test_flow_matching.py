@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -131,3 +133,28 @@ def test_flow_matching_lowers_the_held_out_nll_on_two_moons(seed):
         optimiser.step()
     after = _held_out_nll(flow, test)
     assert after < before - 0.5
+
+
+def test_without_torchcfm_flow_matching_names_the_extra_that_installs_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torchcfm", None)  # what a plain install has
+    flow = AugmentedCNF(MLPVectorField(2), 2, 0)
+    with pytest.raises(
+        ImportError,
+        match=r"Flow matching needs torchcfm, which the package installs only on request: "
+        r"pip install 'anode-plugin\[flow-matching\]'",
+    ):
+        flow.flow_matching_loss(torch.randn(4, 2))
+    flow.log_prob(torch.randn(4, 2))  # the rest of the flow needs none of it
+
+
+def test_the_package_imports_without_the_flow_matching_extra():
+    # A plain `pip install .` has neither torchcfm nor what it brings (POT, pandas,
+    # absl-py): every layer of the package imports without them.
+    code = (
+        "import sys\n"
+        "for name in ('torchcfm', 'ot', 'pandas', 'absl'):\n"
+        "    sys.modules[name] = None\n"
+        "import anode_plugin, anode_plugin.lightning, anode_plugin.experiments\n"
+        "import anode_plugin.experiments.images, anode_plugin.datasets, anode_plugin.testing\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)

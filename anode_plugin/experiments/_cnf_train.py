@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from .._cnf import AugmentedCNF
+from .._flow_matching import require_torchcfm
 from ..datasets._densities import DIGITS_BIN_WIDTH, bits_per_dim, density_samples, digits_counts
 from ..solve import Autograd, Solve, TorchdiffeqBackend
 from ._cnf import FLOW_MATCHED, CNFConfig, build_flow
@@ -97,7 +98,7 @@ def _train(flow: AugmentedCNF, train: torch.Tensor, job: CNFJob) -> dict[str, An
         steps = config.digits_steps if digits else config.steps
         lr = config.lr / 5 if digits else config.lr
     if matching:  # imported before the clock starts: POT's import takes seconds
-        import torchcfm  # noqa: F401
+        require_torchcfm()
 
     optimiser = torch.optim.Adam(flow.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
