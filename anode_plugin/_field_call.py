@@ -160,6 +160,7 @@ class FieldCall(nn.Module):
             placeholder.data = placeholder.data.to(dtype)
 
     def forward(self, t: Tensor, x: Any, args: Any = None) -> Any:
+        self.nfe += 1  # torchdyn's count: every call, in a solve or not
         for module in self._time_modules:
             module.t = t
         if self.args is not None:

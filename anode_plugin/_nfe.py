@@ -134,8 +134,9 @@ class SolveStatistics:
     """A model's evaluations and steps: the statistics its solves return, added up.
 
     The model records each forward solve's statistics when it returns and each
-    backward solve's when the gradient computation has run it; ``vf.nfe`` (torchdyn's
-    count) follows them.
+    backward solve's when the gradient computation has run it; ``vf.nfe`` is torchdyn's
+    count: every call of the vector field, in a solve or made directly
+    (``model.vf(t, x)``).
     """
 
     _statistics: ModelStats
@@ -148,8 +149,19 @@ class SolveStatistics:
 
     @property
     def nfe(self) -> NFERecord:
-        """Vector-field evaluations since the last :meth:`reset_nfe`, forward and backward."""
+        """Vector-field evaluations since the last :meth:`reset_nfe`, forward and backward.
+
+        ``model.nfe = 0``, as torchdyn's tutorials write it, resets the counts."""
         return self._statistics.nfe
+
+    @nfe.setter
+    def nfe(self, value: object) -> None:
+        if isinstance(value, bool) or not (value == 0 or value == NFERecord()):
+            raise ValueError(
+                "`nfe` counts the solves' evaluations: it can only be reset, with "
+                f"model.nfe = 0 or model.reset_nfe(); got model.nfe = {value!r}."
+            )
+        self.reset_nfe()
 
     @property
     def steps(self) -> StepRecord:
@@ -163,11 +175,9 @@ class SolveStatistics:
 
     def _record_forward(self, stats: SolveStats) -> None:
         self._statistics = self._statistics.forward(stats)
-        self.vf.nfe += stats.nfe
 
     def _record_backward(self, stats: SolveStats) -> None:
         self._statistics = self._statistics.backward(stats)
-        self.vf.nfe += stats.nfe
 
     @contextlib.contextmanager
     def uncounted(self) -> Iterator[None]:

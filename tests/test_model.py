@@ -417,3 +417,29 @@ def test_torchdyns_odeint_solves_an_augmented_state():
     t_eval, sol = model.odeint(z0, t)
     assert torch.equal(t_eval, t)
     torch.testing.assert_close(sol[-1], model.features(model.augmenter.strip(z0), t))
+
+
+def test_solver_and_sensitivity_can_be_set_as_torchdyns_tutorials_do():
+    # The generalized-adjoint tutorial switches model.sensitivity during training: the
+    # solve is rebuilt with the constructor's checks, the other options kept.
+    model = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1, atol=1e-6, rtol=1e-6)
+    x = torch.randn(4, 2)
+    model.sensitivity = "adjoint"  # from autograd: the adjoint's defaults
+    assert model.sensitivity == "adjoint" and model.atol_adjoint == 1e-4 and model.atol == 1e-6
+    model.atol_adjoint = 1e-7
+    model.features(x).sum().backward()
+    assert model.nfe.backward > 0
+    model.sensitivity = "autograd"
+    model.solver = "rk4"
+    assert (model.solver, model.sensitivity, model.atol_adjoint) == ("rk4", "autograd", None)
+    model.sensitivity = "adjoint"  # back: the last adjoint's options
+    assert model.atol_adjoint == 1e-7
+    model.sensitivity = "autograd"
+    model.reset_nfe()
+    model.features(x)
+    assert model.nfe.forward == 4  # one rk4 step over t_span
+    with pytest.raises(ValueError, match=r"`sensitivity` must be one of \['autograd', 'adjoint'\]"):
+        model.sensitivity = "adj"
+    with pytest.raises(ValueError, match=r"`solver` must be one of \['euler', 'midpoint'"):
+        model.solver = "rk45"
+    assert (model.solver, model.sensitivity) == ("rk4", "autograd")  # left as they were

@@ -324,3 +324,28 @@ def test_the_fields_torchdyn_count_follows_the_records():
     model.vf.nfe = 5  # torchdyn users reset or set it by hand: it goes on from there
     model.features(x)
     assert model.vf.nfe == 5 + model.nfe.forward
+
+
+def test_the_fields_own_calls_count_as_torchdyn_counts_them():
+    # torchdyn's tutorials call model.vf(t, x) directly and read vf.nfe: every call of the
+    # field counts there; the solves' records (model.nfe) are not touched.
+    model = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1)
+    state = torch.randn(4, 3)
+    model.vf(torch.tensor(0.0), state)
+    model.vf(torch.tensor(0.5), state)
+    assert model.vf.nfe == 2 and model.nfe == NFERecord()
+    model.features(torch.randn(4, 2))
+    assert model.vf.nfe == 2 + model.nfe.forward
+
+
+def test_assigning_zero_to_nfe_resets_the_counts():
+    model = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1)
+    model.features(torch.randn(4, 2))
+    assert model.nfe.forward > 0
+    model.nfe = 0  # torchdyn's CNF tutorial resets its counter so
+    assert model.nfe == NFERecord() and model.vf.nfe == 0 and model.steps == StepRecord()
+    for value in (3, -1, True, "0"):
+        with pytest.raises(
+            ValueError, match=r"`nfe` counts the solves' evaluations: it can only be reset"
+        ):
+            model.nfe = value

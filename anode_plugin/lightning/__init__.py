@@ -1,5 +1,6 @@
 """Lightning training for Augmented Neural ODEs: the module, callbacks and the CLI."""
 
+from ._checkpoint_io import AtomicCheckpointIO, CheckpointError
 from ._density_module import DensityModule
 from ._failure_guard import FailureGuard
 from ._module import LOSSES, TASKS, ANODEModule
@@ -17,6 +18,8 @@ __all__ = [
     "ON_EXCEED",
     "TASKS",
     "ANODEModule",
+    "AtomicCheckpointIO",
+    "CheckpointError",
     "DensityModule",
     "FailureGuard",
     "NFEBudget",

@@ -196,6 +196,7 @@ def _short_message(error: BaseException) -> str | None:
 
 def _run_cli(args: Sequence[str] | None) -> None:
     from ._channels_last import ChannelsLast
+    from ._checkpoint_io import AtomicCheckpointIO
 
     ANODECLI(
         pl.LightningModule,
@@ -207,7 +208,8 @@ def _run_cli(args: Sequence[str] | None) -> None:
         # `fit` then a resumed `fit` write into the same run folder.
         save_config_kwargs={"overwrite": True},
         # Added to the config's callbacks: conv ODE blocks run channels-last on CUDA.
-        trainer_defaults={"callbacks": [ChannelsLast()]},
+        # Checkpoints are written whole or not at all (a full disk leaves no partial one).
+        trainer_defaults={"callbacks": [ChannelsLast()], "plugins": [AtomicCheckpointIO()]},
     )
 
 

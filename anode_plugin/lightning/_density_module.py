@@ -19,6 +19,7 @@ from .._validation import (
     check_positive_int,
 )
 from ..datasets._densities import bits_per_dim
+from ._checkpoint_io import ReadableCheckpoints
 
 __all__ = ["OBJECTIVES", "DensityModule"]
 
@@ -26,7 +27,7 @@ __all__ = ["OBJECTIVES", "DensityModule"]
 OBJECTIVES = ("likelihood", "flow_matching")
 
 
-class DensityModule(pl.LightningModule):
+class DensityModule(ReadableCheckpoints, pl.LightningModule):
     """Density estimation with an :class:`~anode_plugin.AugmentedCNF`.
 
     With ``objective='likelihood'`` the loss is the negative lower bound on ``log p(x)``

@@ -16,6 +16,7 @@ from typing_extensions import override
 
 from .._augment import Augmenter
 from .._validation import check_choice, check_positive_float, check_positive_int
+from ._checkpoint_io import ReadableCheckpoints
 
 __all__ = ["LOSSES", "TASKS", "ANODEModule"]
 
@@ -79,7 +80,7 @@ def _strip(augmenter: nn.Module, z: Tensor) -> Tensor:
     return augmenter.strip(z)
 
 
-class ANODEModule(pl.LightningModule):
+class ANODEModule(ReadableCheckpoints, pl.LightningModule):
     """An ODE block followed by a linear readout: the paper's ``g(x) = L(phi(x))``.
 
     ``phi(x)`` is the final state of the ODE block (augmented dimensions included);

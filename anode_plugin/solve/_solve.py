@@ -276,8 +276,13 @@ class SolveAttributes:
 
     @property
     def solver(self) -> str | nn.Module:
-        """The forward solve's solver, as given."""
+        """The forward solve's solver, as given; settable (the solve is rebuilt, with the
+        constructor's checks), as torchdyn's tutorials do."""
         return self.solve.backend.solver
+
+    @solver.setter
+    def solver(self, value: str | nn.Module) -> None:
+        self.solve = replace(self.solve, backend=replace(self.solve.backend, solver=value))
 
     @property
     def atol(self) -> float:
@@ -299,8 +304,31 @@ class SolveAttributes:
 
     @property
     def sensitivity(self) -> str:
-        """The gradient method's name."""
+        """The gradient method's name; settable, as torchdyn's tutorials switch it during
+        training. An adjoint set so takes the adjoint options of the model's last adjoint
+        (kept across a switch to autograd), else the defaults."""
         return self.solve.sensitivity
+
+    @sensitivity.setter
+    def sensitivity(self, value: str) -> None:
+        gradient = self.solve.gradient
+        check_choice("sensitivity", value, self.solve.backend.SENSITIVITIES)
+        if not isinstance(gradient, Autograd):
+            kept = ("solver", "atol", "rtol", "seminorm")
+            self.__dict__["_adjoint_options"] = {k: getattr(gradient, k, None) for k in kept}
+        last = self.__dict__.get("_adjoint_options", {})
+        adjoint = {
+            "solver": last.get("solver"),
+            "atol": last.get("atol") or defaults.ATOL_ADJOINT,
+            "rtol": last.get("rtol") or defaults.RTOL_ADJOINT,
+        }
+        if value == "autograd":
+            new: Gradient = Autograd()
+        elif value == "adjoint":
+            new = Adjoint(**adjoint, seminorm=last.get("seminorm"))
+        else:
+            new = InterpolatedAdjoint(**adjoint)
+        self.solve = replace(self.solve, gradient=new)
 
     @property
     def solver_adjoint(self) -> str | nn.Module | None:

@@ -333,3 +333,30 @@ def test_a_plain_function_as_the_vector_field_of_a_config(tmp_path):
     main(["fit", "--config", config])
     state = torch.load(_last(tmp_path / "run"), weights_only=False)
     assert state["hyper_parameters"]["ode"]["init_args"]["vector_field"] == field
+
+
+def test_fit_on_a_full_disk_leaves_no_unloadable_checkpoint(tmp_path, monkeypatch):
+    # The disk fills after the first checkpoint: the run stops with the package's error,
+    # and every checkpoint file left behind loads (Lightning's own writer left a
+    # truncated one on a 200 KB file system).
+    from anode_plugin.lightning import CheckpointError, _checkpoint_io
+
+    real_save, writes = torch.save, []
+
+    def save(obj, path, *args, **kwargs):
+        writes.append(path)
+        if len(writes) == 1:
+            return real_save(obj, path, *args, **kwargs)
+        with open(path, "wb") as handle:
+            handle.write(b"PK\x03\x04 partial")
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(_checkpoint_io.torch, "save", save)
+    config = _write(tmp_path / "config.yaml", _config(tmp_path / "run", epochs=3))
+    with pytest.raises(CheckpointError, match="Could not write the checkpoint"):
+        main(["fit", "--config", config])
+    left = sorted((tmp_path / "run").rglob("*.ckpt"))
+    assert left and len(writes) >= 2
+    for path in left:
+        torch.load(path, weights_only=False)  # every file left is a whole checkpoint
+    assert not list((tmp_path / "run").rglob("*.partial*"))

@@ -370,6 +370,8 @@ def test_refusals_name_the_argument():
         )
     with pytest.raises(ValueError, match=r"`t` must be 1-D with at least two strictly"):
         NativeBackend().integrate(lambda t, x: x, torch.ones(2, 2), torch.tensor([0.0, 0.0]))
+    with pytest.raises(ValueError, match=r"`t` must hold finite times, got \[0\.0, nan\]"):
+        NativeBackend().integrate(lambda t, x: x, torch.ones(2, 2), torch.tensor([0.0, math.nan]))
 
 
 def test_the_first_step_is_hairers():

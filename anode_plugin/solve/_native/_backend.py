@@ -129,13 +129,13 @@ def _options_key(compile: bool | Mapping[str, Any]) -> tuple[tuple[str, Any], ..
 
 def _times(t: Tensor) -> list[float]:
     """``t`` as host floats (one read), checked: 1-D, two or more, strictly monotonic."""
-    times = t.detach().reshape(-1).tolist() if t.ndim == 1 else None
-    steps = [b - a for a, b in itertools.pairwise(times or [])]
+    times = t.detach().reshape(-1).tolist() if t.ndim == 1 else []
+    if not all(math.isfinite(s) for s in times):
+        raise ValueError(f"`t` must hold finite times, got {times}.")
+    steps = [b - a for a, b in itertools.pairwise(times)]
     if not steps or not (all(s > 0 for s in steps) or all(s < 0 for s in steps)):
         raise ValueError(
             "`t` must be 1-D with at least two strictly increasing or strictly decreasing "
             f"times, got {t.tolist() if t.numel() < 10 else tuple(t.shape)}."
         )
-    if not all(math.isfinite(s) for s in times):
-        raise ValueError(f"`t` must hold finite times, got {times}.")
     return times

@@ -1,0 +1,108 @@
+"""Checkpoints written whole or not at all, and read with errors that name the file.
+
+Lightning 2.6 writes a local checkpoint through an fsspec transaction whose temporary
+file lives in the system's temporary folder: on a full disk the move onto the target
+leaves a truncated or empty checkpoint (measured on a 200 KB file system: an 80 KB
+unloadable ``.ckpt`` and an empty one beside the good ones). Here the checkpoint is
+written beside its target and renamed onto it, so a failed write leaves the previous
+files as they were and no partial one.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from lightning.fabric.utilities.types import _PATH
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from typing_extensions import override
+
+from .._atomic import atomic_path
+
+__all__ = ["AtomicCheckpointIO", "CheckpointError", "ReadableCheckpoints"]
+
+
+class CheckpointError(OSError):
+    """A checkpoint could not be written (the disk is full, the folder unwritable) or
+    read (the file is truncated, empty or not a checkpoint). An ``OSError``: ``except
+    OSError`` keeps catching it."""
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's ``TorchCheckpointIO``, with atomic local writes and clear read errors.
+
+    ``anode fit`` and the image benchmark use it; give it to a ``Trainer`` of your own
+    with ``pl.Trainer(plugins=[AtomicCheckpointIO()])``. Remote paths (``s3://``, ...)
+    are written as Lightning writes them.
+    """
+
+    @override
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None
+    ) -> None:
+        if storage_options is not None or "://" in str(path):
+            super().save_checkpoint(checkpoint, path, storage_options)
+            return
+        folder = os.path.dirname(os.fspath(path))
+        try:
+            os.makedirs(folder or ".", exist_ok=True)
+            with atomic_path(path) as partial:
+                torch.save(checkpoint, partial)
+        except OSError as error:
+            raise CheckpointError(
+                f"Could not write the checkpoint {path}: {error}. Nothing was written in its "
+                "place and the checkpoints saved before are unchanged; free space there or "
+                "save elsewhere (`checkpoint.dirpath`, `trainer.default_root_dir`)."
+            ) from error
+
+    @override
+    def load_checkpoint(
+        self,
+        path: _PATH,
+        map_location: Callable | None = lambda storage, loc: storage,
+        weights_only: bool | None = None,
+    ) -> dict[str, Any]:
+        try:
+            return super().load_checkpoint(
+                path, map_location=map_location, weights_only=weights_only
+            )
+        except FileNotFoundError:
+            raise
+        except Exception as error:
+            if "://" in str(path) or zipfile.is_zipfile(path):
+                raise  # a whole checkpoint that fails for another reason: torch's words
+            raise unreadable_checkpoint(path, error) from error
+
+
+def unreadable_checkpoint(path: _PATH, error: BaseException) -> CheckpointError:
+    """The error for a file at ``path`` that is not a whole PyTorch checkpoint."""
+    size = os.path.getsize(path)
+    what = "empty" if size == 0 else f"{size} bytes, not a whole PyTorch zip archive"
+    return CheckpointError(
+        f"The checkpoint {path} cannot be read: it is truncated or not a checkpoint "
+        f"({what}; torch.load said {type(error).__name__}: {error}). Resume from an "
+        "earlier checkpoint, or train again."
+    )
+
+
+class ReadableCheckpoints:
+    """``load_from_checkpoint`` whose unreadable files raise :class:`CheckpointError`
+    naming the file (a mixin of the package's ``LightningModule``s)."""
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: Any, *args: Any, **kwargs: Any) -> Any:
+        """Lightning's ``load_from_checkpoint``; a truncated, empty or foreign file raises
+        :class:`CheckpointError` instead of torch's ``EOFError`` or ``UnpicklingError``."""
+        try:
+            return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
+        except FileNotFoundError:
+            raise
+        except Exception as error:
+            path = checkpoint_path
+            readable_path = isinstance(path, (str, os.PathLike)) and "://" not in str(path)
+            if not readable_path or not os.path.isfile(path) or zipfile.is_zipfile(path):
+                raise
+            raise unreadable_checkpoint(path, error) from error
