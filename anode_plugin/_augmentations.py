@@ -23,6 +23,7 @@ from collections.abc import Callable
 from torch import Tensor, nn
 
 from ._augment import Augmenter
+from ._errors import AugmentIndexError
 from ._input_layer import InputLayer, InputLayerAugmenter
 from ._second_order import (
     INITIAL_VELOCITIES,
@@ -87,6 +88,13 @@ def build_augmentation(
     model has checked).
     """
     augment_dims = check_non_negative_int("augment_dims", augment_dims)
+    if isinstance(augment_idx, int) and not isinstance(augment_idx, bool) and augment_idx == 0:
+        # The model's input is a batch: dimension 0 indexes the samples.
+        raise AugmentIndexError(
+            "`augment_idx`=0 is the batch dimension of the model's input [batch, d, ...]: "
+            "augmenting it would add samples, not dimensions. Use 1 for the features of "
+            "vectors and the channels of images (or a negative index from the end)."
+        )
     placement = resolve_placement(placement, order)
     if isinstance(augmentation, nn.Module):
         kind = "input_layer"

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 import torch
 
 __all__ = [
+    "check_bool",
     "check_choice",
     "check_floating_tensor",
     "check_non_negative_int",
@@ -29,6 +30,14 @@ def check_choice(name: str, value: object, allowed: Iterable[str]) -> str:
     allowed = tuple(allowed)
     if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"`{name}` must be one of {list(allowed)}, got {value!r}.")
+    return value
+
+
+def check_bool(name: str, value: object) -> bool:
+    """``value`` if it is ``True`` or ``False`` (a string such as ``"no"`` is refused: it
+    would read as true)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"`{name}` must be True or False, got {value!r}.")
     return value
 
 
@@ -86,7 +95,10 @@ def check_floating_tensor(name: str, value: object, *, min_ndim: int = 1) -> tor
 
 
 def check_t_span(
-    value: torch.Tensor | Sequence[float], *, dtype: torch.dtype | None = None
+    value: torch.Tensor | Sequence[float],
+    *,
+    dtype: torch.dtype | None = None,
+    name: str = "t_span",
 ) -> torch.Tensor:
     """Return ``value`` as a 1-D time tensor that is finite and strictly monotonic.
 
@@ -100,21 +112,21 @@ def check_t_span(
             t = torch.as_tensor(value, dtype=torch.float64)
         except (TypeError, ValueError, RuntimeError) as error:
             raise ValueError(
-                f"`t_span` must be a 1-D sequence of at least two times, got {value!r}."
+                f"`{name}` must be a 1-D sequence of at least two times, got {value!r}."
             ) from error
     if t.ndim != 1 or t.numel() < 2:
         raise ValueError(
-            f"`t_span` must be 1-D with at least two times, got shape {tuple(t.shape)}: {value!r}."
+            f"`{name}` must be 1-D with at least two times, got shape {tuple(t.shape)}: {value!r}."
         )
     if t.is_complex():
-        raise ValueError(f"`t_span` must hold real times, got dtype {t.dtype}.")
+        raise ValueError(f"`{name}` must hold real times, got dtype {t.dtype}.")
     times = t.detach()
     if not bool(torch.isfinite(times).all()):
-        raise ValueError(f"`t_span` must hold finite times, got {times.tolist()}.")
+        raise ValueError(f"`{name}` must hold finite times, got {times.tolist()}.")
     steps = times[1:] - times[:-1]
     if not (bool((steps > 0).all()) or bool((steps < 0).all())):
         raise ValueError(
-            f"`t_span` must be strictly increasing or strictly decreasing, got {times.tolist()}."
+            f"`{name}` must be strictly increasing or strictly decreasing, got {times.tolist()}."
         )
     # `.to` keeps the autograd graph, so gradients with respect to times still flow.
     if dtype is not None:

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._errors import StateShapeError
-from ._validation import check_choice, check_positive_int
+from ._validation import check_bool, check_choice, check_positive_int
 
 __all__ = ["ACTIVATIONS", "ConvVectorField", "MLPVectorField"]
 
@@ -65,7 +65,7 @@ class MLPVectorField(nn.Module):
         self.dim = check_positive_int("dim", dim)
         self.hidden_dim = check_positive_int("hidden_dim", hidden_dim)
         self.out_dim = self.dim if out_dim is None else check_positive_int("out_dim", out_dim)
-        self.time_dependent = bool(time_dependent)
+        self.time_dependent = check_bool("time_dependent", time_dependent)
         self.fc1 = nn.Linear(self.dim + int(self.time_dependent), self.hidden_dim)
         self.fc2 = nn.Linear(self.hidden_dim, self.hidden_dim)
         self.fc3 = nn.Linear(self.hidden_dim, self.out_dim)
@@ -177,7 +177,7 @@ class ConvVectorField(nn.Module):
             else check_positive_int("out_channels", out_channels)
         )
         self.num_filters = check_positive_int("num_filters", num_filters)
-        self.time_dependent = bool(time_dependent)
+        self.time_dependent = check_bool("time_dependent", time_dependent)
         conv = _TimeConv2d if self.time_dependent else nn.Conv2d
         extra = int(self.time_dependent)
         self.conv1 = conv(self.channels + extra, self.num_filters, kernel_size=1)

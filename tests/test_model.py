@@ -254,6 +254,7 @@ def test_fixed_step_solver_options_on_torchdiffeq():
             r"`t_span` must be strictly increasing or strictly decreasing, got \[0\.0, 0\.0\]",
         ),
         ({"t_span": [0.0, float("nan")]}, r"`t_span` must hold finite times"),
+        ({"augment_idx": 0}, r"`augment_idx`=0 is the batch dimension of the model's input"),
         (
             {"solver_options": {"step_size": 0.1}},
             r"`solver_options` .* need backend='torchdiffeq', got backend='native'",

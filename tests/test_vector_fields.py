@@ -113,6 +113,14 @@ def test_bad_arguments(make, match):
         make()
 
 
+@pytest.mark.parametrize("make", [MLPVectorField, ConvVectorField])
+@pytest.mark.parametrize("value", ["no", 0, None])
+def test_time_dependent_must_be_a_bool(make, value):
+    # "no" used to read as true: a time-dependent field, silently.
+    with pytest.raises(TypeError, match=r"`time_dependent` must be True or False, got"):
+        make(3, 4, time_dependent=value)
+
+
 def test_wrong_state_size():
     with pytest.raises(StateShapeError, match=r"MLPVectorField\(dim=3\) takes states of shape"):
         MLPVectorField(3)(torch.tensor(0.0), torch.randn(2, 2))

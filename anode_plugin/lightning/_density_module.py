@@ -88,6 +88,12 @@ class DensityModule(ReadableCheckpoints, pl.LightningModule):
         self.objective = check_choice("objective", objective, OBJECTIVES)
         self.coupling = check_choice("coupling", coupling, COUPLINGS)
         self.sigma = check_non_negative_float("sigma", sigma)
+        if self.objective != "flow_matching" and (sigma != 0.0 or coupling != "independent"):
+            raise ValueError(
+                "`sigma` and `coupling` are flow matching's: they need "
+                f"objective='flow_matching', got objective={self.objective!r} with "
+                f"sigma={sigma!r}, coupling={coupling!r}."
+            )
         self.save_hyperparameters(ignore=["flow"])
         self.val_nll = MeanMetric()
         self.test_nll = MeanMetric()

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_choice, check_tolerances_resolvable
+from .._validation import check_choice, check_t_span, check_tolerances_resolvable
 from . import _defaults as defaults
 from ._adjoint import Adjoint
 from ._autograd import Autograd
@@ -150,6 +150,8 @@ class Solve:
         Returns:
             The states at ``t``, ``[len(t), *z0.shape]``, and the forward statistics.
         """
+        # A degenerate or unordered `t` would send an adaptive solver into an endless loop.
+        check_t_span(t, name="t")
         return self.gradient.solve(
             self.backend,
             field,

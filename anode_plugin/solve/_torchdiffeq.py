@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -76,6 +77,15 @@ class TorchdiffeqBackend(Backend):
             raise TypeError(
                 "`options` must be a dict of torchdiffeq's odeint options by name, e.g. "
                 f'{{"step_size": 0.1}}, got {self.options!r}.'
+            )
+        # torchdiffeq only warns about an option its solver does not take (a misspelt
+        # `stepsize` was silently a default step): refuse it, naming the solver's own.
+        allowed = _solver_options(self.solver)
+        unknown = sorted(set(self.options) - set(allowed))
+        if unknown:
+            raise ValueError(
+                f"`solver_options` {unknown} are not options of torchdiffeq's "
+                f"{self.solver!r}; it takes {list(allowed)}."
             )
 
     @classmethod
@@ -158,6 +168,16 @@ class TorchdiffeqBackend(Backend):
         counters.to_backward()  # torchdiffeq's backward solve evaluates the same object
         solution = Solution(sol, counters.forward_counter.joint_stats(z0))
         return LibraryAdjoint(solution, counters.backward_counter)
+
+
+def _solver_options(method: str) -> tuple[str, ...]:
+    """The keyword options torchdiffeq's ``method`` takes (its classes' ``__init__``s)."""
+    names = {"norm"}  # odeint's own, for the adaptive solvers' error norm
+    for cls in _TORCHDIFFEQ_SOLVERS[method].__mro__:
+        if "__init__" in cls.__dict__:
+            names |= set(inspect.signature(cls.__dict__["__init__"]).parameters)
+    taken = ("self", "func", "y0", "rtol", "atol", "args", "kwargs", "unused_kwargs")
+    return tuple(sorted(names - set(taken)))
 
 
 class _underflow_as_error:

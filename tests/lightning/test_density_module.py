@@ -87,6 +87,12 @@ def test_density_module_trains_by_flow_matching_and_validates_by_likelihood(tmp_
         ({"objective": "score"}, r"`objective` must be one of \['likelihood', 'flow_matching'\]"),
         ({"coupling": "sinkhorn"}, r"`coupling` must be one of \['independent', 'ot'\]"),
         ({"sigma": -1.0}, r"`sigma` must be a non-negative float, got -1.0"),
+        (
+            {"sigma": 0.5},
+            r"`sigma` and `coupling` are flow matching's: they need objective='flow_matching', "
+            r"got objective='likelihood' with sigma=0.5, coupling='independent'",
+        ),
+        ({"coupling": "ot"}, r"`sigma` and `coupling` are flow matching's: .* coupling='ot'"),
     ],
 )
 def test_density_module_refuses_bad_objective_options(kwargs, match):

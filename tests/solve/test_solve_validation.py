@@ -64,6 +64,22 @@ from anode_plugin.solve import (
             TypeError,
             "`options` must be a dict of torchdiffeq's odeint options",
         ),
+        (
+            lambda: TorchdiffeqBackend("rk4", options={"stepsize": 0.1}),
+            ValueError,
+            r"`solver_options` \['stepsize'\] are not options of torchdiffeq's 'rk4'; it takes "
+            r"\[.*'step_size'\]",
+        ),
+        (
+            lambda: Solve(TorchdynBackend())(nn.Identity(), torch.ones(2, 2), torch.zeros(2)),
+            ValueError,
+            r"`t` must be strictly increasing or strictly decreasing, got \[0\.0, 0\.0\]",
+        ),
+        (
+            lambda: Solve(TorchdiffeqBackend())(nn.Identity(), torch.ones(2, 2), torch.zeros(2, 2)),
+            ValueError,
+            r"`t` must be 1-D with at least two times, got shape \(2, 2\)",
+        ),
         (lambda: ErrorNorm(-3), ValueError, r"`entries` must be a positive integer .* got -3"),
         (lambda: ErrorNorm(0), ValueError, r"`entries` must be a positive integer .* got 0"),
         (lambda: ErrorNorm("all"), ValueError, r"`entries` must be a positive integer"),
