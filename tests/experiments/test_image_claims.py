@@ -168,3 +168,21 @@ def test_profile_backend_and_dataset_are_validated():
         run_image_benchmark("mnist", profile="cpu")
     with pytest.raises(ValueError, match=r"`backend` must be one of \[.torchdyn., .torchdiffeq."):
         run_image_benchmark(backend="scipy")
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        # 0 used to mean the default (10 epochs, batch 64) and -1 epochs trained forever.
+        ({"max_epochs": 0}, r"`max_epochs` must be a positive integer, got 0"),
+        ({"max_epochs": -1}, r"`max_epochs` must be a positive integer, got -1"),
+        ({"batch_size": 0}, r"`batch_size` must be a positive integer, got 0"),
+        ({"train_subset": 0}, r"`train_subset` must be a positive integer, got 0"),
+        ({"max_steps": 0}, r"`max_steps` must be a positive integer, or -1 for no limit, got 0"),
+        # The same seed twice reported "Runs 2, ± 0.0" from one run.
+        ({"seeds": [0, 0]}, r"`seeds` must be distinct, got \[0, 0\]"),
+    ],
+)
+def test_options_that_were_silently_replaced_are_refused(options, match):
+    with pytest.raises(ValueError, match=match):
+        run_image_benchmark(**options)

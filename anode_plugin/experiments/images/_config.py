@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..._model import BACKENDS
-from ..._validation import check_choice, check_non_negative_int
+from ..._validation import check_choice, check_non_negative_int, check_positive_int
 from ...testing._tolerances import _THRESHOLD, TOLERANCE_LADDER, _check_ladder, _check_threshold
 from ._setups import DEFAULT_BACKEND, IMAGE_SETUPS, MODELS, PROFILES, ImageSetup, resolve_setup
 
@@ -133,6 +133,19 @@ class ImageBenchmarkConfig:
             )
         if not self.seeds:
             raise ValueError("`seeds` must name at least one seed.")
+        if len(set(self.seeds)) != len(self.seeds):
+            # The same seed twice trains the same run twice: a spread of 0, two "runs".
+            raise ValueError(f"`seeds` must be distinct, got {list(self.seeds)}.")
+        # 0 used to mean the default and -1 epochs trained until killed: refused.
+        for name in ("max_epochs", "batch_size", "train_subset", "test_subset"):
+            value = getattr(self, name)
+            if value is not None:
+                check_positive_int(name, value)
+        steps = self.max_steps
+        if steps != -1 and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+            raise ValueError(
+                f"`max_steps` must be a positive integer, or -1 for no limit, got {steps!r}."
+            )
         _ = self.reconstruction  # validates the check's three options
 
     def _profile(self, key: str) -> Any:
