@@ -160,7 +160,10 @@ class FieldCall(nn.Module):
             placeholder.data = placeholder.data.to(dtype)
 
     def forward(self, t: Tensor, x: Any, args: Any = None) -> Any:
-        self.nfe += 1  # torchdyn's count: every call, in a solve or not
+        # torchdyn's count: every call, in a solve or not. Inside a compiled step the int
+        # would be a guard (a recompilation per step): the step counts its calls instead.
+        if not torch.compiler.is_compiling():
+            self.nfe += 1
         for module in self._time_modules:
             module.t = t
         if self.args is not None:

@@ -5,6 +5,7 @@ Every message names the argument, the value received and what is allowed.
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import os
@@ -120,13 +121,15 @@ def check_t_span(
         )
     if t.is_complex():
         raise ValueError(f"`{name}` must hold real times, got dtype {t.dtype}.")
-    times = t.detach()
-    if not bool(torch.isfinite(times).all()):
-        raise ValueError(f"`{name}` must hold finite times, got {times.tolist()}.")
-    steps = times[1:] - times[:-1]
-    if not (bool((steps > 0).all()) or bool((steps < 0).all())):
+    # One read of the times to the host (a solve checks them on every call): the checks
+    # in Python floats, which keep the tensor's order and equalities.
+    times = t.detach().tolist()
+    if not all(math.isfinite(s) for s in times):
+        raise ValueError(f"`{name}` must hold finite times, got {times}.")
+    steps = [b - a for a, b in itertools.pairwise(times)]
+    if not (all(s > 0 for s in steps) or all(s < 0 for s in steps)):
         raise ValueError(
-            f"`{name}` must be strictly increasing or strictly decreasing, got {times.tolist()}."
+            f"`{name}` must be strictly increasing or strictly decreasing, got {times}."
         )
     # `.to` keeps the autograd graph, so gradients with respect to times still flow.
     if dtype is not None:

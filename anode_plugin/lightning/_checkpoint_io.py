@@ -34,8 +34,8 @@ class CheckpointError(OSError):
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning's ``TorchCheckpointIO``, with atomic local writes and clear read errors.
 
-    ``anode fit`` and the image benchmark use it; give it to a ``Trainer`` of your own
-    with ``pl.Trainer(plugins=[AtomicCheckpointIO()])``. Remote paths (``s3://``, ...)
+    ``anode fit`` uses it; give it to a ``Trainer`` of your own with
+    ``pl.Trainer(plugins=[AtomicCheckpointIO()])``. Remote paths (``s3://``, ...)
     are written as Lightning writes them.
     """
 
@@ -69,16 +69,22 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             return super().load_checkpoint(
                 path, map_location=map_location, weights_only=weights_only
             )
-        except FileNotFoundError:
-            raise
         except Exception as error:
-            if "://" in str(path) or zipfile.is_zipfile(path):
-                raise  # a whole checkpoint that fails for another reason: torch's words
-            raise unreadable_checkpoint(path, error) from error
+            unreadable = _unreadable(path, error)
+            if unreadable is None:
+                raise
+            raise unreadable from error
 
 
-def unreadable_checkpoint(path: _PATH, error: BaseException) -> CheckpointError:
-    """The error for a file at ``path`` that is not a whole PyTorch checkpoint."""
+def _unreadable(path: Any, error: Exception) -> CheckpointError | None:
+    """A :class:`CheckpointError` naming ``path`` when loading it failed because it is a
+    local file that is not a whole PyTorch checkpoint (a zip archive); else ``None``
+    (a missing file, a remote one, a whole checkpoint failing otherwise: their own words)."""
+    local = isinstance(path, (str, os.PathLike)) and "://" not in str(path)
+    if isinstance(error, FileNotFoundError) or not local or not os.path.isfile(path):
+        return None
+    if zipfile.is_zipfile(path):
+        return None
     size = os.path.getsize(path)
     what = "empty" if size == 0 else f"{size} bytes, not a whole PyTorch zip archive"
     return CheckpointError(
@@ -98,11 +104,8 @@ class ReadableCheckpoints:
         :class:`CheckpointError` instead of torch's ``EOFError`` or ``UnpicklingError``."""
         try:
             return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
-        except FileNotFoundError:
-            raise
         except Exception as error:
-            path = checkpoint_path
-            readable_path = isinstance(path, (str, os.PathLike)) and "://" not in str(path)
-            if not readable_path or not os.path.isfile(path) or zipfile.is_zipfile(path):
+            unreadable = _unreadable(checkpoint_path, error)
+            if unreadable is None:
                 raise
-            raise unreadable_checkpoint(path, error) from error
+            raise unreadable from error

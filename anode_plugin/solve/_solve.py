@@ -228,13 +228,17 @@ def solve_from_options(
             )
     engine = backend_type.from_options(solver, atol, rtol, **extras)
     adjoint = {"solver": solver_adjoint, "atol": atol_adjoint, "rtol": rtol_adjoint}
+    return Solve(engine, gradient_of(sensitivity, adjoint, seminorm))
+
+
+def gradient_of(sensitivity: str, adjoint: dict[str, Any], seminorm: bool | None) -> Gradient:
+    """The gradient method named ``sensitivity``; an adjoint's takes the ``adjoint``
+    options (``solver``, ``atol``, ``rtol``) and the backsolve adjoint ``seminorm``."""
     if sensitivity == "autograd":
-        gradient: Gradient = Autograd()
-    elif sensitivity == "adjoint":
-        gradient = Adjoint(**adjoint, seminorm=seminorm)
-    else:
-        gradient = InterpolatedAdjoint(**adjoint)
-    return Solve(engine, gradient)
+        return Autograd()
+    if sensitivity == "adjoint":
+        return Adjoint(**adjoint, seminorm=seminorm)
+    return InterpolatedAdjoint(**adjoint)
 
 
 #: The flat options' defaults, read from :func:`solve_from_options` itself.
@@ -313,24 +317,18 @@ class SolveAttributes:
 
     @sensitivity.setter
     def sensitivity(self, value: str) -> None:
-        gradient = self.solve.gradient
+        current = self.solve.gradient
         check_choice("sensitivity", value, self.solve.backend.SENSITIVITIES)
-        if not isinstance(gradient, Autograd):
+        if not isinstance(current, Autograd):
             kept = ("solver", "atol", "rtol", "seminorm")
-            self.__dict__["_adjoint_options"] = {k: getattr(gradient, k, None) for k in kept}
+            self.__dict__["_adjoint_options"] = {k: getattr(current, k, None) for k in kept}
         last = self.__dict__.get("_adjoint_options", {})
         adjoint = {
             "solver": last.get("solver"),
             "atol": last.get("atol") or defaults.ATOL_ADJOINT,
             "rtol": last.get("rtol") or defaults.RTOL_ADJOINT,
         }
-        if value == "autograd":
-            new: Gradient = Autograd()
-        elif value == "adjoint":
-            new = Adjoint(**adjoint, seminorm=last.get("seminorm"))
-        else:
-            new = InterpolatedAdjoint(**adjoint)
-        self.solve = replace(self.solve, gradient=new)
+        self.solve = replace(self.solve, gradient=gradient_of(value, adjoint, last.get("seminorm")))
 
     @property
     def solver_adjoint(self) -> str | nn.Module | None:

@@ -64,12 +64,25 @@ def _adam(jax: Any, jnp: Any, lr: float = 1e-3) -> tuple[Callable, Callable]:
     return init, update
 
 
-def _mlp_params(jnp: Any, field: nn.Module) -> dict:
-    return {n: _array(jnp, p) for n, p in field.named_parameters()}
+def _params(jnp: Any, module: nn.Module) -> dict:
+    """A torch module's parameters by name, as JAX arrays (the same initial weights)."""
+    return {n: _array(jnp, p) for n, p in module.named_parameters()}
 
 
-def _conv_params(jnp: Any, field: nn.Module) -> dict:
-    return {n: _array(jnp, p) for n, p in field.named_parameters()}
+def _final_state(diffrax: Any, rate: Any, x: Any, field: dict, controller: Any, adjoint: Any):
+    """dopri5 from ``x`` over [0, 1]: the final state and the number of steps taken."""
+    solution = diffrax.diffeqsolve(
+        diffrax.ODETerm(rate),
+        diffrax.Dopri5(),
+        0.0,
+        1.0,
+        None,
+        x,
+        args=field,
+        stepsize_controller=controller,
+        adjoint=adjoint,
+    )
+    return solution.ys[-1], solution.stats["num_steps"]
 
 
 def jax_contender(case: str, setting: dict) -> Callable[[], tuple] | None:
@@ -80,10 +93,7 @@ def jax_contender(case: str, setting: dict) -> Callable[[], tuple] | None:
     jax, jnp, diffrax = imported
 
     if case.startswith("spheres"):
-        params = {
-            "field": _mlp_params(jnp, setting["field"]),
-            "head": _mlp_params(jnp, setting["head"]),
-        }
+        params = {"field": _params(jnp, setting["field"]), "head": _params(jnp, setting["head"])}
         x = jnp.concatenate([_array(jnp, setting["x"]), jnp.zeros((64, 1))], axis=1)
         target = _array(jnp, setting["target"])
 
@@ -93,30 +103,17 @@ def jax_contender(case: str, setting: dict) -> Callable[[], tuple] | None:
             h = jax.nn.relu(h @ w["fc2.weight"].T + w["fc2.bias"])
             return h @ w["fc3.weight"].T + w["fc3.bias"]
 
-        adjoint = diffrax.RecursiveCheckpointAdjoint()
+        controller = diffrax.PIDController(rtol=1e-3, atol=1e-3)
+        adjoint = diffrax.RecursiveCheckpointAdjoint()  # autograd through the solve
 
         def loss_fn(params: dict) -> tuple[Any, Any]:
-            solution = diffrax.diffeqsolve(
-                diffrax.ODETerm(rate),
-                diffrax.Dopri5(),
-                0.0,
-                1.0,
-                None,
-                x,
-                args=params["field"],
-                stepsize_controller=diffrax.PIDController(rtol=1e-3, atol=1e-3),
-                adjoint=adjoint,
-            )
-            z = solution.ys[-1]
+            z, steps = _final_state(diffrax, rate, x, params["field"], controller, adjoint)
             out = z @ params["head"]["weight"].T + params["head"]["bias"]
-            return jnp.mean((out - target) ** 2), solution.stats["num_steps"]
+            return jnp.mean((out - target) ** 2), steps
 
     else:
         p = setting["p"]
-        params = {
-            "field": _conv_params(jnp, setting["field"]),
-            "head": _mlp_params(jnp, setting["head"]),
-        }
+        params = {"field": _params(jnp, setting["field"]), "head": _params(jnp, setting["head"])}
         images = _array(jnp, setting["x"])
         x = jnp.concatenate([images, jnp.zeros((images.shape[0], p, *images.shape[2:]))], 1)
         labels = jnp.asarray(setting["y"].numpy())
@@ -143,22 +140,12 @@ def jax_contender(case: str, setting: dict) -> Callable[[], tuple] | None:
         adjoint = diffrax.BacksolveAdjoint(stepsize_controller=controller)
 
         def loss_fn(params: dict) -> tuple[Any, Any]:
-            solution = diffrax.diffeqsolve(
-                diffrax.ODETerm(rate),
-                diffrax.Dopri5(),
-                0.0,
-                1.0,
-                None,
-                x,
-                args=params["field"],
-                stepsize_controller=controller,
-                adjoint=adjoint,
-            )
-            z = solution.ys[-1].reshape(x.shape[0], -1)
+            z, steps = _final_state(diffrax, rate, x, params["field"], controller, adjoint)
+            z = z.reshape(x.shape[0], -1)
             logits = z @ params["head"]["weight"].T + params["head"]["bias"]
             log_p = jax.nn.log_softmax(logits)
             loss = -jnp.mean(jnp.take_along_axis(log_p, labels[:, None], 1))
-            return loss, solution.stats["num_steps"]
+            return loss, steps
 
     init, update = _adam(jax, jnp)
 

@@ -346,8 +346,13 @@ def test_a_new_model_of_the_same_shape_reuses_the_compiled_step():
         )
         model.features(x).pow(2).sum().backward()
 
+    before = counters["stats"]["unique_graphs"]
     train_step(0)
     graphs = counters["stats"]["unique_graphs"]
+    # Two graphs for the first model: its first step from an input without gradients,
+    # the others from states with them; none per step (a guard on a Python int the field
+    # mutates, its call count, once recompiled every step).
+    assert graphs - before <= 2
     train_step(1)
     train_step(2)
     assert counters["stats"]["unique_graphs"] == graphs
@@ -447,3 +452,16 @@ def test_a_step_size_underflow_names_its_remedies():
     t = torch.tensor([0.0, 1.0], dtype=torch.float64)
     with pytest.raises(StepSizeUnderflowError, match=r"underflowed at t=0\.5 .*try looser"):
         NativeBackend().integrate(f, torch.zeros(1, 1, dtype=torch.float64), t)
+
+
+def test_the_fields_own_count_follows_a_compiled_step():
+    # vf.nfe (torchdyn's count) is not counted inside the graph, but around it.
+    model = AugmentedNeuralODE(
+        MLPVectorField(3, 8),
+        augment_dims=1,
+        regularisers=("kinetic",),
+        solve=Solve(NativeBackend(compile=_compile_options())),
+    )
+    for _ in range(2):
+        model.features(torch.randn(4, 2)).sum().backward()
+    assert model.vf.nfe == model.nfe.total > 0

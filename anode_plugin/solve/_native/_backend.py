@@ -16,7 +16,7 @@ from .._defaults import ATOL, RTOL, SOLVER
 from .._evaluations import NO_LIMITS, Limits
 from .._norms import FULL_NORM, ErrorNorm
 from .._statistics import Solution
-from ._compiled import check_compile_options
+from ._compiled import check_compile_options, compiled_step
 from ._loop import Loop
 from ._stepper import RungeKuttaStep
 from ._tableaus import TABLEAUS, ButcherTableau
@@ -49,7 +49,10 @@ class NativeBackend(Backend):
             same field class and shapes: the first step of a new shape pays the
             compilation (16.5 s cold for the spheres ANODE on 2 cores, about 2 s once
             inductor's on-disk cache holds it). An adjoint's backward solve, whose field
-            differentiates inside, runs eagerly.
+            differentiates inside, runs eagerly, and so does every step once a process
+            has compiled a method for more field classes and shapes than dynamo's
+            recompilation limit (8 by default). Keep Python counters out of a compiled
+            field: a mutated int attribute is a guard, a recompilation per step.
     """
 
     name: ClassVar[str] = "native"
@@ -106,11 +109,14 @@ class NativeBackend(Backend):
         tableau = TABLEAUS[check_choice("solver", name, self.SOLVERS)]
         times = _times(t)
         counted = self.counter(field, t, limits)
+        options = _options_key(self.compile)
+        compiled = options is not None and isinstance(field, nn.Module)
         solve = Loop(
             stepper=self._stepper(tableau, z0),
             counted=counted,
-            compiled=_options_key(self.compile) if isinstance(field, nn.Module) else None,
+            compiled=compiled_step(tableau, options) if compiled else None,
             time_like=t,
+            tallies=_tallies(field) if compiled else (),
         )
         if tableau.adaptive:
             tol = (self.atol if atol is None else atol, self.rtol if rtol is None else rtol)
@@ -118,6 +124,16 @@ class NativeBackend(Backend):
         else:
             ys = solve.fixed(z0, times, self.step_size)
         return Solution(ys, counted.joint_stats(z0))
+
+
+def _tallies(field: nn.Module) -> tuple[nn.Module, ...]:
+    """The modules of ``field`` that count their own calls in an int ``nfe`` (torchdyn's
+    convention, the package's ``FieldCall``)."""
+    return tuple(
+        m
+        for m in field.modules()
+        if type(getattr(m, "nfe", None)) is int  # not a bool
+    )
 
 
 def _options_key(compile: bool | Mapping[str, Any]) -> tuple[tuple[str, Any], ...] | None:

@@ -11,15 +11,15 @@ recompile. The evaluations happen inside the graph: they are counted around it.
 from __future__ import annotations
 
 import functools
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from .._evaluations import Evaluations
-from .._norms import ErrorNorm
+from .._norms import FULL_NORM, ErrorNorm
+from ._stepper import error_ratio
 from ._tableaus import ButcherTableau
 
 __all__ = ["CompiledStep", "check_compile_options", "compiled_step"]
@@ -89,11 +89,9 @@ def _step_function(tableau: ButcherTableau) -> Callable[..., Any]:
             err = dt * functools.reduce(
                 torch.add, [w * k.detach() for w, k in zip(error, ks, strict=True) if w != 0.0]
             )
-            pairs = [err, y0.detach(), y1.detach()]
-            if entries is not None:
-                pairs = [ErrorNorm(entries).measured(x) for x in pairs]
-            scaled = pairs[0] / (atol + rtol * torch.maximum(pairs[1].abs(), pairs[2].abs()))
-            ratio = torch.linalg.vector_norm(scaled) / math.sqrt(max(scaled.numel(), 1))
+        # `entries`, an int, not the norm object: a new norm per solve would recompile.
+        norm = FULL_NORM if entries is None else ErrorNorm(entries)
+        ratio = error_ratio(norm, err, y0.detach(), y1.detach(), atol, rtol)
         return y1, ks[-1] if fsal else None, ratio
 
     return step
@@ -122,12 +120,22 @@ class CompiledStep:
         atol: float,
         rtol: float,
         time_dtype: torch.dtype,
+        tallies: Sequence[nn.Module] = (),
     ) -> CompiledResult:
-        """One step of ``counted.field`` from ``(s, y)``, its evaluations counted."""
-        counted.charge(self.tableau.stages - (k is not None), s, y)
+        """One step of ``counted.field`` from ``(s, y)``, its evaluations counted: by the
+        solve's counter, and by each of ``tallies``, the modules of the field that count
+        their own calls (``nfe``, torchdyn's): they skip it inside the graph, and do it
+        when dynamo runs the step eagerly (past its recompilation limit), so each ends
+        ``evaluations`` higher either way."""
+        evaluations = self.tableau.stages - (k is not None)
+        counted.charge(evaluations, s, y)
+        before = [module.nfe for module in tallies]
         t = torch.tensor(s, dtype=time_dtype, device=y.device)
         h = torch.tensor(dt, dtype=time_dtype, device=y.device)
-        return CompiledResult(*self.graph(counted.field, t, h, y, k, norm.entries, atol, rtol))
+        result = CompiledResult(*self.graph(counted.field, t, h, y, k, norm.entries, atol, rtol))
+        for module, count in zip(tallies, before, strict=True):
+            module.nfe = count + evaluations
+        return result
 
 
 @functools.cache

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..._errors import NonFiniteStateError, StepSizeUnderflowError
 from .._evaluations import Evaluations
 from .._norms import FULL_NORM, ErrorNorm
-from ._compiled import compiled_step
-from ._stepper import RungeKuttaStep, error_ratio
+from ._compiled import CompiledStep
+from ._stepper import RungeKuttaStep, error_ratio, rms
 
 __all__ = ["Loop"]
 
@@ -32,9 +32,11 @@ class Loop:
 
     stepper: RungeKuttaStep
     counted: Evaluations
-    #: ``torch.compile``'s options as sorted items, or ``None`` to step eagerly.
-    compiled: tuple[tuple[str, Any], ...] | None
+    #: The compiled step of the stepper's method, or ``None`` to step eagerly.
+    compiled: CompiledStep | None
     time_like: Tensor
+    #: The field's modules that count their own calls (``nfe``), for a compiled step.
+    tallies: tuple[nn.Module, ...] = ()
 
     def rate(self, s: float, y: Tensor) -> Tensor:
         """``f(s, y)``, counted, with the time as a 0-dim tensor as the fields expect."""
@@ -49,8 +51,8 @@ class Loop:
         tolerances: tuple[ErrorNorm, float, float] = (FULL_NORM, 1.0, 1.0),
     ) -> Any:
         if self.compiled is not None:
-            step = compiled_step(self.stepper.tableau, self.compiled)
-            return step(self.counted, s, dt, y, k, *tolerances, self.time_like.dtype)
+            dtype = self.time_like.dtype
+            return self.compiled(self.counted, s, dt, y, k, *tolerances, dtype, self.tallies)
         return self.stepper(self.rate, s, dt, y, k)
 
     def fixed(self, z0: Tensor, times: list[float], step_size: float | None) -> Tensor:
@@ -110,15 +112,14 @@ class Loop:
         """Hairer's starting step (Hairer, Norsett & Wanner, I, II.4): one evaluation."""
         order = self.stepper.tableau.order
         with torch.no_grad():
-            measured = (lambda x: x) if norm.is_full else norm.measured
+            measured = norm.measured  # all entries, one row per sample, for the full norm
             scale = measured(y).abs().mul(rtol).add_(atol)
             d0, d1 = (
-                float(x)
-                for x in torch.stack([_rms(measured(y) / scale), _rms(measured(k) / scale)])
+                float(x) for x in torch.stack([rms(measured(y) / scale), rms(measured(k) / scale)])
             )
             h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
             k1 = self.rate(s + direction * h0, y + (direction * h0) * k)
-            d2 = float(_rms(measured(k1 - k) / scale)) / h0
+            d2 = float(rms(measured(k1 - k) / scale)) / h0
         if max(d1, d2) <= 1e-15:
             h1 = max(1e-6, h0 * 1e-3)
         else:
@@ -128,10 +129,6 @@ class Loop:
     def _check_finite(self, y: Tensor, s: float) -> None:
         if not bool(torch.isfinite(y.detach()).all()):
             raise NonFiniteStateError(self.counted.non_finite_message("state", s))
-
-
-def _rms(x: Tensor) -> Tensor:
-    return torch.linalg.vector_norm(x) / math.sqrt(max(x.numel(), 1))
 
 
 def _factor(ratio: float, accepted: bool, order: int) -> float:

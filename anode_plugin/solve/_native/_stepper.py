@@ -19,7 +19,7 @@ from torch import Tensor
 from .._norms import ErrorNorm
 from ._tableaus import ButcherTableau
 
-__all__ = ["RungeKuttaStep", "StepResult", "error_ratio"]
+__all__ = ["RungeKuttaStep", "StepResult", "error_ratio", "rms"]
 
 #: ``f(t, y)`` with ``t`` a Python float.
 Rate = Callable[[float, Tensor], Tensor]
@@ -124,5 +124,9 @@ def error_ratio(
         if not norm.is_full:
             error, y0, y1 = norm.measured(error), norm.measured(y0), norm.measured(y1)
         scale = torch.maximum(y0.abs(), y1.abs()).mul_(rtol).add_(atol)
-        scaled = error / scale
-        return torch.linalg.vector_norm(scaled) / math.sqrt(max(scaled.numel(), 1))
+        return rms(error / scale)
+
+
+def rms(x: Tensor) -> Tensor:
+    """The root mean square of ``x``'s entries, a 0-dim tensor."""
+    return torch.linalg.vector_norm(x) / math.sqrt(max(x.numel(), 1))
