@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import numbers
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -14,6 +16,16 @@ from ._validation import check_choice, check_non_negative_int
 __all__ = ["Augmenter"]
 
 _ORDERS = ("first", "last")
+
+
+class _Unset(int):
+    """torchdyn's default ``augment_dims`` (5), told apart from a 5 the user passed: an
+    ``augment_func`` then sets the size, and only a size the user gave is checked."""
+
+    __slots__ = ()
+
+
+_DEFAULT_DIMS = _Unset(5)
 
 
 class Augmenter(nn.Module):
@@ -33,7 +45,9 @@ class Augmenter(nn.Module):
             ``[batch, d]`` vector or the channels of a ``[batch, c, h, w]`` image.
             Negative values count from the end, as in PyTorch.
         augment_dims: number of zero entries to add along ``augment_idx`` (the
-            paper's ``p``). Ignored when ``augment_func`` is given.
+            paper's ``p``). With ``augment_func``, the function's output sets the size (as
+            in torchdyn); an ``augment_dims`` given as well that differs from it is warned
+            about.
         augment_func: optional module or callable mapping the input to the augmented
             part, which is then concatenated with the input (as torchdyn does: the
             augmented size is the size of ``augment_func``'s output).
@@ -56,7 +70,7 @@ class Augmenter(nn.Module):
     def __init__(
         self,
         augment_idx: int = 1,
-        augment_dims: int = 5,
+        augment_dims: int = _DEFAULT_DIMS,
         augment_func: Callable[[Tensor], Tensor] | None = None,
         order: str = "first",
     ) -> None:
@@ -76,6 +90,8 @@ class Augmenter(nn.Module):
                 f"`augment_dims` must be a non-negative integer, got {augment_dims!r}."
             )
         self.augment_idx = augment_idx
+        # With an `augment_func`, a size the user gave is a claim to check, not ignore.
+        self._expected_func_dims = None if augment_dims is _DEFAULT_DIMS else int(augment_dims)
         self.augment_dims = int(augment_dims)
         self.augment_func = augment_func
         self.order = check_choice("order", order, _ORDERS)
@@ -105,10 +121,36 @@ class Augmenter(nn.Module):
         if self.augment_func is None:
             shape = list(x.shape)
             shape[dim] = self.augment_dims
-            extra = x.new_zeros(shape)
+            try:
+                extra = x.new_zeros(shape)
+            except RuntimeError as error:  # the allocator's words name neither argument
+                size = x.element_size() * math.prod(shape)
+                raise AugmentValueError(
+                    f"`augment_dims`={self.augment_dims} needs {size / 2**30:.3g} GiB of "
+                    f"zeros for an input of shape {tuple(x.shape)}, more than this device "
+                    "can allocate; the paper uses 1 to 10 (5 for images)."
+                ) from error
         else:
             extra = self.augment_func(x).to(x)
-            self._last_func_dims = extra.shape[dim]
+            got = extra.shape[dim] if extra.ndim > dim else None
+            if extra.shape[:dim] != x.shape[:dim] or extra.shape[dim + 1 :] != x.shape[dim + 1 :]:
+                raise AugmentValueError(
+                    f"`augment_func` must return the input's shape except along "
+                    f"`augment_idx`={self.augment_idx}; input {tuple(x.shape)}, output "
+                    f"{tuple(extra.shape)}."
+                )
+            if self._expected_func_dims not in (None, got) and self._last_func_dims != got:
+                # A warning, not an error: torchdyn ignores `augment_dims` here and its
+                # users' code relies on that; said once per size, not every step.
+                warnings.warn(
+                    f"`augment_func` returned {got} augmented entries along dimension "
+                    f"{dim}, but `augment_dims`={self._expected_func_dims}; the function's "
+                    f"output sets the size (as in torchdyn), so the state grows by {got}. "
+                    f"Make it return {self._expected_func_dims}, or leave `augment_dims` out.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            self._last_func_dims = got
         parts = (extra, x) if self.order == "first" else (x, extra)
         return torch.cat(parts, dim)
 

@@ -88,9 +88,17 @@ def check_floating_tensor(name: str, value: object, *, min_ndim: int = 1) -> tor
             f"float64), got {value.dtype}. Convert it first, e.g. `{name}.float()`."
         )
     if value.ndim < min_ndim:
+        # torchdyn takes a 1-D state, but here the first dimension is always the batch:
+        # augment_idx=1, per-sample statistics and the error norm's rows all rely on it.
+        hint = (
+            f" For one sample, pass `{name}[None]` (shape {(1, *value.shape)}); the first "
+            "dimension is always the batch."
+            if value.ndim == min_ndim - 1
+            else ""
+        )
         raise ValueError(
             f"`{name}` must have at least {min_ndim} dimensions ([batch, ...]), "
-            f"got shape {tuple(value.shape)}."
+            f"got shape {tuple(value.shape)}.{hint}"
         )
     return value
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 import torchdyn.nn
@@ -58,10 +60,48 @@ def test_same_output_as_torchdyn_with_augment_func(order):
     x = torch.randn(5, 3)
     ours = Augmenter(1, 7, func, order)
     theirs = torchdyn.nn.Augmenter(1, 7, func, order)
-    out = ours(x)
+    # torchdyn ignores augment_dims=7 without a word; ours gives the same output, warned.
+    with pytest.warns(UserWarning, match=_SIZE_WARNING.format(got=4, given=7)):
+        out = ours(x)
     assert torch.equal(out, theirs(x))
     assert out.shape == (5, 7)  # augment_func's output decides the size, not augment_dims
     assert torch.equal(ours.strip(out), x)
+
+
+_SIZE_WARNING = (
+    r"^`augment_func` returned {got} augmented entries along dimension 1, but "
+    r"`augment_dims`={given}; the function's output sets the size \(as in torchdyn\), so "
+    r"the state grows by {got}\. Make it return {given}, or leave `augment_dims` out\.$"
+)
+
+
+def test_augment_func_size_is_warned_about_once_and_never_when_it_matches():
+    x = torch.randn(8, 2)
+    aug = Augmenter(augment_dims=3, augment_func=nn.Linear(2, 7))
+    with pytest.warns(UserWarning, match=_SIZE_WARNING.format(got=7, given=3)):
+        assert aug(x).shape == (8, 9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        aug(x)  # the same size again: said once
+        Augmenter(augment_dims=7, augment_func=nn.Linear(2, 7))(x)  # matches
+        Augmenter(augment_func=nn.Linear(2, 7))(x)  # torchdyn's default: the func decides
+
+
+def test_augment_func_must_keep_the_other_dimensions():
+    with pytest.raises(
+        ValueError,
+        match=r"^`augment_func` must return the input's shape except along `augment_idx`=1; ",
+    ):
+        Augmenter(augment_func=lambda v: v[:4])(torch.randn(8, 2))
+
+
+def test_an_augmentation_too_large_to_allocate_names_augment_dims():
+    with pytest.raises(
+        ValueError,
+        match=r"^`augment_dims`=1000000000000 needs 2.98e\+04 GiB of zeros for an input of shape "
+        r"\(8, 2\), more than this device can allocate; the paper uses 1 to 10 \(5 for images\)\.$",
+    ):
+        Augmenter(augment_dims=10**12)(torch.randn(8, 2))
 
 
 @pytest.mark.parametrize("order", ["first", "last"])
@@ -71,7 +111,9 @@ def test_same_output_as_torchdyn_on_images(order):
     func = nn.Conv2d(3, 2, kernel_size=1)
     for f in (None, func):
         ours, theirs = Augmenter(1, 6, f, order), torchdyn.nn.Augmenter(1, 6, f, order)
-        assert torch.equal(ours(x), theirs(x))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # func gives 2, not 6: warned, tested above
+            assert torch.equal(ours(x), theirs(x))
     assert Augmenter(1, 6, None, order)(x).shape == (2, 9, 5, 4)
 
 
@@ -101,7 +143,8 @@ def test_empty_sequential_augment_func_is_honoured():
     # torchdyn tests `not self.augment_func`: an empty nn.Sequential has len 0, so torchdyn
     # silently ignores it and adds zeros instead. Ours calls it (identity here).
     x = torch.randn(4, 2)
-    ours = Augmenter(1, 3, nn.Sequential(), "last")(x)
+    with pytest.warns(UserWarning, match="but `augment_dims`=3"):
+        ours = Augmenter(1, 3, nn.Sequential(), "last")(x)
     theirs = torchdyn.nn.Augmenter(1, 3, nn.Sequential(), "last")(x)
     assert torch.equal(ours, torch.cat([x, x], 1))
     assert torch.equal(theirs, torch.cat([x, torch.zeros(4, 3)], 1))
@@ -109,7 +152,7 @@ def test_empty_sequential_augment_func_is_honoured():
 
 def test_plain_callable_augment_func():
     x = torch.randn(4, 2)
-    aug = Augmenter(1, 0, lambda v: v.sum(1, keepdim=True), "first")
+    aug = Augmenter(1, augment_func=lambda v: v.sum(1, keepdim=True), order="first")
     z = aug(x)
     assert torch.equal(z[:, 0], x.sum(1))
     assert torch.equal(aug.strip(z), x)

@@ -282,7 +282,13 @@ def test_bad_state_type_and_shape():
     model = AugmentedNeuralODE(_mlp(2), augment_dims=0)
     with pytest.raises(TypeError, match=r"`x` must have a real floating-point dtype"):
         model(torch.ones(2, 2, dtype=torch.long))
-    with pytest.raises(ValueError, match=r"`x` must have at least 2 dimensions"):
+    # torchdyn takes a 1-D state; here the first dimension is always the batch: say how.
+    with pytest.raises(
+        ValueError,
+        match=r"^`x` must have at least 2 dimensions \(\[batch, \.\.\.\]\), got shape \(2,\)\. "
+        r"For one sample, pass `x\[None\]` \(shape \(1, 2\)\); the first dimension is always "
+        r"the batch\.$",
+    ):
         model(torch.randn(2))
 
 

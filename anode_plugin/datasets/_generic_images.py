@@ -4,8 +4,10 @@ data set by name, or tensors in memory."""
 from __future__ import annotations
 
 import inspect
+import numbers
 import os
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, ClassVar, cast
 
 import numpy as np
@@ -31,6 +33,9 @@ IMAGE_SOURCES: dict[str, str] = {
     "tensors": "nothing: the images are given to GenericImageDataModule.from_tensors",
 }
 
+# `channels` of an image folder -> the PIL mode every image is converted to.
+_FOLDER_MODES: dict[int, str] = {1: "L", 3: "RGB"}
+
 
 def _torchvision_names() -> list[str]:
     return sorted(
@@ -50,8 +55,9 @@ class GenericImageDataModule(ImageDataModule):
       ``test``/``t10k`` in each name, e.g. ``train-images-idx3-ubyte.gz``. Images are
       ``[n, h, w]`` ``uint8``; labels are integers.
     - ``'image_folder'``: ``data_dir/train/<class>/*.png`` and ``data_dir/test/<class>/...``
-      read by torchvision's ``ImageFolder`` (as RGB, so 3 channels); both splits must
-      have the same classes, and all images the same size.
+      read by torchvision's ``ImageFolder``: as RGB (3 channels) unless ``channels``
+      says otherwise; both splits must have the same classes, and all images the same
+      size.
     - ``'torchvision'``: the torchvision data set class named by ``dataset`` (e.g.
       ``'FashionMNIST'``), with ``root=data_dir``, its ``train=True/False`` (or
       ``split='train'/'test'``) splits and ``download``.
@@ -82,6 +88,10 @@ class GenericImageDataModule(ImageDataModule):
         resize: ``(height, width)`` every image of an ``'image_folder'`` is resized to;
             ``None``: the images must all have one size (checked, naming the first file
             that differs).
+        channels: channels of an ``'image_folder'``'s images: ``1`` converts every image
+            to grayscale (PIL mode ``'L'``; e.g. MNIST-like PNGs for MNIST's 1-channel
+            models), ``3`` to RGB. ``None``: RGB, as ``ImageFolder`` reads them, and the
+            files must all have one mode (checked, naming the first file that differs).
 
     Attributes:
         image_shape: ``(channels, height, width)``, read from the data (this reads it).
@@ -121,6 +131,7 @@ class GenericImageDataModule(ImageDataModule):
         checksums: Mapping[str, str] | None = None,
         num_classes: int | None = None,
         resize: tuple[int, int] | None = None,
+        channels: int | None = None,
     ) -> None:
         super().__init__(
             data_dir=data_dir,
@@ -171,6 +182,11 @@ class GenericImageDataModule(ImageDataModule):
                 check_positive_int("resize[1]", resize[1]),
             )
         self.resize = resize
+        self.channels = check_image_channels("channels", channels)
+        if self.channels is not None and source != "image_folder":
+            raise ValueError(
+                f"`channels` applies to source='image_folder' only, got source={source!r}."
+            )
 
     @classmethod
     def from_tensors(
@@ -303,8 +319,17 @@ class GenericImageDataModule(ImageDataModule):
             transform = (
                 ToTensor() if self.resize is None else Compose([Resize(self.resize), ToTensor()])
             )
-            sets.append(tv_datasets.ImageFolder(str(folder), transform=transform))
-        _check_folder_images(sets, resized=self.resize is not None)
+            # ImageFolder's own loader converts to RGB; a partial of a module function,
+            # not a lambda, so that loader workers started by spawn can pickle it.
+            options = (
+                {}
+                if self.channels is None
+                else {"loader": partial(_load_image, mode=_FOLDER_MODES[self.channels])}
+            )
+            sets.append(tv_datasets.ImageFolder(str(folder), transform=transform, **options))
+        _check_folder_images(
+            sets, resized=self.resize is not None, converted=self.channels is not None
+        )
         if sets[0].classes != sets[1].classes:
             raise ValueError(
                 f"{self.data_dir}: train/ and test/ must have the same class folders; got "
@@ -327,9 +352,29 @@ class GenericImageDataModule(ImageDataModule):
         return cls(str(self.data_dir), transform=ToTensor(), download=download, **split)
 
 
-def _check_folder_images(sets: list[Any], *, resized: bool) -> None:
+def check_image_channels(name: str, value: object) -> int | None:
+    """``value`` if it is ``None``, ``1`` or ``3`` (the channels an image folder is read
+    with); else raise ``ValueError`` naming ``name``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value not in (1, 3):
+        raise ValueError(
+            f"`{name}` must be None (as the files are read: RGB), 1 (grayscale) or 3 (RGB), "
+            f"got {value!r}."
+        )
+    return int(value)
+
+
+def _load_image(path: str, mode: str) -> PIL.Image.Image:
+    """The image at ``path`` in PIL mode ``mode``, as ImageFolder's loader (RGB only)."""
+    with open(path, "rb") as handle:
+        return PIL.Image.open(handle).convert(mode)
+
+
+def _check_folder_images(sets: list[Any], *, resized: bool, converted: bool) -> None:
     """Every file of the image folders decodes, and (unless resized) all have one size and
-    one number of channels: a bad file is named here, not met later inside a loader."""
+    (unless converted to one mode) one number of channels: a bad file is named here, not
+    met later inside a loader."""
     first: tuple[str, tuple[int, int], int] | None = None
     for dataset in sets:
         for path, _ in dataset.samples:
@@ -350,10 +395,11 @@ def _check_folder_images(sets: list[Any], *, resized: bool) -> None:
                     f"{first[1][0]}x{first[1][1]}: the images of one data set must have one "
                     "size; resize them, or pass `resize=(height, width)`."
                 )
-            if channels != first[2]:
+            if not converted and channels != first[2]:
                 raise ValueError(
                     f"{path} has {channels} channel(s) but {first[0]} has {first[2]}: convert "
-                    "the images to one mode (all RGB or all grayscale)."
+                    "the images to one mode (all RGB or all grayscale), or pass `channels=1` "
+                    "(grayscale) or `channels=3` (RGB)."
                 )
 
 

@@ -13,7 +13,7 @@ from ._augmentations import (
     AUGMENTATION_KINDS,
     AUGMENTATION_TASKS,
 )
-from ._claim_check import ClaimCheck
+from ._claim_check import ClaimCheck, judged_on
 
 __all__ = ["AUGMENTATION_CLAIMS", "FIT_MAX", "OSCILLATOR_GAP", "check_augmentation_claims"]
 
@@ -202,5 +202,12 @@ AUGMENTATION_CLAIMS: tuple[Callable[[dict[str, Any]], ClaimCheck], ...] = (
 
 
 def check_augmentation_claims(results: dict[str, Any]) -> list[ClaimCheck]:
-    """Every claim of :data:`AUGMENTATION_CLAIMS` checked on ``results`` (by task)."""
-    return [check(results) for check in AUGMENTATION_CLAIMS]
+    """Every claim of :data:`AUGMENTATION_CLAIMS` checked on ``results`` (by task); a
+    claim about the runs' outcome measured on fewer than ``MIN_SEEDS`` seeds is not
+    judged (the parameter counts do not depend on seeds)."""
+    seeds = min(
+        (len(entry["runs"]) for task in results.values() for entry in task.values()),
+        default=0,
+    )
+    checks = [check(results) for check in AUGMENTATION_CLAIMS]
+    return [c if c.key == "matched_parameters" else judged_on(c, seeds) for c in checks]

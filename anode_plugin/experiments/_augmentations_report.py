@@ -32,7 +32,7 @@ from ._augmentations import (
     AugmentationsConfig,
     run_augmentations,
 )
-from ._claim_check import ClaimCheck, claims_table
+from ._claim_check import ClaimCheck, claims_table, summary_verdict
 
 __all__ = [
     "AUGMENTATION_CLAIMS",
@@ -114,8 +114,7 @@ def write_augmentations_outputs(document: dict[str, Any], output_dir: str) -> li
 def _print_summary(document: dict[str, Any], output_dir: str, files: list[str]) -> None:
     print(f"\nWrote {len(files)} files to {output_dir}: {', '.join(files)}")
     for claim in document["claims"]:
-        verdict = {True: "HOLDS", False: "DOES NOT HOLD", None: "not run"}[claim["holds"]]
-        print(f"  [{verdict}] {claim['key']}: {claim['measured']}")
+        print(f"  [{summary_verdict(claim)}] {claim['key']}: {claim['measured']}")
 
 
 def augmentations_command(namespace: Any, argv: Sequence[str]) -> int:

@@ -9,13 +9,26 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-__all__ = ["ClaimCheck", "claims_table", "margin_verdict", "missing", "seed_stats"]
+__all__ = [
+    "MIN_SEEDS",
+    "ClaimCheck",
+    "claims_table",
+    "judged_on",
+    "margin_verdict",
+    "missing",
+    "seed_stats",
+    "summary_verdict",
+    "verdict_words",
+]
 
+#: Seeds a claim needs before it is judged: one seed has no spread, so a difference
+#: seen once could be that seed's luck.
+MIN_SEEDS = 2
 _VERDICTS = {True: "holds", False: "**does not hold**", None: "not run"}
 
 
@@ -29,8 +42,11 @@ class ClaimCheck:
         claim: the claim, in words.
         criterion: the test applied to the measured figures.
         measured: the measured figures, in words.
-        holds: ``True``/``False``, or ``None`` when the experiment was not run.
+        holds: ``True``/``False``, or ``None`` when the experiment was not run or the
+            claim was not judged (too few seeds).
         figures: the numbers behind ``measured``.
+        not_judged: why a claim whose figures were measured was not judged (``holds``
+            is then ``None``); empty otherwise.
     """
 
     key: str
@@ -40,6 +56,7 @@ class ClaimCheck:
     measured: str
     holds: bool | None
     figures: dict[str, Any] = field(default_factory=dict)
+    not_judged: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
@@ -56,23 +73,53 @@ def seed_stats(values: np.ndarray) -> str:
     )
 
 
+def _too_few(seeds: int) -> str:
+    return f"{seeds} seed(s), a claim needs at least {MIN_SEEDS}"
+
+
+def judged_on(check: ClaimCheck, seeds: int) -> ClaimCheck:
+    """``check``, or ``check`` marked not judged when it rests on too few ``seeds``."""
+    if check.holds is None or seeds >= MIN_SEEDS:
+        return check
+    return replace(check, holds=None, not_judged=f"not judged: {_too_few(seeds)}")
+
+
+def verdict_words(check: ClaimCheck) -> str:
+    """The verdict for a report: ``holds``, ``**does not hold**``, ``not judged: ...`` or
+    ``not run``."""
+    if check.holds is None and check.not_judged:
+        return check.not_judged
+    return _VERDICTS[check.holds]
+
+
+def summary_verdict(claim: dict[str, Any]) -> str:
+    """A claim's verdict on a terminal (``claim``: :meth:`ClaimCheck.as_dict` or a CNF
+    check): ``HOLDS``, ``DOES NOT HOLD``, ``NOT JUDGED`` or ``not run``."""
+    if claim["holds"] is None:
+        return "NOT JUDGED" if claim.get("not_judged") else "not run"
+    return "HOLDS" if claim["holds"] else "DOES NOT HOLD"
+
+
 def missing(key: str, section: str, claim: str, criterion: str, what: str) -> ClaimCheck:
     """The claim of an experiment that was not run (``what`` is missing): ``holds=None``."""
     return ClaimCheck(key, section, claim, criterion, f"not run ({what} missing)", None)
 
 
-def margin_verdict(margins: Sequence[float]) -> tuple[bool, str]:
+def margin_verdict(margins: Sequence[float]) -> tuple[bool | None, str]:
     """Whether ANODE beats NODE by ``margins`` (per seed, positive when ANODE is better).
 
     It holds when the mean margin is positive and beyond the seeds' spread (the standard
-    deviation of the margins; 0 with one seed): a tie, or a mean inside the spread, does
-    not hold.
+    deviation of the margins): a tie, or a mean inside the spread, does not hold. With
+    fewer than :data:`MIN_SEEDS` seeds there is no spread to be beyond: not judged.
 
     Returns:
-        Whether it holds, and the verdict in words (bold, for a report).
+        Whether it holds (``None``: not judged), and the verdict in words (bold, for a
+        report).
     """
+    if len(margins) < MIN_SEEDS:
+        return None, f"**Not judged** ({_too_few(len(margins))})"
     mean = statistics.fmean(margins)
-    spread = statistics.stdev(margins) if len(margins) > 1 else 0.0
+    spread = statistics.stdev(margins)
     if mean <= 0:
         return False, "**Does not hold**"
     if mean <= spread:
@@ -86,7 +133,7 @@ def margin_verdict(margins: Sequence[float]) -> tuple[bool, str]:
 
 def claims_table(checks: Sequence[ClaimCheck], *, source: str = "Section") -> list[str]:
     """The claims as a markdown table's lines: number, ``source``, claim, test, measured
-    figures and verdict (``holds``, ``**does not hold**`` or ``not run``)."""
+    figures and verdict (see :func:`verdict_words`)."""
     lines = [
         f"| # | {source} | Claim | Test | Measured | Verdict |",
         "|---|---|---|---|---|---|",
@@ -94,6 +141,6 @@ def claims_table(checks: Sequence[ClaimCheck], *, source: str = "Section") -> li
     for i, check in enumerate(checks, 1):
         lines.append(
             f"| {i} | {check.section} | {check.claim} | {check.criterion} | {check.measured} "
-            f"| {_VERDICTS[check.holds]} |"
+            f"| {verdict_words(check)} |"
         )
     return lines

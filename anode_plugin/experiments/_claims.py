@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._claim_check import ClaimCheck
+from ._claim_check import ClaimCheck, judged_on
 from ._toy_claims import (
     check_g1d,
     check_generalisation,
@@ -37,5 +37,14 @@ CLAIMS: tuple[Callable[[dict[str, Any]], ClaimCheck], ...] = (
 
 
 def check_all(results: dict[str, Any]) -> list[ClaimCheck]:
-    """Every claim, checked against ``results`` (experiments not run give ``holds=None``)."""
-    return [check(results) for check in CLAIMS]
+    """Every claim, checked against ``results`` (experiments not run give ``holds=None``,
+    as do claims measured on fewer seeds than ``MIN_SEEDS``: not judged)."""
+    seeds = min(
+        (
+            len(model["runs"])
+            for experiment in results.get("experiments", {}).values()
+            for model in experiment["models"].values()
+        ),
+        default=0,
+    )
+    return [judged_on(check(results), seeds) for check in CLAIMS]

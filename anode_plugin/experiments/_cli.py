@@ -21,8 +21,10 @@ from jsonargparse.typing import PositiveInt
 
 from .. import __version__
 from .._atomic import write_text_atomic
+from .._command_line import ExplainedParserErrors, check_output_folder, run_command
 from ._augmentations import AugmentationsConfig
 from ._augmentations_report import augmentations_command, augmentations_report_command
+from ._claim_check import summary_verdict
 from ._claims import check_all
 from ._cnf import CNFConfig
 from ._cnf_command import add_profile_argument, cnf_command, cnf_report_command
@@ -59,9 +61,13 @@ _HELP = {
 }
 
 
+class _Parser(ExplainedParserErrors, ArgumentParser):
+    """jsonargparse's parser, with the package's words where jsonargparse's mislead."""
+
+
 def build_parser() -> ArgumentParser:
     """The command-line parser, one subcommand per experiment plus ``toy`` and ``report``."""
-    parser = ArgumentParser(
+    parser = _Parser(
         prog="anode-experiments",
         description=(
             "Reproduce the toy experiments of Augmented Neural ODEs (Dupont, Doucet & Teh, "
@@ -73,7 +79,7 @@ def build_parser() -> ArgumentParser:
     classes: dict[str, type] = {**EXPERIMENTS, "toy": ToyConfig, "cnf": CNFConfig}
     classes["augmentations"] = AugmentationsConfig
     for name, config_cls in classes.items():
-        sub = ArgumentParser(description=_HELP[name])
+        sub = _Parser(description=_HELP[name])
         sub.add_class_arguments(config_cls, None, as_group=False)
         sub.add_argument(
             "--output_dir",
@@ -94,7 +100,7 @@ def build_parser() -> ArgumentParser:
         if name == "cnf":
             add_profile_argument(sub)
         subcommands.add_subcommand(name, sub, help=_HELP[name])
-    report = ArgumentParser(description="Rebuild report.md and the figures from results.json.")
+    report = _Parser(description="Rebuild report.md and the figures from results.json.")
     report.add_argument("results", type=str, help="Path to a results.json.")
     subcommands.add_subcommand("report", report, help=report.description)
     return parser
@@ -152,8 +158,7 @@ def _config_from(namespace: Any, config_cls: type) -> Any:
 def _print_summary(results: dict[str, Any], output_dir: str, files: list[str]) -> None:
     print(f"\nWrote {len(files)} files to {output_dir}: {', '.join(files)}")
     for claim in results["claims"]:
-        verdict = {True: "HOLDS", False: "DOES NOT HOLD", None: "not run"}[claim["holds"]]
-        print(f"  [{verdict}] {claim['key']}: {claim['measured']}")
+        print(f"  [{summary_verdict(claim)}] {claim['key']}: {claim['measured']}")
 
 
 def _environment(threads: int, workers: int) -> dict[str, Any]:
@@ -176,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``anode-experiments`` and ``python -m anode_plugin.experiments``.
 
     Ctrl-C or a SIGTERM (a job scheduler's) stops the workers and the program at once;
-    exit status 130 or 143.
+    exit status 130 or 143. A user's mistake is answered in two lines, exit status 2
+    (``ANODE_TRACEBACK=1`` shows the traceback).
     """
 
     def terminated(signum: int, frame: Any) -> None:
@@ -184,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     previous = signal.signal(signal.SIGTERM, terminated)
     try:
-        return _main(argv)
+        return run_command("anode-experiments", lambda: _main(argv), argv)
     except KeyboardInterrupt:
         print(_INTERRUPTED, file=sys.stderr)
         return 130
@@ -196,15 +202,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
+def read_results(path: str) -> dict[str, Any]:
+    """A ``results.json`` written by a run, or an error naming the file and its fault.
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        ValueError: the file is truncated, not JSON, or not an experiment's results.
+    """
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        results = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        # Cut short: the text ends inside a string, or where more was expected.
+        cut = isinstance(error, json.JSONDecodeError) and (
+            error.msg.startswith("Unterminated string") or error.pos >= len(data.rstrip())
+        )
+        fault = "truncated" if cut else "not JSON"
+        raise ValueError(
+            f"`results` {path!r} cannot be read: the file is {fault} ({error}). "
+            "It must be a results.json that anode-experiments wrote."
+        ) from None
+    if not isinstance(results, dict) or "experiment" not in results:
+        raise ValueError(
+            f"`results` {path!r} is JSON but not an experiment's results (no "
+            "'experiment' key); it must be a results.json that anode-experiments wrote."
+        )
+    return results
+
+
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     cfg = build_parser().parse_args(argv)
     name = cfg.experiment
     sub = cfg[name]
     if name == "report":
-        with open(sub.results) as handle:
-            results = json.load(handle)
+        results = read_results(sub.results)
         folder = os.path.dirname(os.path.abspath(sub.results))
+        check_output_folder(folder, option="results' folder")
         if results.get("experiment") == "cnf":
             return cnf_report_command(results, folder)
         if results.get("experiment") == "augmentations":
@@ -212,6 +247,8 @@ def _main(argv: Sequence[str] | None) -> int:
         files = write_outputs(results, folder)
         _print_summary(results, os.path.dirname(sub.results) or ".", files)
         return 0
+    # Before any training: a full or unwritable folder is found now, not after the runs.
+    check_output_folder(sub.output_dir, option="--output_dir")
     if name == "augmentations":
         return augmentations_command(sub, argv)
     if name == "cnf":

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from jsonargparse import ArgumentParser
 
+from ._claim_check import summary_verdict
 from ._cnf import CNF_PROFILES, CNFConfig, run_cnf
 
 __all__ = ["add_profile_argument", "cnf_command", "cnf_config", "cnf_report_command"]
@@ -44,7 +45,7 @@ def cnf_report_command(results: dict[str, Any], output_dir: str) -> int:
     files = write_cnf_outputs(results, output_dir)
     print(f"\nWrote {len(files)} files to {output_dir}: {', '.join(files)}")
     for claim in results["claims"]:
-        verdict = "HOLDS" if claim["holds"] else "DOES NOT HOLD"
+        verdict = summary_verdict(claim)
         print(f"  [{verdict}] {claim['key']} ({claim['density']}): {claim['measured']}")
     return 0
 

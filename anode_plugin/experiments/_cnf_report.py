@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from .._atomic import save_figure, write_text_atomic
+from ._claim_check import summary_verdict
 from ._cnf_summary import CNF_CLAIMS, cnf_claims, summarise
 
 __all__ = ["render_cnf_report", "save_cnf_figures", "write_cnf_outputs"]
@@ -231,11 +232,12 @@ def render_cnf_report(results: dict[str, Any], figures: list[str]) -> str:
             continue
         lines.append(f"- {statement}")
         for check in found:
-            verdict = "holds" if check["holds"] else "DOES NOT HOLD"
+            verdict = summary_verdict(check).lower().replace("does not hold", "DOES NOT HOLD")
             lines.append(f"    - {check['density']}: {verdict} ({check['measured']})")
     lines += [""]
-    held = sum(c["holds"] for c in claims)
-    lines.append(f"{held} of {len(claims)} checks hold.")
+    held = sum(c["holds"] is True for c in claims)
+    judged = sum(c["holds"] is not None for c in claims)
+    lines.append(f"{held} of {judged} judged checks hold ({len(claims) - judged} not judged).")
     lines += [""]
     for name in figures:
         lines += [f"![{name}]({name})", ""]

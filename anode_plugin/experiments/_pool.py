@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import pickle
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
@@ -69,11 +70,15 @@ def _init_worker() -> None:
     threading.Thread(target=_exit_with_parent, name="exit-with-parent", daemon=True).start()
 
 
+_GRACE_S = 0.5  # for the workers to end on SIGTERM before they are killed
+
+
 def _end_workers(executor: ProcessPoolExecutor) -> None:
     """Stop the pool's workers now, running jobs included (an interrupt)."""
-    terminate = getattr(executor, "terminate_workers", None)  # Python 3.14+
-    if terminate is not None:
-        terminate()
+    kill = getattr(executor, "kill_workers", None)  # Python 3.14+
+    if kill is not None:
+        # SIGKILL: a worker inside Lightning's `fit` only notes a SIGTERM (see below).
+        kill()
         return
     # Before 3.14 the processes are reachable only through the executor's `_processes`,
     # which `shutdown` clears: take them first.
@@ -81,8 +86,15 @@ def _end_workers(executor: ProcessPoolExecutor) -> None:
     for process in processes:
         process.terminate()
     executor.shutdown(wait=False, cancel_futures=True)
+    # A worker inside Lightning's `fit` has Lightning's SIGTERM handler, which only notes
+    # the signal: it ran on for 9-65 s. The results have nowhere to go: kill what remains.
+    deadline = time.monotonic() + _GRACE_S
     for process in processes:
-        process.join(timeout=5)
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5)
 
 
 def _check_picklable(job: object, index: int) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._atomic import write_text_atomic
 from .._summary import format_mean_std
-from ._claim_check import claims_table
+from ._claim_check import MIN_SEEDS, claims_table
 from ._claims import check_all
 from ._toy_claims import nfe_start_end
 
@@ -91,6 +91,7 @@ def render_report(results: dict[str, Any], figures: list[str] | None = None) -> 
     checks = check_all(results)
     counted = [c for c in checks if c.holds is not None]
     held = sum(c.holds for c in counted)
+    unjudged = sum(bool(c.not_judged) for c in checks)
     env = results.get("environment", {})
     lines = [
         "# Augmented Neural ODEs: toy experiments (paper sections 3, 4 and 5.1)",
@@ -108,7 +109,8 @@ def render_report(results: dict[str, Any], figures: list[str] | None = None) -> 
         "losses are on the whole training set after training, NFE figures are the mean "
         "forward evaluations per training step. Mean ± standard deviation over seeds.",
         "",
-        f"## Claims: {held} of {len(counted)} tested claims hold",
+        f"## Claims: {held} of {len(counted)} tested claims hold"
+        + (f"; {unjudged} not judged (fewer than {MIN_SEEDS} seeds)" if unjudged else ""),
         "",
         *claims_table(checks),
         "",

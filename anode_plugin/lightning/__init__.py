@@ -1,5 +1,6 @@
 """Lightning training for Augmented Neural ODEs: the module, callbacks and the CLI."""
 
+from ._atomic_logger import AtomicCSVLogger
 from ._checkpoint_io import AtomicCheckpointIO, CheckpointError
 from ._density_module import DensityModule
 from ._failure_guard import FailureGuard
@@ -18,6 +19,7 @@ __all__ = [
     "ON_EXCEED",
     "TASKS",
     "ANODEModule",
+    "AtomicCSVLogger",
     "AtomicCheckpointIO",
     "CheckpointError",
     "DensityModule",

@@ -11,6 +11,7 @@ files as they were and no partial one.
 from __future__ import annotations
 
 import os
+import re
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -104,6 +105,21 @@ class ReadableCheckpoints:
         :class:`CheckpointError` instead of torch's ``EOFError`` or ``UnpicklingError``."""
         try:
             return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
+        except TypeError as error:
+            # A module built in Python saved its arguments but not its block (an
+            # nn.Module is not a hyperparameter): Python said only "missing ... 'ode'".
+            missing = re.search(r"missing 1 required positional argument: '(\w+)'", str(error))
+            if missing is None or missing.group(1) in kwargs:
+                raise
+            name = missing.group(1)
+            raise TypeError(
+                f"The checkpoint {checkpoint_path} holds no `{name}`: the "
+                f"{cls.__name__} that saved it was built in Python, and its `{name}` (a "
+                "module, not a hyperparameter) is saved as weights only. Build it again "
+                f"and pass it: {cls.__name__}.load_from_checkpoint(path, {name}=...); the "
+                "weights fill it. (Checkpoints of the `anode` command rebuild it from "
+                "their config.)"
+            ) from error
         except Exception as error:
             unreadable = _unreadable(checkpoint_path, error)
             if unreadable is None:

@@ -9,22 +9,28 @@ A user's vector field, ODE block or DataModule is named by its import path
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from typing_extensions import override
 
+from .._command_line import ExplainedParserErrors, check_output_folder, run_command
 from .._tf32 import enable_tf32
+from ._atomic_logger import AtomicCSVLogger
 from ._failure_guard import FailureGuard
 
 __all__ = ["ANODECLI", "main"]
+
+
+class _Parser(ExplainedParserErrors, LightningArgumentParser):
+    """Lightning's parser, with the package's words where jsonargparse's mislead."""
 
 
 class ANODECLI(LightningCLI):
@@ -64,6 +70,16 @@ class ANODECLI(LightningCLI):
                 "checkpoint's path."
             )
 
+    @override
+    def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
+        trainer = super().instantiate_trainer(**kwargs)
+        for logger in trainer.loggers:
+            if type(logger) is CSVLogger:
+                # Lightning's default logger, not yet used: the same state, with
+                # hparams.yaml written whole (a full disk left it empty on a resume).
+                logger.__class__ = AtomicCSVLogger
+        return trainer
+
     def _prepare_run(self) -> None:
         """Keep a smoke run's checkpoints out of the run history; resolve ``last``."""
         if self.trainer.fast_dev_run:
@@ -100,6 +116,13 @@ class ANODECLI(LightningCLI):
 
     @override
     def before_fit(self) -> None:
+        if not self.trainer.fast_dev_run:
+            # Once the model and data are built, before any training: a full or
+            # unwritable folder is found now, not when the first checkpoint is written.
+            check_output_folder(self.trainer.default_root_dir, option="--trainer.default_root_dir")
+            dirpath = self.config[self.subcommand].checkpoint.dirpath
+            if dirpath:
+                check_output_folder(dirpath, option="--checkpoint.dirpath")
         self._prepare_run()
 
     @override
@@ -146,52 +169,15 @@ def last_checkpoints(trainer: pl.Trainer) -> list[Path]:
 def main(args: Sequence[str] | None = None) -> None:
     """Run the ``anode`` command line.
 
+    A user's mistake is answered in two lines, exit status 2 (``ANODE_TRACEBACK=1``
+    shows the traceback).
+
     Args:
         args: command-line arguments; ``None`` reads ``sys.argv``.
     """
     if torch.cuda.is_available():
         enable_tf32()
-    try:
-        _run_cli(args)
-    except Exception as error:
-        message = _short_message(error)
-        if message is None or os.environ.get("ANODE_TRACEBACK"):
-            raise
-        print(f"anode: error: {message}", file=sys.stderr)
-        print("(ANODE_TRACEBACK=1 shows the whole traceback.)", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-def _short_message(error: BaseException) -> str | None:
-    """The few lines worth printing for an error of the set-up, else ``None``.
-
-    jsonargparse wraps an error raised while it builds the model or the data (the
-    package's own, clear message) in its own, with a traceback and a dump of the whole
-    configuration; this finds the package's message in that chain. A GPU asked for on a
-    machine without one gets the remedy Lightning does not give. An error raised by the
-    run itself (in `fit`) keeps its traceback.
-    """
-    chain, seen = [], set()
-    cause: BaseException | None = error
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        chain.append(cause)
-        cause = cause.__cause__ or cause.__context__
-    for item in chain:
-        if "No supported gpu backend found" in str(item):
-            return (
-                "the trainer was asked for a GPU (`--trainer.accelerator gpu`), but PyTorch "
-                "finds none on this machine (torch.cuda.is_available() is False). Use "
-                "`--trainer.accelerator cpu`, or `auto` to take a GPU where there is one."
-            )
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for item in chain[1:]:  # the first is the error itself: raised by the run, not wrapped
-        frame = item.__traceback__
-        while frame is not None and frame.tb_next is not None:
-            frame = frame.tb_next
-        if frame is not None and frame.tb_frame.f_code.co_filename.startswith(package):
-            return str(item)
-    return None
+    run_command("anode", lambda: _run_cli(args), args)
 
 
 def _run_cli(args: Sequence[str] | None) -> None:
@@ -205,6 +191,7 @@ def _run_cli(args: Sequence[str] | None) -> None:
         subclass_mode_data=True,
         args=None if args is None else list(args),
         parser_kwargs={"description": "Train, validate and test (Augmented) Neural ODEs."},
+        parser_class=_Parser,
         # `fit` then a resumed `fit` write into the same run folder.
         save_config_kwargs={"overwrite": True},
         # Added to the config's callbacks: conv ODE blocks run channels-last on CUDA.

@@ -220,7 +220,15 @@ class ANODEModule(ReadableCheckpoints, pl.LightningModule):
         """Predictions (logits or regression outputs), ``[batch, num_outputs]``."""
         z = self.features(x)
         if self.head is not None:
-            return self.head(z.flatten(1))
+            features = z.flatten(1)
+            expected = getattr(self.head, "in_features", 0)  # 0: lazy, takes any size
+            if expected and features.shape[1] != expected:
+                raise ValueError(
+                    f"`feature_dim`={expected}, but the ODE block's final state has "
+                    f"{features.shape[1]} entries per sample (shape {tuple(z.shape)}): "
+                    f"set feature_dim={features.shape[1]}, or leave it out to infer it."
+                )
+            return self.head(features)
         if self._augmenter_path is not None:
             z = _strip(self.ode.get_submodule(self._augmenter_path), z)
         out = z.flatten(1)
@@ -267,6 +275,13 @@ class ANODEModule(ReadableCheckpoints, pl.LightningModule):
             )
         if y.is_floating_point() and not torch.equal(y, y.round()):
             raise ValueError("Classification targets must be class indices, got fractional values.")
+        classes = 2 if self._binary else self.num_outputs
+        if bool(((y < 0) | (y >= classes)).any()):  # CUDA would fail in a device assert
+            raise ValueError(
+                f"Classification targets must be class indices 0 to {classes - 1} "
+                f"(num_outputs={self.num_outputs}), got values from {int(y.min())} to "
+                f"{int(y.max())}: set num_outputs to the number of classes."
+            )
         return y.long()
 
     def _regression_targets(self, y: Tensor, out: Tensor) -> Tensor:

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from .._errors import NFEBudgetExceeded, NonFiniteStateError, StepSizeUnderflowError
+from .._validation import check_positive_int
 from ._statistics import PerSampleStats, SolveStats
 
 __all__ = ["GUARD_INTERVAL", "NO_LIMITS", "AdjointCounters", "Evaluations", "Limits", "span_of"]
@@ -39,6 +40,16 @@ class Limits:
 
     max_nfe: int | None = None
     watched: nn.Module | None = None
+
+    def __post_init__(self) -> None:
+        # A budget of 0 or below would fail every solve later, as "hard to integrate".
+        if self.max_nfe is not None:
+            check_positive_int("max_nfe", self.max_nfe)
+        if self.watched is not None and not isinstance(self.watched, nn.Module):
+            raise TypeError(
+                f"`watched` must be an nn.Module (the vector field) or None, got "
+                f"{type(self.watched).__name__}."
+            )
 
 
 #: No budget and nothing watched.

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .._errors import NonFiniteStateError, SolverError
 from .._validation import check_choice, check_t_span, check_tolerances_resolvable
 from . import _defaults as defaults
 from ._adjoint import Adjoint
@@ -152,16 +153,35 @@ class Solve:
         """
         # A degenerate or unordered `t` would send an adaptive solver into an endless loop.
         check_t_span(t, name="t")
-        return self.gradient.solve(
-            self.backend,
-            field,
-            z0,
-            t,
-            norm=norm,
-            limits=limits,
-            integral_loss=integral_loss,
-            record_backward=record_backward,
-        )
+        if not isinstance(norm, ErrorNorm):
+            raise TypeError(
+                f"`norm` must be an ErrorNorm (ErrorNorm() for the full RMS norm, "
+                f"ErrorNorm(entries=k) for a seminorm), got {norm!r}."
+            )
+        if not isinstance(limits, Limits):
+            raise TypeError(f"`limits` must be a Limits, got {limits!r}.")
+        try:
+            return self.gradient.solve(
+                self.backend,
+                field,
+                z0,
+                t,
+                norm=norm,
+                limits=limits,
+                integral_loss=integral_loss,
+                record_backward=record_backward,
+            )
+        except SolverError as error:
+            # Checked only once a solve has failed: a non-finite `z0` is the first cause
+            # to name, and costs nothing in a solve that works.
+            if isinstance(z0, Tensor) and not bool(torch.isfinite(z0.detach()).all()):
+                bad = int((~torch.isfinite(z0.detach())).sum())
+                raise NonFiniteStateError(
+                    f"`z0` contains NaN or infinite values ({bad} of {z0.numel()} entries), "
+                    "so the solve could not proceed. Check the input data (and any layer "
+                    "before the ODE)."
+                ) from error
+            raise
 
 
 def default_backend(

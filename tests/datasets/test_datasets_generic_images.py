@@ -196,6 +196,46 @@ def test_an_image_folder_of_mixed_modes_names_the_file(tmp_path):
         GenericImageDataModule(source="image_folder", data_dir=tmp_path).setup()
 
 
+def _write_gray_folder(root: Path, n: int = 2) -> dict[tuple[str, str, int], np.ndarray]:
+    """train/ and test/ of grayscale ('L') 6x7 PNGs, two classes: MNIST-like folders."""
+    rng = np.random.default_rng(0)
+    written = {}
+    for split in ("train", "test"):
+        for label in ("a", "b"):
+            (root / split / label).mkdir(parents=True)
+            for i in range(n):
+                pixels = rng.integers(0, 256, (6, 7), dtype=np.uint8)
+                Image.fromarray(pixels, "L").save(root / split / label / f"{i}.png")
+                written[split, label, i] = pixels
+    return written
+
+
+@pytest.mark.parametrize(("channels", "expected"), [(1, 1), (3, 3), (None, 3)])
+def test_a_grayscale_image_folder_has_the_channels_asked_for(tmp_path, channels, expected):
+    # ImageFolder read grayscale PNGs as RGB: 3 channels, unusable with MNIST's models.
+    written = _write_gray_folder(tmp_path)
+    dm = GenericImageDataModule(
+        source="image_folder", data_dir=tmp_path, batch_size=4, channels=channels
+    )
+    assert dm.image_shape == (expected, 6, 7) and dm.num_classes == 2
+    x, y = _all(dm.test_dataloader())
+    assert x.shape == (4, expected, 6, 7) and y.tolist() == [0, 0, 1, 1]
+    gray = torch.from_numpy(written["test", "b", 1]).float() / 255
+    assert all(torch.equal(x[3, c], gray) for c in range(expected))  # RGB repeats the gray
+
+
+def test_channels_convert_an_image_folder_of_mixed_modes(tmp_path):
+    # Without `channels` mixed modes are refused (above); with it, each image is converted.
+    _write_folder(tmp_path, {"a.png": (8, 8)})
+    Image.fromarray(np.full((8, 8), 51, dtype=np.uint8), "L").save(tmp_path / "test/cat/g.png")
+    for channels in (1, 3):
+        dm = GenericImageDataModule(source="image_folder", data_dir=tmp_path, channels=channels)
+        assert dm.image_shape == (channels, 8, 8)
+        x, _ = _all(dm.test_dataloader())
+        assert x.shape == (2, channels, 8, 8)
+        assert torch.equal(x[1], torch.full((channels, 8, 8), 0.2))  # 51/255: g.png, sorted 2nd
+
+
 def test_torchvision_class_by_name_on_a_standin(tmp_path):
     root, checksums = write_mnist(tmp_path)
     dm = GenericImageDataModule(
@@ -223,6 +263,16 @@ def test_torchvision_class_by_name_on_a_standin(tmp_path):
         ({"num_classes": 0}, ValueError, r"`num_classes` must be a positive integer, got 0"),
         ({"batch_size": 0}, ValueError, r"`batch_size` must be a positive integer, got 0"),
         ({"val_split": 1.0}, ValueError, r"`val_split` must be in \[0, 1\), got 1\.0"),
+        *(
+            (
+                {"source": "image_folder", "channels": bad},
+                ValueError,
+                r"`channels` must be None \(as the files are read: RGB\), 1 \(grayscale\) or "
+                rf"3 \(RGB\), got {bad!r}",
+            )
+            for bad in (2, 0, "gray", True, 1.0)
+        ),
+        ({"channels": 1}, ValueError, r"`channels` applies to source='image_folder' only"),
     ],
 )
 def test_bad_arguments_name_themselves(kwargs, exception, match):

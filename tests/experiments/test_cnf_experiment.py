@@ -131,6 +131,27 @@ def test_claims_are_checked_per_density_from_the_rows():
     ]
     checks = cnf_claims([row("cnf", [3.0, 3.0], 30.0), row("augmented_cnf", [2.9, 2.8], 26.0)])
     assert all(c["holds"] for c in checks)
+    # One seed: measured, not judged.
+    checks = cnf_claims([row("cnf", [3.0], 30.0), row("augmented_cnf", [2.9], 26.0)])
+    assert {c["holds"] for c in checks} == {None}
+    assert all(c["not_judged"] == "not judged: 1 seed(s), a claim needs at least 2" for c in checks)
+
+
+def test_flow_matching_tying_maximum_likelihood_does_not_hold():
+    # The cnf report counted 2.571 vs 2.571 as "holds".
+    rows = [
+        {
+            "density": "two_moons",
+            "model": model,
+            "test_nll": 2.571,
+            "test_nll_per_seed": [2.571, 2.571],
+            "nfe_forward_late": 20.0,
+            "seconds_per_step": seconds,
+        }
+        for model, seconds in (("cnf", 0.1), ("flow_matching", 0.001))
+    ]
+    verdicts = {c["key"]: c["holds"] for c in cnf_claims(rows)}
+    assert verdicts == {"flow_matching_cheaper": True, "flow_matching_nll": False}
 
 
 def test_cnf_config_refuses_an_unknown_density_or_model():

@@ -282,7 +282,7 @@ def test_separable_gap_on_final_loss_and_on_the_loss_curve_can_disagree():
 
 
 def test_claims_of_experiments_not_run_are_reported_as_such():
-    results = {"experiments": {"g1d": _experiment([0.5], [0.0])}}
+    results = {"experiments": {"g1d": _experiment([0.5, 0.6], [0.0, 0.001])}}
     checks = {c.key: c for c in check_all(results)}
     assert checks["g1d"].holds is True
     assert checks["spheres_d2"].holds is None and "not run" in checks["spheres_d2"].measured
@@ -290,6 +290,17 @@ def test_claims_of_experiments_not_run_are_reported_as_such():
     assert checks["nfe_per_input"].holds is True
     assert checks["nfe_per_input"].measured.endswith("not run: spheres_d1, spheres_d2")
     assert "2 of 2 tested claims hold" in render_report(results)
+
+
+def test_a_claim_on_one_seed_is_measured_but_not_judged():
+    # One seed has no spread: even a clear difference could be that seed's luck.
+    results = {"experiments": {"g1d": _experiment([0.5], [0.0])}}
+    checks = {c.key: c for c in check_all(results)}
+    assert checks["g1d"].holds is None and checks["g1d"].figures["node"] == [0.5]
+    assert checks["g1d"].not_judged == "not judged: 1 seed(s), a claim needs at least 2"
+    report = render_report(results)
+    assert "0 of 0 tested claims hold; 2 not judged (fewer than 2 seeds)" in report
+    assert "| not judged: 1 seed(s), a claim needs at least 2 |" in report
 
 
 def test_per_input_claim_of_results_without_per_input_figures_is_not_run():

@@ -5,14 +5,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from anode_plugin import AugmentedNeuralODE, ConvVectorField, MLPVectorField
 from anode_plugin.datasets import (
@@ -22,7 +25,8 @@ from anode_plugin.datasets import (
     TinyImageNetDataModule,
 )
 from anode_plugin.experiments import conv_ode, count_image_parameters, match_num_filters
-from anode_plugin.experiments.images import IMAGE_SETUPS, run_image_benchmark
+from anode_plugin.experiments.images import IMAGE_SETUPS, ImageBenchmarkConfig, run_image_benchmark
+from anode_plugin.experiments.images._progress import format_seconds
 from anode_plugin.lightning import ANODEModule
 from anode_plugin.lightning._cli import main as anode_main
 from tests.image_standins import (
@@ -234,8 +238,74 @@ def test_anode_images_trains_on_own_idx_files_without_checksums(tmp_path, capsys
     (run,) = runs["runs"]
     assert len(run["history"]["loss"]) == 2 and run["nfe_forward"] > 0
     out = capsys.readouterr().out
-    assert "| idx | ANODE |" in out and "[idx] ANODE seed=0" in out
+    assert "| idx | ANODE |" in out
     assert not (tmp_path / "out" / "digits").exists()
+    # Progress: a line as the run starts, one per epoch (its loss, the time so far) and
+    # one as it ends; a user saw 41 minutes of silence before.
+    tag = "[idx] run 1/1: ANODE seed=0: "
+    lines = [line.removeprefix(tag) for line in out.splitlines() if line.startswith(tag)]
+    assert lines[0] == "training, 10 epoch(s), at most 2 step(s) ..."
+    for epoch, line in enumerate(lines[1:3], start=1):
+        assert re.fullmatch(
+            rf"epoch {epoch}/10 \(step {epoch}/2\), train loss \d\.\d{{4}}, .+ s", line
+        )
+    assert re.fullmatch(r"test acc .*\(.+ s training, .+ s in all, on cpu\).*", lines[3])
+    assert len(lines) == 4
+
+
+def test_progress_durations_read_at_a_glance():
+    assert [format_seconds(s) for s in (0.04, 9.2, 59.4, 192, 3900)] == [
+        "0.0 s",
+        "9.2 s",
+        "59 s",
+        "3 min 12 s",
+        "1 h 05 min",
+    ]
+
+
+class _Built(BaseException):
+    """Raised instead of training: the DataModule the benchmark built, for a look."""
+
+
+def test_anode_images_reads_a_grayscale_image_folder_as_asked(tmp_path, monkeypatch, capsys):
+    from anode_plugin.experiments.images import _benchmark
+    from anode_plugin.experiments.images import main as images_main
+
+    # MNIST-like grayscale PNGs in class folders, 8x8 and 10 classes: the digits set-up's.
+    folder = tmp_path / "gray"
+    for split in ("train", "test"):
+        for label in range(10):
+            (folder / split / str(label)).mkdir(parents=True)
+            pixels = np.full((8, 8), 25 * label, dtype=np.uint8)
+            Image.fromarray(pixels, "L").save(folder / split / str(label) / "0.png")
+    common = {"data_source": "image_folder", "data_dir": str(folder), "out_dir": str(tmp_path)}
+    # Read as RGB (the default), they do not fit the 1-channel models: refused at once.
+    with pytest.raises(ValueError, match=r"10 classes of images \[3, 8, 8\]"):
+        run_image_benchmark("digits", **common)
+
+    def built(*args, make_datamodule, data_kwargs, **kwargs):
+        raise _Built(make_datamodule(seed=0, **data_kwargs))
+
+    monkeypatch.setattr(_benchmark, "run_one", built)
+    options = [f"--{key}={value}" for key, value in common.items()]
+    with pytest.raises(_Built) as info:
+        images_main(["--dataset", "digits", *options, "--channels", "1"])
+    dm = info.value.args[0]
+    assert dm.channels == 1 and dm.image_shape == (1, 8, 8) and dm.num_classes == 10
+    assert "[gray] run 1/6: NODE seed=0: training" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"channels": 1}, r"`channels` applies to data_source='image_folder' only; got "),
+        ({"channels": 1, "data_source": "idx"}, r"channels=1 with data_source='idx'"),
+        ({"channels": 2, "data_source": "image_folder"}, r"`channels` must be None .*got 2"),
+    ],
+)
+def test_anode_images_channels_are_validated(options, match):
+    with pytest.raises(ValueError, match=match):
+        ImageBenchmarkConfig(**options)
 
 
 def test_own_data_in_a_paper_data_sets_format_is_not_shown_as_it(tmp_path):

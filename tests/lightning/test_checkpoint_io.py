@@ -73,3 +73,26 @@ def test_a_whole_checkpoint_and_a_missing_one_keep_their_own_answers(tmp_path):
     assert torch.equal(io.load_checkpoint(path)["w"], torch.ones(2))
     with pytest.raises(FileNotFoundError):
         io.load_checkpoint(tmp_path / "missing.ckpt")
+
+
+def test_reloading_a_python_built_module_without_its_block_says_how(tmp_path):
+    # Python said only "__init__() missing 1 required positional argument: 'ode'".
+    import lightning.pytorch as pl
+
+    ode = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1)
+    module = ANODEModule(ode, num_outputs=2, feature_dim=3)
+    trainer = pl.Trainer(logger=False, enable_checkpointing=False, max_epochs=0)
+    trainer.strategy.connect(module)
+    path = tmp_path / "python.ckpt"
+    trainer.save_checkpoint(path)
+    with pytest.raises(TypeError) as info:
+        ANODEModule.load_from_checkpoint(path)
+    assert str(info.value) == (
+        f"The checkpoint {path} holds no `ode`: the ANODEModule that saved it was built in "
+        "Python, and its `ode` (a module, not a hyperparameter) is saved as weights only. "
+        "Build it again and pass it: ANODEModule.load_from_checkpoint(path, ode=...); the "
+        "weights fill it. (Checkpoints of the `anode` command rebuild it from their config.)"
+    )
+    again = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1)
+    reloaded = ANODEModule.load_from_checkpoint(path, ode=again)
+    assert torch.equal(reloaded.head.weight, module.head.weight)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -314,11 +315,12 @@ def test_resuming_says_which_last_checkpoint_it_took(tmp_path, caplog):
         ),
     ],
 )
-def test_ckpt_path_last_is_refused_where_it_cannot_be_taken(tmp_path, options, match):
+def test_ckpt_path_last_is_refused_where_it_cannot_be_taken(tmp_path, capsys, options, match):
     path = _write(tmp_path / "config.yaml", _config(tmp_path / "run", epochs=1))
     subcommand, *rest = options
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(SystemExit) as stop:
         main([subcommand, "--config", path, *rest, "--ckpt_path", "last"])
+    assert stop.value.code == 2 and re.match(f"anode: error: {match}", capsys.readouterr().err)
 
 
 def decay(t, x):
@@ -353,10 +355,74 @@ def test_fit_on_a_full_disk_leaves_no_unloadable_checkpoint(tmp_path, monkeypatc
 
     monkeypatch.setattr(_checkpoint_io.torch, "save", save)
     config = _write(tmp_path / "config.yaml", _config(tmp_path / "run", epochs=3))
+    monkeypatch.setenv("ANODE_TRACEBACK", "1")  # the error itself, not its short form
     with pytest.raises(CheckpointError, match="Could not write the checkpoint"):
         main(["fit", "--config", config])
     left = sorted((tmp_path / "run").rglob("*.ckpt"))
     assert left and len(writes) >= 2
     for path in left:
         torch.load(path, weights_only=False)  # every file left is a whole checkpoint
+    assert not list((tmp_path / "run").rglob("*.partial*"))
+
+
+def test_the_cli_answers_a_users_file_mistakes_in_two_lines(tmp_path, capsys):
+    config = _write(tmp_path / "config.yaml", _config(tmp_path / "run", epochs=1))
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\x7fELF\x02\xff")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    cases = [
+        (
+            ["fit", "--config", str(binary)],
+            f"anode: error: the configuration file {str(binary)!r} is not text (UTF-8): byte "
+            "b'\\xff' at position 5. A configuration is a YAML or JSON text file.",
+        ),
+        (
+            ["fit", "--config", config, "--ckpt_path", str(tmp_path / "none.ckpt")],
+            f"anode: error: Checkpoint file not found: {tmp_path / 'none.ckpt'}",
+        ),
+        (  # checked once the model is built, before training
+            ["fit", "--config", config, "--trainer.default_root_dir", str(blocker / "run")],
+            f"anode: error: `--trainer.default_root_dir` {str(blocker / 'run')!r} cannot be "
+            "written (Not a directory); nothing was trained.",
+        ),
+    ]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert stop.value.code == 2 and err[-2].startswith(message), err
+        assert err[-1] == "(ANODE_TRACEBACK=1 shows the whole traceback.)"
+    assert not list(tmp_path.rglob("*.ckpt"))  # nothing trained
+
+
+def test_a_nan_learning_rate_is_not_called_a_non_float(tmp_path, capsys):
+    path = _write(tmp_path / "config.yaml", _config(tmp_path / "run"))
+    with pytest.raises(SystemExit) as stop:
+        main(["fit", "--config", path, "--model.lr", "nan"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "Expected a <class 'float'>. Got value: nan" in err
+    assert "('nan' is not a finite number: every numeric option takes a finite value.)" in err
+
+
+def test_a_full_disk_leaves_no_empty_hparams_yaml(tmp_path, monkeypatch, capsys):
+    # Lightning opens hparams.yaml with "w": a resume with 4 KB free left it empty.
+    from anode_plugin.lightning import _atomic_logger
+
+    config = _write(tmp_path / "config.yaml", _config(tmp_path / "run", epochs=1))
+    main(["fit", "--config", config])
+    (first,) = (tmp_path / "run").rglob("hparams.yaml")
+    assert yaml.safe_load(first.read_text())  # written whole by the CLI's logger
+
+    def full(path, hparams, *args, **kwargs):
+        open(path, "w").close()  # opened, truncated, then nothing fits
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(_atomic_logger, "save_hparams_to_yaml", full)
+    with pytest.raises(SystemExit) as stop:
+        main(["fit", "--config", config, "--trainer.max_epochs", "2", "--ckpt_path", "last"])
+    assert stop.value.code == 2
+    assert "anode: error: [Errno 28] No space left on device" in capsys.readouterr().err
+    written = list((tmp_path / "run").rglob("*.yaml"))
+    assert all(yaml.safe_load(path.read_text()) for path in written), written
     assert not list((tmp_path / "run").rglob("*.partial*"))

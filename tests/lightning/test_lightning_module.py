@@ -248,3 +248,31 @@ def test_an_ode_block_returning_something_else_is_refused():
     model = ANODEModule(Broken(), num_outputs=2, feature_dim=2)
     with pytest.raises(ValueError, match=r"`ode` must return `\(t_eval, sol\)` or `sol`"):
         model(torch.randn(4, 2))
+
+
+def test_a_feature_dim_that_does_not_match_the_state_is_named():
+    # It gave torch's "mat1 and mat2 shapes cannot be multiplied (8x3 and 7x2)".
+    ode = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1)
+    module = ANODEModule(ode, task="classification", num_outputs=2, feature_dim=7)
+    with pytest.raises(ValueError) as info:
+        module.training_step((torch.randn(8, 2), torch.zeros(8, dtype=torch.long)), 0)
+    assert str(info.value) == (
+        "`feature_dim`=7, but the ODE block's final state has 3 entries per sample (shape "
+        "(8, 3)): set feature_dim=3, or leave it out to infer it."
+    )
+
+
+@pytest.mark.parametrize(("num_outputs", "labels"), [(2, [0, 5]), (2, [-1, 1]), (1, [0, 2])])
+def test_labels_outside_the_classes_are_named(num_outputs, labels):
+    # It gave torch's "Target 5 is out of bounds" (a device-side assert on CUDA).
+    ode = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1)
+    module = ANODEModule(ode, task="classification", num_outputs=num_outputs)
+    y = torch.tensor(labels)
+    classes = max(num_outputs, 2)
+    with pytest.raises(ValueError) as info:
+        module.training_step((torch.randn(2, 2), y), 0)
+    assert str(info.value) == (
+        f"Classification targets must be class indices 0 to {classes - 1} (num_outputs="
+        f"{num_outputs}), got values from {min(labels)} to {max(labels)}: set num_outputs to "
+        "the number of classes."
+    )

@@ -7,7 +7,9 @@ import torch
 from torch import nn
 from torchdyn.numerics.solvers.ode import Euler
 
+from anode_plugin import NonFiniteStateError
 from anode_plugin.solve import (
+    BACKEND_TYPES,
     Adjoint,
     Autograd,
     ErrorNorm,
@@ -16,6 +18,7 @@ from anode_plugin.solve import (
     TorchdiffeqBackend,
     TorchdynBackend,
 )
+from anode_plugin.solve._evaluations import Limits
 
 
 @pytest.mark.parametrize(
@@ -127,3 +130,42 @@ def test_an_error_norm_measures_the_leading_entries_of_each_sample():
     assert ErrorNorm(2).measured(torch.tensor([1.0, 2.0, 3.0])).shape == (1, 2)
     assert ErrorNorm().measured(torch.tensor(4.0)).shape == (1, 1)
     assert ErrorNorm(2).is_full is False and ErrorNorm().is_full is True
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "match"),
+    [
+        # A budget of 0 or below failed every solve later, as "hard to integrate".
+        (lambda: Limits(max_nfe=0), ValueError, r"^`max_nfe` must be a positive integer, got 0\.$"),
+        (lambda: Limits(-1), ValueError, r"^`max_nfe` must be a positive integer, got -1\.$"),
+        (lambda: Limits("x"), ValueError, r"^`max_nfe` must be a positive integer, got 'x'\.$"),
+        (lambda: Limits(10, watched="f"), TypeError, r"^`watched` must be an nn.Module"),
+    ],
+)
+def test_limits_refuse_what_no_solve_could_keep(build, error, match):
+    with pytest.raises(error, match=match):
+        build()
+
+
+def test_a_solve_names_a_norm_or_limits_of_the_wrong_type():
+    z0, t = torch.randn(4, 2), torch.tensor([0.0, 1.0])
+    with pytest.raises(TypeError, match=r"^`norm` must be an ErrorNorm \(ErrorNorm\(\) for the"):
+        Solve()(lambda t, z: -z, z0, t, norm="rms")
+    with pytest.raises(TypeError, match=r"^`limits` must be a Limits, got 100\.$"):
+        Solve()(lambda t, z: -z, z0, t, limits=100)
+
+
+@pytest.mark.parametrize("backend", ["native", "torchdiffeq", "torchdyn"])
+@pytest.mark.parametrize("end", [1.0, 20.0])
+def test_a_nan_initial_state_is_named_not_blamed_on_the_horizon(backend, end):
+    # A NaN input was reported as a state that "became" NaN, the horizon "the first suspect".
+    z0 = torch.randn(8, 2)
+    z0[0, 0] = float("nan")
+    solve = Solve(BACKEND_TYPES[backend]("dopri5"))
+    with pytest.raises(NonFiniteStateError) as info:
+        layer = nn.Linear(2, 2)
+        solve(lambda t, z: layer(z), z0, torch.tensor([0.0, end]))
+    assert str(info.value) == (
+        "`z0` contains NaN or infinite values (1 of 16 entries), so the solve could not "
+        "proceed. Check the input data (and any layer before the ODE)."
+    )

@@ -7,7 +7,9 @@ figures and the claims (``_report``, ``_figures``). Its options are
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -21,6 +23,7 @@ from ...testing._tolerances import _THRESHOLD, TOLERANCE_LADDER
 from ._config import ImageBenchmarkConfig
 from ._data import check_own_data, data_name, datamodule_factory
 from ._figures import save_figures
+from ._progress import EpochProgress, format_seconds
 from ._report import claims_report, image_claims, reconstruction_line, table
 from ._run import run_one
 from ._setups import DEFAULT_BACKEND, IMAGE_SETUPS, MODELS, PROFILES, ImageSetup
@@ -46,7 +49,9 @@ def run_benchmark(config: ImageBenchmarkConfig) -> Path:
         The path of the markdown table, ``<out_dir>/<name>/table.md``.
     """
     setup = config.setup()
-    make_datamodule = datamodule_factory(setup, config.data_source, config.torchvision_dataset)
+    make_datamodule = datamodule_factory(
+        setup, config.data_source, config.torchvision_dataset, config.channels
+    )
     label = data_name(
         config.dataset, config.name, config.data_source, config.torchvision_dataset, config.data_dir
     )
@@ -61,31 +66,39 @@ def run_benchmark(config: ImageBenchmarkConfig) -> Path:
     folder = Path(config.out_dir) / label
     folder.mkdir(parents=True, exist_ok=True)
     runs = []
+    plan = list(itertools.product(config.seeds, config.models))
+    length = f"{epochs} epoch(s)"
+    if config.max_steps != -1:
+        length += f", at most {config.max_steps} step(s)"
     with quiet_lightning(".*Total length of .* across ranks is zero.*"):
-        for seed in config.seeds:
-            for model in config.models:
-                run = run_one(
-                    setup,
-                    model,
-                    seed,
-                    make_datamodule=make_datamodule,
-                    data_kwargs=data_kwargs,
-                    max_epochs=epochs,
-                    max_steps=config.max_steps,
-                    accelerator=config.accelerator,
-                    reconstruction=reconstruction,
-                    channels_last=config.channels_last,
-                    backend=config.backend,
-                )
-                runs.append(run)
-                print(
-                    f"[{label}] {model.upper()} seed={seed}: "
-                    f"test acc {100 * run['test_acc']:.2f}% "
-                    f"NFE fwd {run['nfe_forward']:.1f} bwd {run['nfe_backward']:.1f} "
-                    f"({run['train_seconds']:.0f} s on {run['device']})"
-                    f"{reconstruction_line(run)}",
-                    flush=True,
-                )
+        for index, (seed, model) in enumerate(plan, start=1):
+            # Lightning's progress bar is off: these lines say what runs and how far it is.
+            tag = f"[{label}] run {index}/{len(plan)}: {model.upper()} seed={seed}"
+            print(f"{tag}: training, {length} ...", flush=True)
+            start = time.perf_counter()
+            run = run_one(
+                setup,
+                model,
+                seed,
+                make_datamodule=make_datamodule,
+                data_kwargs=data_kwargs,
+                max_epochs=epochs,
+                max_steps=config.max_steps,
+                accelerator=config.accelerator,
+                reconstruction=reconstruction,
+                channels_last=config.channels_last,
+                backend=config.backend,
+                callbacks=[EpochProgress(tag)],
+            )
+            runs.append(run)
+            print(
+                f"{tag}: test acc {100 * run['test_acc']:.2f}% "
+                f"NFE fwd {run['nfe_forward']:.1f} bwd {run['nfe_backward']:.1f} "
+                f"({format_seconds(run['train_seconds'])} training, "
+                f"{format_seconds(time.perf_counter() - start)} in all, on {run['device']})"
+                f"{reconstruction_line(run)}",
+                flush=True,
+            )
     settings = {
         "dataset": config.dataset,
         "name": label,
@@ -94,6 +107,7 @@ def run_benchmark(config: ImageBenchmarkConfig) -> Path:
         "quick": config.quick,
         "data_source": config.data_source,
         "torchvision_dataset": config.torchvision_dataset,
+        "channels": config.channels,
         "channels_last": config.channels_last,
         "backend": config.backend,
         "profile": config.profile,
@@ -134,6 +148,7 @@ def run_image_benchmark(
     verify_checksums: bool = True,
     data_source: str | None = None,
     torchvision_dataset: str | None = None,
+    channels: int | None = None,
     reconstruction_samples: int | None = None,
     reconstruction_ladder: Sequence[float] = TOLERANCE_LADDER,
     reconstruction_threshold: float = _THRESHOLD,

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..._model import BACKENDS
 from ..._validation import check_choice, check_non_negative_int, check_positive_int
+from ...datasets._generic_images import check_image_channels
 from ...testing._tolerances import _THRESHOLD, TOLERANCE_LADDER, _check_ladder, _check_threshold
 from ._setups import DEFAULT_BACKEND, IMAGE_SETUPS, MODELS, PROFILES, ImageSetup, resolve_setup
 
@@ -54,6 +55,9 @@ class ImageBenchmarkConfig:
             ``dataset``'s set-up, whose image shape and class count it must have.
         torchvision_dataset: with ``data_source='torchvision'``, the torchvision class
             name (e.g. ``'FashionMNIST'`` with ``dataset='mnist'``).
+        channels: with ``data_source='image_folder'``, read every image as grayscale
+            (``1``, e.g. MNIST-like PNGs for ``dataset='mnist'``) or RGB (``3``);
+            ``None``: RGB, as torchvision's ``ImageFolder`` reads them.
         reconstruction_samples: after each run, check the round trip
             ``inverse(features(x))`` on this many first test images; 0 skips the check;
             ``None``: 256 (0 under ``profile='cpu'``).
@@ -98,6 +102,7 @@ class ImageBenchmarkConfig:
     verify_checksums: bool = True
     data_source: str | None = None
     torchvision_dataset: str | None = None
+    channels: int | None = None
     # The reconstruction check
     reconstruction_samples: int | None = None
     reconstruction_ladder: Sequence[float] = TOLERANCE_LADDER
@@ -145,6 +150,29 @@ class ImageBenchmarkConfig:
         if steps != -1 and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
             raise ValueError(
                 f"`max_steps` must be a positive integer, or -1 for no limit, got {steps!r}."
+            )
+        # The models and the data modules would name their own arguments (`num_filters`,
+        # `dataset`), not these options.
+        if self.anode_filters is not None:
+            check_positive_int("anode_filters", self.anode_filters)
+        if self.augment_dims is not None:
+            check_positive_int("augment_dims", self.augment_dims)
+        if self.data_source == "torchvision" and not self.torchvision_dataset:
+            raise ValueError(
+                "`torchvision_dataset` must name a torchvision data set class with "
+                "data_source='torchvision' (e.g. 'FashionMNIST'), got None."
+            )
+        if self.torchvision_dataset is not None and self.data_source != "torchvision":
+            raise ValueError(
+                "`torchvision_dataset` needs data_source='torchvision'; got torchvision_"
+                f"dataset={self.torchvision_dataset!r} with data_source={self.data_source!r}."
+            )
+        check_image_channels("channels", self.channels)
+        if self.channels is not None and self.data_source != "image_folder":
+            # The set-ups' own data sets and IDX files have their fixed channels.
+            raise ValueError(
+                "`channels` applies to data_source='image_folder' only; got "
+                f"channels={self.channels!r} with data_source={self.data_source!r}."
             )
         _ = self.reconstruction  # validates the check's three options
 

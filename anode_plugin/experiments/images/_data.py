@@ -16,22 +16,23 @@ __all__ = ["check_own_data", "data_name", "datamodule_factory", "first_test_imag
 
 
 def datamodule_factory(
-    setup: ImageSetup, data_source: str | None, torchvision_dataset: str | None
+    setup: ImageSetup,
+    data_source: str | None,
+    torchvision_dataset: str | None,
+    channels: int | None = None,
 ) -> Callable[..., ImageDataModule]:
-    """The set-up's own DataModule, or a GenericImageDataModule reading ``data_source``."""
-    if data_source is None:
-        if torchvision_dataset is not None:
-            raise ValueError(
-                "`torchvision_dataset` needs data_source='torchvision'; got "
-                f"torchvision_dataset={torchvision_dataset!r} with data_source=None."
-            )
+    """The set-up's own DataModule, or a GenericImageDataModule reading ``data_source``
+    (an image folder with ``channels``, see ``GenericImageDataModule``)."""
+    if data_source is None:  # a `torchvision_dataset` alone is refused by the config
         return setup.datamodule
     sources = [s for s in IMAGE_SOURCES if s != "tensors"]
     if data_source not in sources:
         raise ValueError(f"`data_source` must be None or one of {sources}, got {data_source!r}.")
 
     def make(**kwargs: Any) -> ImageDataModule:
-        return GenericImageDataModule(source=data_source, dataset=torchvision_dataset, **kwargs)
+        return GenericImageDataModule(
+            source=data_source, dataset=torchvision_dataset, channels=channels, **kwargs
+        )
 
     return make
 

@@ -140,7 +140,7 @@ def image_claims(runs: list[dict[str, Any]]) -> list[ClaimCheck]:
 
 
 def _claim_lines(checks: list[ClaimCheck]) -> list[str]:
-    if all(c.holds is None for c in checks):
+    if not any(c.figures for c in checks):
         return ["No seed ran both models: nothing to compare."]
     return [f"- {c.figures['verdict']}: {c.claim}. {c.measured}." for c in checks]
 

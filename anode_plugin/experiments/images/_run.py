@@ -120,8 +120,11 @@ def run_one(
     reconstruction: dict[str, Any],
     channels_last: bool,
     backend: str = DEFAULT_BACKEND,
+    callbacks: Sequence[Callback] = (),
 ) -> dict[str, Any]:
     """Train and test ``model_name`` of ``setup`` with ``seed``: every figure of the run.
+
+    ``callbacks`` are added to the trainer's own (e.g. the progress lines).
 
     Returns:
         The run's figures (test accuracy and loss, NFE per step overall and per epoch,
@@ -139,7 +142,7 @@ def run_one(
         devices=1,
         max_epochs=max_epochs,
         max_steps=max_steps,
-        callbacks=[nfe, acc, *([ChannelsLast()] if channels_last else [])],
+        callbacks=[nfe, acc, *([ChannelsLast()] if channels_last else []), *callbacks],
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
