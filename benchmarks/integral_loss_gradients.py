@@ -29,6 +29,18 @@ def _field(dim: int, seed: int) -> nn.Module:
     return nn.Sequential(nn.Linear(dim, 32), nn.Tanh(), nn.Linear(32, dim)).double()
 
 
+class _WithIntegral(nn.Module):
+    """``[g, f]``: the kinetic energy integrated in column 0 of the state, beside ``f``."""
+
+    def __init__(self, field: nn.Module) -> None:
+        super().__init__()
+        self.field = field
+
+    def forward(self, t, z, args=None):  # torchdyn passes `args`
+        dz = self.field(z[:, 1:])
+        return torch.cat([dz.pow(2).sum(1, keepdim=True), dz], 1)
+
+
 def _grads(model: nn.Module, x: torch.Tensor, t: torch.Tensor, column: bool) -> list:
     model.zero_grad()
     _, sol = model(x, t)
@@ -69,20 +81,11 @@ def main(dim: int = 2, batch: int = 64, seed: int = 0, tol: float = 1e-8) -> dic
             return AugmentedNeuralODE(field, augment_dims=0, **options).double()
 
         # The exact answer: autograd with the integral in an extra column of the state.
-        class WithColumn(nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.field = field
-
-            def forward(self, t, z, args=None):  # torchdyn passes `args`
-                dz = self.field(z[:, 1:])
-                return torch.cat([dz.pow(2).sum(1, keepdim=True), dz], 1)
-
         exact_model = (
-            NeuralODE(WithColumn(), solver="dopri5", atol=tol, rtol=tol).double()
+            NeuralODE(_WithIntegral(field), solver="dopri5", atol=tol, rtol=tol).double()
             if library == "torchdyn"
             else AugmentedNeuralODE(
-                WithColumn(), augment_dims=0, solver="dopri5", atol=tol, rtol=tol
+                _WithIntegral(field), augment_dims=0, solver="dopri5", atol=tol, rtol=tol
             ).double()
         )
         x_column = torch.cat([torch.zeros(batch, 1, dtype=torch.float64), x], 1)

@@ -182,7 +182,6 @@ def main(args: Sequence[str] | None = None) -> None:
 
 def _run_cli(args: Sequence[str] | None) -> None:
     from ._channels_last import ChannelsLast
-    from ._checkpoint_io import AtomicCheckpointIO
 
     ANODECLI(
         pl.LightningModule,
@@ -196,7 +195,10 @@ def _run_cli(args: Sequence[str] | None) -> None:
         save_config_kwargs={"overwrite": True},
         # Added to the config's callbacks: conv ODE blocks run channels-last on CUDA.
         # Checkpoints are written whole or not at all (a full disk leaves no partial one).
-        trainer_defaults={"callbacks": [ChannelsLast()], "plugins": [AtomicCheckpointIO()]},
+        trainer_defaults={
+            "callbacks": [ChannelsLast()],
+            "plugins": [{"class_path": "anode_plugin.lightning.AtomicCheckpointIO"}],
+        },
     )
 
 
