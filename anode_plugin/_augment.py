@@ -91,7 +91,7 @@ class Augmenter(nn.Module):
             )
         self.augment_idx = augment_idx
         # With an `augment_func`, a size the user gave is a claim to check, not ignore.
-        self._expected_func_dims = None if augment_dims is _DEFAULT_DIMS else int(augment_dims)
+        self._expected_func_dims = None if isinstance(augment_dims, _Unset) else int(augment_dims)
         self.augment_dims = int(augment_dims)
         self.augment_func = augment_func
         self.order = check_choice("order", order, _ORDERS)

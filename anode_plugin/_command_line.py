@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+import linecache
 import os
 import re
 import sys
@@ -48,15 +49,19 @@ class OutputFolderError(OSError):
     """An output folder cannot be created or written (missing parent, no permission, full)."""
 
 
-def check_output_folder(folder: str | os.PathLike[str], *, option: str) -> Path:
+def check_output_folder(
+    folder: str | os.PathLike[str], *, option: str, before: str = "nothing was trained"
+) -> Path:
     """Create ``folder`` if needed and check that a run's results can be written there.
 
     Writes and removes a 1 MiB probe file (flushed to the disk), so a read-only, full
-    or missing location fails here, before any training, with the option named.
+    or missing location fails here, before any training, with the option named. A
+    remote location (``s3://...``) is left to its file system.
 
     Args:
         folder: the output folder.
         option: the command-line option that gave it, e.g. ``'--output_dir'``.
+        before: what the message says was not done yet.
 
     Returns:
         The folder as a ``Path``.
@@ -65,6 +70,8 @@ def check_output_folder(folder: str | os.PathLike[str], *, option: str) -> Path:
         OutputFolderError: the folder cannot be created or written.
     """
     path = Path(folder)
+    if "://" in os.fspath(folder):
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
         handle, probe = tempfile.mkstemp(prefix=".write-check-", dir=path)
@@ -72,13 +79,21 @@ def check_output_folder(folder: str | os.PathLike[str], *, option: str) -> Path:
             with os.fdopen(handle, "wb") as stream:
                 stream.write(bytes(_PROBE_BYTES))
                 stream.flush()
-                os.fsync(stream.fileno())
+                try:
+                    os.fsync(stream.fileno())
+                except OSError as error:
+                    # Some network and FUSE file systems cannot fsync a writable file
+                    # (EINVAL, ENOTSUP): only a full, read-only or failing disk refuses.
+                    if error.errno in _DISK_ERRNOS | {errno.EACCES, errno.EIO}:
+                        raise
         finally:
             os.unlink(probe)
     except OSError as error:
         reason = error.strerror or str(error)
+        if isinstance(error, FileExistsError | NotADirectoryError):
+            reason = "a file is in the way: it must be a folder"
         refused = OutputFolderError(
-            f"`{option}` {str(path)!r} cannot be written ({reason}); nothing was trained. "
+            f"`{option}` {str(path)!r} cannot be written ({reason}); {before}. "
             "Give a folder on a disk with free space that you can write to."
         )
         refused.errno = error.errno
@@ -155,7 +170,7 @@ def run_command(prog: str, body: Callable[[], int | None], argv: Sequence[str] |
         status = body()
     except Exception as error:
         message = user_error_message(error, sys.argv[1:] if argv is None else argv)
-        if message is None or os.environ.get(TRACEBACK_VARIABLE):
+        if message is None or os.environ.get(TRACEBACK_VARIABLE, "0") not in ("", "0"):
             raise
         _exit_with(prog, message)
     return 0 if status is None else status
@@ -175,10 +190,16 @@ def _exit_with(prog: str, message: str) -> NoReturn:
 
 
 def _raised_by_package(error: BaseException) -> bool:
+    """Whether a ``raise`` statement of the package raised ``error``: a deliberate answer
+    to an input. An operation that failed on a package line (``None + 1``, a torch call)
+    is a bug, and keeps its traceback."""
     frame = error.__traceback__
     while frame is not None and frame.tb_next is not None:
         frame = frame.tb_next
-    return frame is not None and frame.tb_frame.f_code.co_filename.startswith(_PACKAGE)
+    if frame is None or not frame.tb_frame.f_code.co_filename.startswith(_PACKAGE):
+        return False
+    line = linecache.getline(frame.tb_frame.f_code.co_filename, frame.tb_lineno)
+    return line.lstrip().startswith("raise ")
 
 
 def _not_text(error: UnicodeDecodeError, argv: Sequence[str]) -> str:

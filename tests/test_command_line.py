@@ -181,3 +181,32 @@ def test_errors_that_are_not_a_users_mistake_keep_their_traceback():
     assert user_error_message(OSError(errno.ENOSPC, "No space left on device")) == (
         "[Errno 28] No space left on device"
     )
+
+
+def test_a_failed_operation_in_the_package_is_a_bug_not_a_users_mistake():
+    # `Path(None)` fails on a package line that is no `raise`: a bug keeps its traceback.
+    with pytest.raises(TypeError) as info:
+        check_output_folder(None, option="--out")
+    assert user_error_message(info.value) is None
+
+
+def test_anode_traceback_0_keeps_the_short_form(capsys, files, monkeypatch):
+    monkeypatch.setenv("ANODE_TRACEBACK", "0")
+    line = _short_answer(
+        capsys, images_cli.main, ["--anode_filters", "0", "--out_dir", str(files["tmp"] / "o")]
+    )
+    assert line.startswith("anode-images: error: `anode_filters` must be a positive integer")
+
+
+def test_a_remote_folder_is_left_to_its_file_system(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    check_output_folder("s3://bucket/run", option="--out")
+    assert list(tmp_path.iterdir()) == []  # no local ./s3:/bucket/run
+
+
+def test_a_file_system_that_cannot_fsync_is_still_writable(tmp_path, monkeypatch):
+    def unsupported(fd):
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+
+    monkeypatch.setattr(_command_line.os, "fsync", unsupported)
+    assert check_output_folder(tmp_path / "out", option="--out").is_dir()

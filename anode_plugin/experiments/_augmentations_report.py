@@ -70,6 +70,8 @@ def render_augmentations_report(document: dict[str, Any], figures: list[str]) ->
     checks = [ClaimCheck(**c) for c in document["claims"]]
     seeds = len(next(iter(next(iter(results.values())).values()))["runs"])
     held = sum(c.holds is True for c in checks)
+    judged = sum(c.holds is not None for c in checks)
+    unjudged = sum(bool(c.not_judged) for c in checks)
     lines = [
         "# Augmentations: NODE vs zeros vs input layer vs second order",
         "",
@@ -82,7 +84,8 @@ def render_augmentations_report(document: dict[str, Any], figures: list[str]) ->
         "",
         *_results_table(results),
         "",
-        f"## Claims ({held} of {len(checks)} hold)",
+        f"## Claims ({held} of {judged} judged claims hold"
+        + (f"; {unjudged} not judged, fewer than 2 seeds)" if unjudged else ")"),
         "",
         *claims_table(checks, source="Source"),
         "",

@@ -7,6 +7,7 @@ rebuilt from its JSON file and the checks tested on synthetic results.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -23,6 +24,7 @@ __all__ = [
     "missing",
     "seed_stats",
     "summary_verdict",
+    "too_few_seeds",
     "verdict_words",
 ]
 
@@ -77,11 +79,16 @@ def _too_few(seeds: int) -> str:
     return f"{seeds} seed(s), a claim needs at least {MIN_SEEDS}"
 
 
+def too_few_seeds(seeds: int) -> str:
+    """The ``not_judged`` reason of a claim measured on ``seeds`` < :data:`MIN_SEEDS`."""
+    return f"not judged: {_too_few(seeds)}"
+
+
 def judged_on(check: ClaimCheck, seeds: int) -> ClaimCheck:
     """``check``, or ``check`` marked not judged when it rests on too few ``seeds``."""
     if check.holds is None or seeds >= MIN_SEEDS:
         return check
-    return replace(check, holds=None, not_judged=f"not judged: {_too_few(seeds)}")
+    return replace(check, holds=None, not_judged=too_few_seeds(seeds))
 
 
 def verdict_words(check: ClaimCheck) -> str:
@@ -118,10 +125,19 @@ def margin_verdict(margins: Sequence[float]) -> tuple[bool | None, str]:
     """
     if len(margins) < MIN_SEEDS:
         return None, f"**Not judged** ({_too_few(len(margins))})"
+    if any(math.isnan(m) for m in margins):
+        # Neither model reached a target (or a figure is NaN): nothing to compare.
+        return None, "**Not judged** (a margin is not a number)"
+    if not all(math.isfinite(m) for m in margins):
+        # A target a model never reached: an unbounded margin and no spread to measure,
+        # so it holds only if ANODE wins in every seed.
+        if all(m > 0 for m in margins):
+            return True, "**Holds**"
+        return False, "**Does not hold** (not in every seed, and a margin is unbounded)"
     mean = statistics.fmean(margins)
-    spread = statistics.stdev(margins)
     if mean <= 0:
         return False, "**Does not hold**"
+    spread = statistics.stdev(margins)
     if mean <= spread:
         return False, (
             f"**Does not hold** (within the seeds' spread: margin {mean:.2f} <= {spread:.2f})"

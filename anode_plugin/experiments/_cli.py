@@ -212,11 +212,12 @@ def read_results(path: str) -> dict[str, Any]:
     with open(path, "rb") as handle:
         data = handle.read()
     try:
-        results = json.loads(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        results = json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         # Cut short: the text ends inside a string, or where more was expected.
         cut = isinstance(error, json.JSONDecodeError) and (
-            error.msg.startswith("Unterminated string") or error.pos >= len(data.rstrip())
+            error.msg.startswith("Unterminated string") or error.pos >= len(text.rstrip())
         )
         fault = "truncated" if cut else "not JSON"
         raise ValueError(
@@ -239,7 +240,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if name == "report":
         results = read_results(sub.results)
         folder = os.path.dirname(os.path.abspath(sub.results))
-        check_output_folder(folder, option="results' folder")
+        check_output_folder(folder, option="results' folder", before="no report was written")
         if results.get("experiment") == "cnf":
             return cnf_report_command(results, folder)
         if results.get("experiment") == "augmentations":

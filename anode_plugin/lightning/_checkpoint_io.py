@@ -108,9 +108,15 @@ class ReadableCheckpoints:
         except TypeError as error:
             # A module built in Python saved its arguments but not its block (an
             # nn.Module is not a hyperparameter): Python said only "missing ... 'ode'".
-            missing = re.search(r"missing 1 required positional argument: '(\w+)'", str(error))
+            missing = re.match(
+                r"(?:\w+\.)?__init__\(\) missing 1 required positional argument: '(\w+)'",
+                str(error),
+            )
             if missing is None or missing.group(1) in kwargs:
-                raise
+                unreadable = _unreadable(checkpoint_path, error)
+                if unreadable is None:
+                    raise
+                raise unreadable from error
             name = missing.group(1)
             raise TypeError(
                 f"The checkpoint {checkpoint_path} holds no `{name}`: the "

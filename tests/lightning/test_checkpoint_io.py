@@ -96,3 +96,25 @@ def test_reloading_a_python_built_module_without_its_block_says_how(tmp_path):
     again = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1)
     reloaded = ANODEModule.load_from_checkpoint(path, ode=again)
     assert torch.equal(reloaded.head.weight, module.head.weight)
+
+
+def test_a_missing_argument_of_another_call_is_not_blamed_on_the_checkpoint(tmp_path):
+    import lightning.pytorch as pl
+
+    def needs(value):
+        return value
+
+    class Needy(ANODEModule):
+        def __init__(self, ode, **kwargs):
+            super().__init__(ode, **kwargs)
+            needs()  # a TypeError about `value`, raised inside __init__, not about `ode`
+
+    ode = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1)
+    module = ANODEModule(ode, num_outputs=2, feature_dim=3)
+    trainer = pl.Trainer(logger=False, enable_checkpointing=False, max_epochs=0)
+    trainer.strategy.connect(module)
+    path = tmp_path / "python.ckpt"
+    trainer.save_checkpoint(path)
+    again = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1)
+    with pytest.raises(TypeError, match=r"^.*needs\(\) missing 1 required positional argument"):
+        Needy.load_from_checkpoint(path, ode=again)

@@ -384,7 +384,7 @@ def test_the_cli_answers_a_users_file_mistakes_in_two_lines(tmp_path, capsys):
         (  # checked once the model is built, before training
             ["fit", "--config", config, "--trainer.default_root_dir", str(blocker / "run")],
             f"anode: error: `--trainer.default_root_dir` {str(blocker / 'run')!r} cannot be "
-            "written (Not a directory); nothing was trained.",
+            "written (a file is in the way: it must be a folder); nothing was trained.",
         ),
     ]
     for argv, message in cases:
