@@ -8,6 +8,7 @@ import json
 from types import SimpleNamespace
 
 import pytest
+from image_standins import write_mnist
 
 from anode_plugin.experiments.images import (
     IMAGE_SETUPS,
@@ -64,7 +65,7 @@ def test_cpu_profile_writes_the_claims_of_its_own_runs(tmp_path):
         assert len(run["nfe_forward_per_epoch"]) == 2  # 64 images, batch 64: 1 step an epoch
         assert run["nfe_forward_last_epoch"] == run["history"]["nfe_forward"][-1]
     report = (table.parent / "claims.md").read_text()
-    assert "digits, 1 seed(s), 2 epoch(s), backend native" in report
+    assert "digits, 1 seed(s), 2 steps of batch 64 (128 images), backend native" in report
     fwd = _claim(report, "fewer forward NFE per training step than NODE. ")
     assert f"ANODE {anode['nfe_forward']:.2f} vs NODE {node['nfe_forward']:.2f}" in fwd
     acc = _claim(report, "test accuracy")
@@ -190,3 +191,61 @@ def test_profile_backend_and_dataset_are_validated():
 def test_options_that_were_silently_replaced_are_refused(options, match):
     with pytest.raises(ValueError, match=match):
         run_image_benchmark(**options)
+
+
+def test_the_mnist_cpu_profile_runs_the_papers_pair_at_a_tiny_size(tmp_path):
+    # The profile's own code path (its data, models, steps, checks and report) on
+    # stand-in MNIST files, 3 steps of batch 4 instead of 600 of 32.
+    root, _ = write_mnist(tmp_path / "data")
+    table = run_image_benchmark(
+        profile="mnist-cpu",
+        data_dir=str(root),
+        verify_checksums=False,
+        max_steps=3,
+        batch_size=4,
+        reconstruction_samples=2,
+        out_dir=str(tmp_path / "out"),
+    )
+    saved = json.loads((table.parent / "runs.json").read_text())
+    settings, runs = saved["settings"], saved["runs"]
+    assert settings["profile"] == "mnist-cpu" and settings["dataset"] == "mnist"
+    assert settings["max_steps"] == 3 and settings["test_subset"] is None  # every test image
+    # The paper's pair exactly (the reference code's filters, p and parameter counts).
+    pairs = {
+        (r["model"], r["seed"]): (r["filters"], r["augment_dims"], r["parameters"]) for r in runs
+    }
+    assert pairs == {
+        ("node", 0): (92, 0, 85_316),
+        ("anode", 0): (64, 5, 85_462),
+        ("node", 1): (92, 0, 85_316),
+        ("anode", 1): (64, 5, 85_462),
+    }
+    for run in runs:
+        assert len(run["history"]["loss"]) == 3 and run["loosest_tol"] is not None
+        assert run["steps_to_node_loss"] is None or 1 <= run["steps_to_node_loss"] <= 3
+    report = (table.parent / "claims.md").read_text()
+    assert "# Image claims: mnist, 2 seed(s)" in report
+    assert "## Reaching the NODE's final training loss (Figure 10)" in report
+    assert "| this run (mean of 2 seed(s)) |" in report and "3 steps of batch 4" in report
+    keys = {c["key"] for c in saved["claims"]}
+    assert {"test_acc", "steps_to_node_loss", "nfe_to_node_loss"} <= keys
+    assert (table.parent / "figures.png").stat().st_size > 0
+
+
+def test_the_mnist_cpu_profile_sets_its_defaults_and_explicit_options_win():
+    config = ImageBenchmarkConfig(profile="mnist-cpu")
+    setup = config.setup()
+    assert (config.dataset, tuple(config.seeds), config.max_steps) == ("mnist", (0, 1), 600)
+    assert config.data_kwargs(setup)["batch_size"] == 32
+    assert config.reconstruction["samples"] == 32
+    mine = ImageBenchmarkConfig(profile="mnist-cpu", seeds=(3,), max_steps=5, batch_size=8)
+    assert (tuple(mine.seeds), mine.max_steps) == ((3,), 5)
+    assert mine.data_kwargs(setup)["batch_size"] == 8
+    # Without a profile the defaults are as before.
+    plain = ImageBenchmarkConfig()
+    assert (plain.dataset, tuple(plain.seeds), plain.max_steps) == ("digits", (0, 1, 2), -1)
+
+
+def test_max_epochs_given_with_the_mnist_profile_lifts_its_step_limit():
+    config = ImageBenchmarkConfig(profile="mnist-cpu", max_epochs=2)
+    assert (config.max_epochs, config.max_steps) == (2, -1)

@@ -473,3 +473,26 @@ def test_match_node_and_another_anode_rematch_the_node():
     assert resolve_setup("cifar10", match_node=True).filters("node") == 124
     assert resolve_setup("cifar10", anode_filters=64).filters("node") == 124  # matched again
     assert resolve_setup("mnist", match_node=True).filters("node") == 92
+
+
+def test_a_run_that_ends_inside_its_first_epoch_reports_every_tenth_of_its_steps(capsys):
+    # The MNIST profile trains 600 steps of an epoch of 1,875: its epoch line came last.
+    from types import SimpleNamespace
+
+    import torch
+
+    from anode_plugin.experiments.images._progress import EpochProgress
+
+    progress = EpochProgress("[mnist] run 1/4: NODE seed=0")
+    trainer = SimpleNamespace(
+        max_steps=600, num_training_batches=1875, is_global_zero=True, global_step=0
+    )
+    for step in range(1, 121):
+        trainer.global_step = step
+        progress.on_train_batch_end(trainer, None, torch.tensor(2.0), None, step - 1)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(", ")[0] for line in lines] == [
+        "[mnist] run 1/4: NODE seed=0: step 60/600",
+        "[mnist] run 1/4: NODE seed=0: step 120/600",
+    ]
+    assert all(", train loss 2.0000, " in line for line in lines)

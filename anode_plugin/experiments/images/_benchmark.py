@@ -128,13 +128,13 @@ def run_benchmark(config: ImageBenchmarkConfig) -> Path:
 
 
 def run_image_benchmark(
-    dataset: str = "digits",
+    dataset: str | None = None,
     *,
-    seeds: Sequence[int] = (0, 1, 2),
+    seeds: Sequence[int] | None = None,
     models: Sequence[str] = MODELS,
     quick: bool = False,
     max_epochs: int | None = None,
-    max_steps: int = -1,
+    max_steps: int | None = None,
     data_dir: str = "data",
     download: bool = False,
     batch_size: int | None = None,

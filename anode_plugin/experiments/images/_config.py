@@ -29,16 +29,18 @@ class ImageBenchmarkConfig:
 
     Args:
         dataset: one of ``IMAGE_SETUPS`` (``digits``, ``mnist``, ``cifar10``, ``svhn``,
-            ``tiny-imagenet``).
-        seeds: one run per seed and model.
+            ``tiny-imagenet``); ``None``: the profile's, else ``'digits'``.
+        seeds: one run per seed and model; ``None``: the profile's, else ``(0, 1, 2)``.
         models: ``'node'``, ``'anode'`` or both.
         quick: the short profile: the set-up's ``quick_epochs`` on its
             ``quick_train_subset``.
         max_epochs: epochs; ``None`` for the set-up's (or its quick) epochs.
-        max_steps: stop after this many optimiser steps (-1: no limit).
+        max_steps: stop after this many optimiser steps (-1: no limit); ``None``: the
+            profile's, else no limit.
         data_dir: folder of the data files.
         download: download missing data files.
-        batch_size: batch size; ``None`` for the set-up's (the paper's 256; 64 for digits).
+        batch_size: batch size; ``None`` for the profile's, else the set-up's (the paper's
+            256; 64 for digits).
         train_subset: training images to use (``None``: the profile's).
         test_subset: test images to use (``None``: all).
         num_workers: DataLoader workers.
@@ -69,9 +71,10 @@ class ImageBenchmarkConfig:
             (NHWC, native to tensor cores); no effect on the CPU.
         backend: a name from ``BACKENDS``: ``'native'`` (the fastest per training step,
             measured), ``'torchdiffeq'`` (the reference code's), ...
-        profile: ``'cpu'``: the image claims on a CPU in about 10 minutes (see
-            ``PROFILES``); options given explicitly still win, except ``dataset``, which
-            must be the profile's.
+        profile: ``'cpu'``: the image claims on the 8x8 digits on a CPU in about 2
+            minutes; ``'mnist-cpu'``: the paper's MNIST pair on the full MNIST, a short
+            run in about 45 minutes on 2 CPU cores (see ``PROFILES``). Options given
+            explicitly still win, except ``dataset``, which must be the profile's.
         name: what the data is called in the tables, figures, printed lines and output
             folder. ``None``: ``dataset`` for its own files; with ``data_source``, the
             torchvision class's or the data folder's name, never a set-up's.
@@ -80,12 +83,12 @@ class ImageBenchmarkConfig:
     """
 
     # The set-up and the runs
-    dataset: str = "digits"
-    seeds: Sequence[int] = (0, 1, 2)
+    dataset: str | None = None
+    seeds: Sequence[int] | None = None
     models: Sequence[str] = MODELS
     quick: bool = False
     max_epochs: int | None = None
-    max_steps: int = -1
+    max_steps: int | None = None
     # The data
     data_dir: str = "data"
     download: bool = False
@@ -121,11 +124,18 @@ class ImageBenchmarkConfig:
                     f"`profile` must be None or one of {list(PROFILES)}, got {self.profile!r}."
                 )
             chosen = PROFILES[self.profile]["dataset"]
-            if self.dataset != chosen:
+            if self.dataset not in (None, chosen):
                 raise ValueError(
                     f"profile={self.profile!r} runs dataset={chosen!r}; got "
                     f"dataset={self.dataset!r}: drop one of the two."
                 )
+        # What was left unset: the profile's, else the defaults (frozen: set once, here).
+        if self.max_steps is None and self.max_epochs is not None:
+            object.__setattr__(self, "max_steps", -1)  # epochs given: the profile's steps go
+        for name, default in (("dataset", "digits"), ("seeds", (0, 1, 2)), ("max_steps", -1)):
+            if getattr(self, name) is None:
+                chosen = self._profile(name)
+                object.__setattr__(self, name, default if chosen is None else chosen)
         check_choice("backend", self.backend, BACKENDS)
         if self.dataset not in IMAGE_SETUPS:
             raise ValueError(
@@ -177,7 +187,7 @@ class ImageBenchmarkConfig:
         _ = self.reconstruction  # validates the check's three options
 
     def _profile(self, key: str) -> Any:
-        return None if self.profile is None else PROFILES[self.profile][key]
+        return None if self.profile is None else PROFILES[self.profile].get(key)
 
     @property
     def reconstruction(self) -> dict[str, Any]:
@@ -217,7 +227,7 @@ class ImageBenchmarkConfig:
         return {
             "data_dir": self.data_dir,
             "download": self.download,
-            "batch_size": self.batch_size or setup.batch_size,
+            "batch_size": self.batch_size or self._profile("batch_size") or setup.batch_size,
             "train_subset": train_subset,
             "test_subset": self.test_subset,
             "num_workers": self.num_workers,

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._atomic import atomic_path
+from ._catch_up import moving_means, smoothing_window
 
 __all__ = ["save_figures"]
 
@@ -27,10 +28,19 @@ def save_figures(dataset: str, runs: list[dict[str, Any]], path: Path) -> None:
         hist, colour = run["history"], colours[run["model"]]
         label = f"{run['model'].upper()} (p={run['augment_dims']})"
         steps = range(1, len(hist["loss"]) + 1)
-        kw = {"color": colour, "alpha": 0.7, "linewidth": 1}
-        axes[0].plot(steps, hist["loss"], label=label, **kw)
-        axes[1].plot(steps, hist["nfe_forward"], label=label, **kw)
-        axes[2].scatter(hist["nfe_forward"], hist["loss"], s=4, color=colour, alpha=0.5)
+        # One batch's loss is noisy: each step faint, the moving mean (the one the
+        # catch-up claims use) drawn over it.
+        window = smoothing_window(len(hist["loss"]))
+        loss = moving_means(hist["loss"], window)
+        nfe = moving_means(hist["nfe_forward"], window)
+        faint = {"color": colour, "alpha": 0.15, "linewidth": 0.5}
+        kw = {"color": colour, "alpha": 0.9, "linewidth": 1.2}
+        axes[0].plot(steps, hist["loss"], **faint)
+        axes[0].plot(steps, loss, label=label, **kw)
+        axes[1].plot(steps, hist["nfe_forward"], **faint)
+        axes[1].plot(steps, nfe, label=label, **kw)
+        axes[2].scatter(hist["nfe_forward"], hist["loss"], s=3, color=colour, alpha=0.15)
+        axes[2].plot(nfe, loss, **kw)
         n = min(len(hist["accuracy"]), len(hist["nfe_forward"]))
         axes[3].scatter(hist["nfe_forward"][:n], hist["accuracy"][:n], s=4, color=colour, alpha=0.5)
     titles = [

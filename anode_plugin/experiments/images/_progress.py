@@ -59,6 +59,19 @@ class EpochProgress(Callback):
             loss = loss.detach().float()
             self._loss_sum = loss if self._loss_sum is None else self._loss_sum + loss
             self._steps += 1
+        # A run limited by `max_steps` may end inside its first epoch (600 steps of
+        # MNIST's 1,875): a line every tenth of the steps too, so it is never silent.
+        # (Epochs no longer than that have their own lines.)
+        every = max(1, trainer.max_steps // 10) if trainer.max_steps > 0 else 0
+        step = trainer.global_step
+        if (
+            every
+            and trainer.num_training_batches > every
+            and step % every == 0
+            and step < trainer.max_steps
+            and trainer.is_global_zero
+        ):
+            self._report(trainer, f"step {step}/{trainer.max_steps}")
 
     @override
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -69,8 +82,12 @@ class EpochProgress(Callback):
             epoch += f"/{trainer.max_epochs}"
         if trainer.max_steps > 0:
             epoch += f" (step {trainer.global_step}/{trainer.max_steps})"
+        self._report(trainer, epoch)
+
+    def _report(self, trainer: pl.Trainer, where: str) -> None:
+        """One line: where training is, the mean loss of the epoch so far, the time."""
         loss = ""
         if self._loss_sum is not None and self._steps:
             loss = f", train loss {float(self._loss_sum) / self._steps:.4f}"
         elapsed = format_seconds(time.perf_counter() - self._start)
-        print(f"{self.prefix}: {epoch}{loss}, {elapsed}", flush=True)
+        print(f"{self.prefix}: {where}{loss}, {elapsed}", flush=True)

@@ -1,8 +1,7 @@
 """The image benchmark's report: Table 1, the printed line of a run, and the claims.
 
-The claims are :class:`~anode_plugin.experiments.ClaimCheck` records from the shared
-claims code (``experiments/_claims.py``), with its margin rule: a claim holds when
-ANODE's mean margin over NODE is positive and beyond the seeds' spread.
+The claims are checked in ``_image_claims`` (the shared margin rule: a claim holds when
+ANODE's mean margin over NODE is positive and beyond the seeds' spread).
 """
 
 from __future__ import annotations
@@ -11,28 +10,13 @@ import statistics
 from typing import Any
 
 from ..._summary import mean_std
-from .._claim_check import ClaimCheck, margin_verdict
+from .._claim_check import ClaimCheck
+from ._anchors import anchor_lines
+from ._catch_up import catch_up_lines
+from ._image_claims import image_claims
 from ._setups import DEFAULT_BACKEND, MODELS, ImageSetup
 
 __all__ = ["claims_report", "image_claims", "reconstruction_line", "table"]
-
-_SECTION = "5.2 (Table 1)"
-_CRITERION = (
-    "per seed, ANODE's margin over NODE; the mean margin positive and beyond the "
-    "seeds' spread (standard deviation of the margins)"
-)
-#: The claims: (figure of a run, claim, scale of the figure, the comparison ANODE wins by).
-_CHECKS = (
-    ("nfe_forward", "ANODE uses fewer forward NFE per training step than NODE", 1, "<"),
-    (
-        "nfe_forward_last_epoch",
-        "ANODE uses fewer forward NFE per training step than NODE in the last epoch",
-        1,
-        "<",
-    ),
-    ("nfe_backward", "ANODE uses fewer backward NFE per training step than NODE", 1, "<"),
-    ("test_acc", "ANODE's test accuracy is higher than NODE's", 100, ">"),
-)
 
 
 def reconstruction_line(run: dict[str, Any]) -> str:
@@ -112,33 +96,6 @@ def table(
     return header + "\n".join(rows) + "\n" + note
 
 
-def image_claims(runs: list[dict[str, Any]]) -> list[ClaimCheck]:
-    """The paper's image claims, each checked on the seeds that ran both models."""
-    by_seed = {(r["model"], r["seed"]): r for r in runs}
-    seeds = [s for s in dict.fromkeys(r["seed"] for r in runs) if ("node", s) in by_seed]
-    seeds = [s for s in seeds if ("anode", s) in by_seed]
-    checks = []
-    for key, claim, scale, op in _CHECKS:
-        if not seeds:
-            checks.append(
-                ClaimCheck(key, _SECTION, claim, _CRITERION, "no seed ran both models", None)
-            )
-            continue
-        anode = [scale * by_seed["anode", s][key] for s in seeds]
-        node = [scale * by_seed["node", s][key] for s in seeds]
-        margins = [(n - a) if op == "<" else (a - n) for a, n in zip(anode, node, strict=True)]
-        holds, verdict = margin_verdict(margins)
-        wins = sum(m > 0 for m in margins)
-        measured = (
-            f"ANODE {statistics.fmean(anode):.2f} vs NODE {statistics.fmean(node):.2f} (mean "
-            f"over {len(seeds)} seed(s)); ANODE {op} NODE in {wins}/{len(seeds)} seed(s) "
-            f"({', '.join(f'{a:.2f} vs {n:.2f}' for a, n in zip(anode, node, strict=True))})"
-        )
-        figures = {"seeds": seeds, "anode": anode, "node": node, "verdict": verdict}
-        checks.append(ClaimCheck(key, _SECTION, claim, _CRITERION, measured, holds, figures))
-    return checks
-
-
 def _claim_lines(checks: list[ClaimCheck]) -> list[str]:
     if not any(c.figures for c in checks):
         return ["No seed ran both models: nothing to compare."]
@@ -151,8 +108,11 @@ def claims_report(
     """Markdown: Table 1's row pair, the per-seed figures, NFE by epoch and the claims."""
     seeds = list(dict.fromkeys(r["seed"] for r in runs))
     epochs = max(len(r["nfe_forward_per_epoch"]) for r in runs)
+    length = f"{epochs} epoch(s)"
+    if settings.get("max_steps", -1) != -1 and "history" in runs[0]:
+        length = _length(runs, settings)  # stopped by max_steps: say how far
     lines = [
-        f"# Image claims: {dataset}, {len(seeds)} seed(s), {epochs} epoch(s), "
+        f"# Image claims: {dataset}, {len(seeds)} seed(s), {length}, "
         f"backend {settings.get('backend', DEFAULT_BACKEND)}",
         "",
         table(dataset, setup, runs),
@@ -197,5 +157,21 @@ def claims_report(
         "",
         *_claim_lines(image_claims(runs)),
         "",
+        *catch_up_lines(runs),
+        # The published figures are of the paper's own data only.
+        *(
+            anchor_lines(settings["dataset"], runs, _length(runs, settings))
+            if settings.get("dataset") and settings.get("data_source") is None
+            else []
+        ),
     ]
     return "\n".join(lines)
+
+
+def _length(runs: list[dict[str, Any]], settings: dict[str, Any]) -> str:
+    """The training each run had, in steps and images (e.g. for the anchors' table)."""
+    steps = max(len(r["history"]["loss"]) for r in runs) if "history" in runs[0] else None
+    batch = settings.get("batch_size")
+    if steps is None or batch is None:
+        return f"{settings.get('epochs', '?')} epoch(s)"
+    return f"{steps} steps of batch {batch} ({steps * batch:,} images)"
