@@ -151,6 +151,8 @@ def test_workers_that_ignore_sigterm_are_still_ended_promptly(tmp_path):
         survivors = _survivors(workers, within=20)
         for pid in survivors:
             os.kill(pid, signal.SIGKILL)
-    # Measured here: 10.9 s before (two 5 s joins), 0.6 s after (0.5 s grace, then kill).
-    assert time.monotonic() - start < 4
+    # Before: two 5 s joins of deaf workers, so at least 10 s by construction (10.9 s
+    # measured). After: 0.5 s grace, then SIGKILL: 0.6 s on an idle machine, 8.3 s once
+    # with both cores busy with other test runs. The bound is the old floor.
+    assert time.monotonic() - start < 10
     assert not survivors
