@@ -16,7 +16,7 @@ from ._augmentations import (
     SecondOrderAugmenter,
     SecondOrderField,
 )
-from ._cnf import CNF_AUGMENTATIONS, AugmentedCNF, ExactAugmentation, GaussianQ
+from ._cnf import CNF_AUGMENTATIONS, COUPLINGS, AugmentedCNF, ExactAugmentation, GaussianQ
 from ._errors import (
     AugmentIndexError,
     AugmentTypeError,
@@ -27,7 +27,6 @@ from ._errors import (
     StateShapeError,
     StepSizeUnderflowError,
 )
-from ._flow_matching import COUPLINGS
 from ._model import BACKENDS, SENSITIVITIES, SOLVERS, AugmentedNeuralODE
 from ._nfe import ModelStats, NFERecord, StepRecord
 from ._vector_fields import ACTIVATIONS, ConvVectorField, MLPVectorField

@@ -31,7 +31,12 @@ from ._second_order import (
     SecondOrderField,
     users_field,
 )
-from ._validation import caller_stacklevel, check_choice, check_non_negative_int
+from ._validation import (
+    caller_stacklevel,
+    check_choice,
+    check_non_negative_int,
+    check_positive_int,
+)
 
 __all__ = [
     "AUGMENTATIONS",
@@ -77,16 +82,41 @@ def build_augmentation(
     augment_idx: int,
     augment_dims: int,
     placement: str | None,
+    order: int | str,
+    initial_velocity: str | nn.Module,
+) -> tuple[str, Augmenter, Callable[..., Tensor], int]:
+    """The kind's name, its augmenter, the field the solver integrates and the ODE's order.
+
+    ``AugmentedNeuralODE``'s arguments of the same names: ``order`` is torchdyn's, the
+    ODE's order, or as a string ``placement``'s deprecated name.
+    """
+    if isinstance(order, str):
+        placement_alias, ode_order = order, 1
+    else:
+        placement_alias, ode_order = None, check_positive_int("order", order)
+    kind, augmenter, field = _build(
+        augmentation,
+        vector_field,
+        augment_idx,
+        augment_dims,
+        placement,
+        placement_alias,
+        initial_velocity,
+        ode_order,
+    )
+    return kind, augmenter, field, ode_order
+
+
+def _build(
+    augmentation: str | nn.Module,
+    vector_field: Callable[..., Tensor],
+    augment_idx: int,
+    augment_dims: int,
+    placement: str | None,
     order: str | None,
     initial_velocity: str | nn.Module,
     ode_order: int,
 ) -> tuple[str, Augmenter, Callable[..., Tensor]]:
-    """The kind's name, its augmenter and the field the solver integrates.
-
-    ``AugmentedNeuralODE``'s arguments of the same names; ``order`` is ``placement``'s
-    deprecated name and ``ode_order`` the ODE's order (torchdyn's ``order``, which the
-    model has checked).
-    """
     augment_dims = check_non_negative_int("augment_dims", augment_dims)
     if isinstance(augment_idx, int) and not isinstance(augment_idx, bool) and augment_idx == 0:
         # The model's input is a batch: dimension 0 indexes the samples.

@@ -15,15 +15,24 @@ measures its error on ``z`` alone, so the steps are those of the plain ODE.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
 
-from ._trace import PROBES, draw_probe
+from ._probes import PROBES, draw_probe
+from ._solved import SolvedModel
 from ._validation import check_choice
+from .solve import ErrorNorm
 
-__all__ = ["PROBES", "REGULARISERS", "RegularisedField", "check_regularisers"]
+__all__ = [
+    "PROBES",
+    "REGULARISERS",
+    "RegularisedField",
+    "RegularisedSolves",
+    "check_integrals",
+    "check_regularisers",
+]
 
 REGULARISERS = ("kinetic", "jacobian")
 
@@ -126,3 +135,65 @@ def check_regularisers(
             "sensitivity='interpolated_adjoint'."
         )
     return names
+
+
+def check_integrals(
+    integral_loss: Callable[[Tensor, Tensor], Tensor] | None,
+    regularisers: Sequence[str],
+    probe: str,
+    sensitivity: str,
+) -> tuple[str, ...]:
+    """The regularisers' names (:func:`check_regularisers`), and ``integral_loss`` checked:
+    a callable or ``None``, never with regularisers (each adds an integral to the solve)."""
+    names = check_regularisers(regularisers, probe, sensitivity)
+    if integral_loss is not None:
+        if not callable(integral_loss):
+            raise TypeError(
+                "`integral_loss` must be a callable g(t, x) or None, got "
+                f"{type(integral_loss).__name__}."
+            )
+        if names:
+            raise ValueError(
+                "Pass `integral_loss` or `regularisers`, not both: each adds an integral "
+                f"to the solve; got regularisers={names!r}."
+            )
+    return names
+
+
+class RegularisedSolves(SolvedModel):
+    """The regularisers' part of a model: their integrals, solved alongside its state."""
+
+    integral_loss: Callable[[Tensor, Tensor], Tensor] | None
+    regularisers: tuple[str, ...]
+    jacobian_probe: str
+    _regularisation: dict[str, Tensor]
+
+    def _init_integrals(
+        self,
+        integral_loss: Callable[[Tensor, Tensor], Tensor] | None,
+        regularisers: Sequence[str],
+        jacobian_probe: str,
+    ) -> None:
+        """Check and set the integrals solved with the state (the solve is resolved)."""
+        self.regularisers = check_integrals(
+            integral_loss, regularisers, jacobian_probe, self.solve.sensitivity
+        )
+        self.integral_loss, self.jacobian_probe = integral_loss, jacobian_probe
+        self._regularisation = {}
+
+    @property
+    def regularisation(self) -> dict[str, Tensor]:
+        """The regularisers of the last forward solve, per sample: ``{name: [batch]}``; empty
+        without ``regularisers``. The values carry gradients when the solve did."""
+        return dict(self._regularisation)
+
+    def _regularised_solve(self, z0: Tensor, t: Tensor) -> Tensor:
+        """The states at ``t`` from ``z0``, the regularisers' integrals kept aside."""
+        if z0.numel() == 0:  # nothing to solve: the integrals of no sample
+            self._regularisation = {n: z0.new_zeros(z0.shape[0]) for n in self.regularisers}
+            return z0.unsqueeze(0).repeat(len(t), *(1,) * z0.ndim)
+        field = RegularisedField(self.vf, self.regularisers, self.jacobian_probe)
+        # The integrals are out of step-size control: the steps are the plain ODE's.
+        sol = self._integrate(field, field.start(z0), t, norm=ErrorNorm(field.entries))
+        sol, self._regularisation = field.split(sol)
+        return sol

@@ -43,7 +43,7 @@ MODULES: dict[str, list[str]] = {
         "tests/solve/test_seminorm.py",
     ],
     # The trace over a leading block (traced) is the exact augmentation's.
-    "anode_plugin/_trace.py": [
+    "anode_plugin/_cnf/_trace.py": [
         "tests/test_trace.py",
         "tests/test_cnf.py",
         "tests/test_cnf_augmentation.py",
@@ -62,12 +62,12 @@ MODULES: dict[str, list[str]] = {
         "tests/test_adjoint_vs_autograd.py",
     ],
     # GaussianQ's own tests are with the bound's, in test_cnf.py.
-    "anode_plugin/_cnf_augmentation.py": [
+    "anode_plugin/_cnf/_augmentation.py": [
         "tests/test_cnf_augmentation.py",
         "tests/test_flow_matching.py",
         "tests/test_cnf.py",
     ],
-    "anode_plugin/_flow_matching.py": ["tests/test_flow_matching.py"],
+    "anode_plugin/_cnf/_flow_matching.py": ["tests/test_flow_matching.py"],
     # (_native/_tableaus.py is data built at import, which mutmut does not mutate: the
     # order-of-convergence tests are its checks.)
     "anode_plugin/solve/_native/_stepper.py": ["tests/solve/test_native.py"],

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from anode_plugin import AugmentedCNF, MLPVectorField
-from anode_plugin._flow_matching import conditional_path
+from anode_plugin._cnf import conditional_path
 from anode_plugin.datasets import density_samples
 
 

@@ -85,23 +85,13 @@ def test_an_unknown_root_name_is_an_attribute_error():
         anode_plugin.conv_odes  # noqa: B018
 
 
-@pytest.mark.parametrize(
-    ("module", "match"),
-    [
-        ("anode_plugin.callbacks", r"import the callbacks from `anode_plugin.lightning`"),
-        ("anode_plugin.benchmarks_images", r"use `anode-images`"),
-    ],
-)
-def test_old_module_paths_import_with_a_deprecation_warning(module, match):
+@pytest.mark.parametrize("module", ["anode_plugin.callbacks", "anode_plugin.benchmarks_images"])
+def test_the_removed_module_paths_are_gone(module):
+    # Deprecated before any release and removed (CHANGELOG): the callbacks are in
+    # anode_plugin.lightning, the image benchmark's command line is anode-images.
     sys.modules.pop(module, None)
-    with pytest.warns(DeprecationWarning, match=match):
-        old = importlib.import_module(module)
-    lightning = importlib.import_module("anode_plugin.lightning")
-    if module == "anode_plugin.callbacks":
-        assert old.NFECallback is lightning.NFECallback
-        assert old.ReconstructionCheck is lightning.ReconstructionCheck
-    else:
-        assert old.main is importlib.import_module("anode_plugin.experiments.images").main
+    with pytest.raises(ModuleNotFoundError, match=module):
+        importlib.import_module(module)
 
 
 def test_the_deprecated_toy_datamodules_are_members_of_the_family():

@@ -82,36 +82,29 @@ def test_every_positional_argument_lands_where_torchdyn_puts_it():
     assert model.return_t_eval is False
 
 
-def test_the_old_positional_augment_dims_warns_and_still_works():
-    field = MLPVectorField(3)
-    with pytest.warns(
-        DeprecationWarning, match=r"\(vector_field, 1\) is deprecated.*augment_dims=1"
-    ):
-        old = AugmentedNeuralODE(field, 1, solver="euler")
-    new = AugmentedNeuralODE(field, solver="euler", augment_dims=1)
-    assert (old.augment_dims, old.solver) == (new.augment_dims, new.solver) == (1, "euler")
-    torch.testing.assert_close(old.features(X), new.features(X), rtol=0, atol=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        AugmentedNeuralODE(field, "euler", augment_dims=1)  # torchdyn's form does not warn
+def test_the_signature_is_the_constructors():
+    # No metaclass stands between the class and its __init__: IPython's `?`, hydra-style
+    # instantiation and jsonargparse read the real parameters.
+    signature = inspect.signature(AugmentedNeuralODE)
+    init = list(inspect.signature(AugmentedNeuralODE.__init__).parameters.values())[1:]
+    assert list(signature.parameters.values()) == init
+    augment_dims = signature.parameters["augment_dims"]
+    assert augment_dims.kind is inspect.Parameter.KEYWORD_ONLY
+    assert augment_dims.default is inspect.Parameter.empty
+    assert list(signature.parameters)[:3] == ["vector_field", "solver", "order"]
 
 
 @pytest.mark.parametrize(
-    ("args", "kwargs", "match"),
+    ("args", "kwargs", "error", "match"),
     [
-        (
-            (1,),
-            {"augment_dims": 1},
-            r"AugmentedNeuralODE\(vector_field, augment_dims\) is the deprecated form: it "
-            "takes no other positional argument and no `augment_dims` keyword",
-        ),
-        ((1, 1e-3), {}, "takes no other positional argument"),
-        ((), {}, "missing 1 required keyword-only argument: 'augment_dims'"),
+        # The removed AugmentedNeuralODE(f, p): p is torchdyn's `solver` now.
+        ((1,), {}, TypeError, "missing 1 required keyword-only argument: 'augment_dims'"),
+        ((1,), {"augment_dims": 1}, ValueError, r"`solver` must be one of .*, got 1"),
+        ((), {}, TypeError, "missing 1 required keyword-only argument: 'augment_dims'"),
     ],
 )
-def test_ambiguous_or_missing_augment_dims_is_a_type_error(args, kwargs, match):
-    with pytest.raises(TypeError, match=match), warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
+def test_the_removed_positional_augment_dims_or_none_is_refused(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
         AugmentedNeuralODE(MLPVectorField(3), *args, **kwargs)
 
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from anode_plugin._trace import LogDetField, draw_probe
+from anode_plugin._cnf import LogDetField
+from anode_plugin._probes import draw_probe
 
 pytestmark = pytest.mark.numerics
 

@@ -9,8 +9,7 @@ from typing import Any
 
 import torch
 
-from .._cnf import AugmentedCNF
-from .._flow_matching import require_torchcfm
+from .._cnf import AugmentedCNF, require_torchcfm
 from ..datasets._densities import DIGITS_BIN_WIDTH, bits_per_dim, density_samples, digits_counts
 from ..solve import Autograd, Solve, TorchdiffeqBackend
 from ._cnf import FLOW_MATCHED, CNFConfig, build_flow

@@ -10,8 +10,7 @@ from torch import Tensor
 from torchmetrics import MeanMetric
 from typing_extensions import override
 
-from .._cnf import AugmentedCNF
-from .._flow_matching import COUPLINGS
+from .._cnf import COUPLINGS, AugmentedCNF
 from .._validation import (
     check_choice,
     check_non_negative_float,

@@ -424,7 +424,7 @@ def test_nfe_consistent_passes_for_modules_and_callables(backend, sensitivity):
 
 def test_nfe_consistent_fails_on_a_miscounting_model():
     torch.manual_seed(0)
-    model = _MiscountingModel(MLPVectorField(3, 8), 1)
+    model = _MiscountingModel(MLPVectorField(3, 8), augment_dims=1)
     with pytest.raises(AssertionError) as info:
         assert_nfe_consistent(model, torch.randn(4, 2))
     found = re.search(

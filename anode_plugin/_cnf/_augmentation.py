@@ -16,18 +16,73 @@ Two ways to give a flow on ``d`` data entries ``p`` more entries to move in:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from ._field_call import FieldCall
-from ._validation import check_positive_int
+from .._field_call import FieldCall
+from .._validation import check_choice, check_positive_int
 
-__all__ = ["CNF_AUGMENTATIONS", "ExactAugmentation", "ExactAugmentedField", "GaussianQ"]
+__all__ = [
+    "CNF_AUGMENTATIONS",
+    "Q_KINDS",
+    "ExactAugmentation",
+    "ExactAugmentedField",
+    "GaussianQ",
+    "build_fields",
+    "log_normal",
+]
 
 CNF_AUGMENTATIONS = ("variational", "exact")
+Q_KINDS = ("standard_normal", "learned")
+_LOG_2PI = math.log(2 * math.pi)
+
+
+def log_normal(z: Tensor) -> Tensor:
+    """``log N(z; 0, I)`` per row of ``[batch, n]``: ``[batch]``."""
+    return -0.5 * z.pow(2).sum(1) - 0.5 * z.shape[1] * _LOG_2PI
+
+
+def build_fields(
+    vector_field: Callable[..., Any] | nn.Module,
+    data_dims: int,
+    augment_dims: int,
+    augmentation: str,
+    q: str,
+    q_hidden_dim: int,
+    augment_field: Callable[..., Any] | nn.Module | None,
+    augment_hidden_dim: int,
+) -> tuple[FieldCall, nn.Module, GaussianQ | None, ExactAugmentation | None]:
+    """``(vf, field, q, exact)`` of ``AugmentedCNF``'s arguments of the same names: the
+    counted user field, the system the solver integrates, the learned ``q`` and the exact
+    augmentation (``None`` where the flow has none)."""
+    check_choice("augmentation", augmentation, CNF_AUGMENTATIONS)
+    check_choice("q", q, Q_KINDS)
+    if augment_dims > 0 and augmentation == "exact" and q != "standard_normal":
+        raise ValueError(
+            f"q={q!r} is the variational augmentation's distribution; "
+            "augmentation='exact' draws nothing (its entries start at a learned a0)."
+        )
+    if augment_dims > 0 and augmentation == "variational" and augment_field is not None:
+        raise ValueError(
+            "`augment_field` is the exact augmentation's field; with "
+            "augmentation='variational' the entries are drawn from q: pass "
+            "augmentation='exact' or drop augment_field."
+        )
+    if augmentation == "exact" and augment_dims > 0:
+        vf = FieldCall(vector_field, out_features=data_dims)
+        exact = ExactAugmentation(augment_dims, augment_field, augment_hidden_dim)
+        return vf, ExactAugmentedField(vf, exact.field, data_dims), None, exact
+    vf = FieldCall(vector_field)
+    learned = None
+    if q == "learned" and augment_dims > 0:  # p = 0: nothing to learn, nothing built
+        learned = GaussianQ(
+            data_dims, augment_dims, check_positive_int("q_hidden_dim", q_hidden_dim)
+        )
+    return vf, vf, learned, None
 
 
 class GaussianQ(nn.Module):

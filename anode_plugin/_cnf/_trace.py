@@ -4,7 +4,7 @@
 together with one accumulator per sample, ``d(log det)/dt = tr(df/dz)`` (Chen et al.,
 2018), so that one solve gives both ``z(T)`` and ``log|det dz(T)/dz(0)|``; with adjoint
 sensitivity their gradients come out of the same adjoint solve, as for the
-regularisers of ``_regularisers.py``. The trace is either exact (one vector-Jacobian
+regularisers of ``anode_plugin._regularisers``. The trace is either exact (one vector-Jacobian
 product per state entry: for small states) or Hutchinson's unbiased estimate
 ``eps^T (df/dz) eps`` with one probe ``eps`` per solve (Grathwohl et al., 2019).
 """
@@ -14,17 +14,25 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["PROBES", "TRACES", "LogDetField", "draw_probe"]
+from .._probes import PROBES, draw_probe
+from .._validation import check_choice
+
+__all__ = ["TRACES", "LogDetField", "check_log_det"]
 
 TRACES = ("exact", "hutchinson")
-PROBES = ("gaussian", "rademacher")
 
 
-def draw_probe(like: Tensor, kind: str) -> Tensor:
-    """A probe of ``like``'s shape with ``E[eps eps^T] = I``: Gaussian or Rademacher."""
-    if kind == "gaussian":
-        return torch.randn_like(like)
-    return torch.randint_like(like, 0, 2).mul_(2).sub_(1)
+def check_log_det(trace: str, probe: str, sensitivity: str) -> None:
+    """Check the log-determinant's ``trace`` and ``probe``, and that the gradient method
+    (``sensitivity``) carries the log-determinant."""
+    check_choice("trace", trace, TRACES)
+    check_choice("probe", probe, PROBES)
+    if sensitivity not in ("autograd", "adjoint"):
+        raise ValueError(
+            "AugmentedCNF needs sensitivity='autograd' or 'adjoint', got "
+            f"sensitivity={sensitivity!r}: the interpolated adjoint's spline does not "
+            "carry the log-determinant."
+        )
 
 
 class LogDetField(nn.Module):
