@@ -131,3 +131,17 @@ class ReadableCheckpoints:
             if unreadable is None:
                 raise
             raise unreadable from error
+
+
+def instantiated_by_cli() -> bool:
+    """Whether LightningCLI is building this module (it hands over the parsed config).
+
+    Lightning says so only through a private context variable, read here lazily: a
+    release without it degrades to plain use (``ode`` then stays out of the saved
+    hyperparameters) instead of breaking ``import anode_plugin``.
+    """
+    try:
+        from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
+    except ImportError:
+        return False
+    return _given_hyperparameters.get() is not None
