@@ -44,15 +44,13 @@ from ._toy import (
     shifted_sines,
     spheres_generalisation_split,
 )
-from ._toy_datamodules import (
-    LABELS,
+from ._toy_classes import (
     ConcentricSpheresDataModule,
-    G1dDataModule,
-    ReflectionDataModule,
     ShiftedSinesDataModule,
     SpheresGeneralisationDataModule,
-    ToyDataModule,
 )
+from ._toy_datamodule import LABELS, ToyDataModule
+from ._toy_regression import G1dDataModule, ReflectionDataModule
 
 __all__ = [
     "CHECKSUMS",
