@@ -23,13 +23,8 @@ from ._densities import (
 from ._digits import DigitsDataModule
 from ._generic_images import IMAGE_SOURCES, GenericImageDataModule
 from ._idx import find_idx_files, read_idx
-from ._images import (
-    CIFAR10DataModule,
-    ImageDataModule,
-    MNISTDataModule,
-    SVHNDataModule,
-    UInt8ImageDataset,
-)
+from ._images import ImageDataModule, UInt8ImageDataset
+from ._paper_images import CIFAR10DataModule, MNISTDataModule, SVHNDataModule
 from ._tiny_imagenet import (
     TinyImageNetDataModule,
     TinyImageNetFolder,

@@ -3,27 +3,28 @@ data set by name, or tensors in memory."""
 
 from __future__ import annotations
 
-import inspect
-import numbers
 import os
 from collections.abc import Mapping
-from functools import partial
 from typing import Any, ClassVar, cast
 
-import numpy as np
-import PIL.Image
-import torch
 from torch import Tensor
-from torch.utils.data import Dataset, Subset, TensorDataset
-from torchvision import datasets as tv_datasets
-from torchvision.transforms import Compose, Resize, ToTensor
+from torch.utils.data import Dataset, Subset
 
 from .._validation import check_choice, check_positive_int
 from ._checksums import verify_files
-from ._idx import describe_idx, find_idx_files, read_idx
-from ._images import ImageDataModule, UInt8ImageDataset
+from ._idx import describe_idx
+from ._image_sources import (
+    check_image_channels,
+    check_source_options,
+    count_classes,
+    folder_sets,
+    idx_sets,
+    tensor_set,
+    torchvision_set,
+)
+from ._images import ImageDataModule
 
-__all__ = ["IMAGE_SOURCES", "GenericImageDataModule"]
+__all__ = ["IMAGE_SOURCES", "GenericImageDataModule", "check_image_channels"]
 
 # source -> what `data_dir` holds for it.
 IMAGE_SOURCES: dict[str, str] = {
@@ -32,17 +33,6 @@ IMAGE_SOURCES: dict[str, str] = {
     "torchvision": "the files of the torchvision data set named by `dataset`",
     "tensors": "nothing: the images are given to GenericImageDataModule.from_tensors",
 }
-
-# `channels` of an image folder -> the PIL mode every image is converted to.
-_FOLDER_MODES: dict[int, str] = {1: "L", 3: "RGB"}
-
-
-def _torchvision_names() -> list[str]:
-    return sorted(
-        name
-        for name, obj in vars(tv_datasets).items()
-        if inspect.isclass(obj) and issubclass(obj, Dataset) and not name.startswith("_")
-    )
 
 
 class GenericImageDataModule(ImageDataModule):
@@ -146,23 +136,7 @@ class GenericImageDataModule(ImageDataModule):
             checksums=checksums,
         )
         self.source = check_choice("source", source, IMAGE_SOURCES)
-        if source == "torchvision":
-            names = _torchvision_names()
-            if dataset not in names:
-                raise ValueError(
-                    "`dataset` must name a torchvision data set class with "
-                    f"source='torchvision', one of {names}; got {dataset!r}."
-                )
-        elif dataset is not None:
-            raise ValueError(
-                f"`dataset` names a torchvision class and needs source='torchvision'; got "
-                f"dataset={dataset!r} with source={source!r}."
-            )
-        if self.download and source != "torchvision":
-            raise ValueError(
-                f"`download`=True needs source='torchvision'; source={source!r} reads local "
-                "files only."
-            )
+        resize, channels = check_source_options(source, dataset, self.download, resize, channels)
         self.dataset = dataset
         self.name = "tensor images" if source == "tensors" else f"{dataset or source} images"
         self._num_classes = (
@@ -170,23 +144,7 @@ class GenericImageDataModule(ImageDataModule):
         )
         self._image_shape: tuple[int, int, int] | None = None
         self._tensors: tuple[Dataset, Dataset] | None = None
-        if resize is not None:
-            if source != "image_folder":
-                raise ValueError(
-                    f"`resize` applies to source='image_folder' only, got source={source!r}."
-                )
-            if not (isinstance(resize, (tuple, list)) and len(resize) == 2):
-                raise ValueError(f"`resize` must be (height, width) or None, got {resize!r}.")
-            resize = (
-                check_positive_int("resize[0]", resize[0]),
-                check_positive_int("resize[1]", resize[1]),
-            )
-        self.resize = resize
-        self.channels = check_image_channels("channels", channels)
-        if self.channels is not None and source != "image_folder":
-            raise ValueError(
-                f"`channels` applies to source='image_folder' only, got source={source!r}."
-            )
+        self.resize, self.channels = resize, channels
 
     @classmethod
     def from_tensors(
@@ -213,8 +171,8 @@ class GenericImageDataModule(ImageDataModule):
             raise ValueError(f"from_tensors takes no {refused}: the data are the tensors.")
         dm = cls(source="tensors", **options)
         dm._tensors = (
-            _tensor_set("train_images", train_images, "train_labels", train_labels),
-            _tensor_set("test_images", test_images, "test_labels", test_labels),
+            tensor_set("train_images", train_images, "train_labels", train_labels),
+            tensor_set("test_images", test_images, "test_labels", test_labels),
         )
         return dm
 
@@ -263,7 +221,7 @@ class GenericImageDataModule(ImageDataModule):
             )
         self._image_shape = next(iter(shapes))  # type: ignore[assignment]
         if self._num_classes is None:
-            self._num_classes = max(_count_classes(full_train), _count_classes(full_test))
+            self._num_classes = max(count_classes(full_train), count_classes(full_test))
 
     def _full_sets(self) -> tuple[Dataset, Dataset]:
         if self.source == "tensors":
@@ -275,161 +233,10 @@ class GenericImageDataModule(ImageDataModule):
                 )
             return self._tensors
         if self.source == "idx":
-            return self._idx_sets()
+            return idx_sets(self.data_dir)
         if self.source == "image_folder":
-            return self._folder_sets()
+            return folder_sets(self.data_dir, self.resize, self.channels)
         return self._torchvision_set(True), self._torchvision_set(False)
 
-    # ------------------------------------------------------------------ readers
-    def _idx_sets(self) -> tuple[Dataset, Dataset]:
-        files = find_idx_files(self.data_dir)
-        sets = []
-        for split in ("train", "test"):
-            images_path, labels_path = files[split, "images"], files[split, "labels"]
-            images, labels = read_idx(images_path), read_idx(labels_path)
-            if images.ndim != 3 or images.dtype != np.uint8:
-                raise ValueError(
-                    f"{images_path} is a valid IDX file but not of images: expected "
-                    f"[n, h, w] uint8, got {images.dtype} of shape {images.shape}."
-                )
-            if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
-                raise ValueError(
-                    f"{labels_path} holds labels of shape {labels.shape}, but {images_path} "
-                    f"holds {images.shape[0]} images: expected [{images.shape[0]}]."
-                )
-            if not np.issubdtype(labels.dtype, np.integer):
-                raise ValueError(f"{labels_path} holds {labels.dtype} labels, not integers.")
-            sets.append(
-                UInt8ImageDataset(
-                    torch.from_numpy(images).unsqueeze(1).contiguous(),
-                    torch.from_numpy(labels.astype(np.int64)),
-                )
-            )
-        return sets[0], sets[1]
-
-    def _folder_sets(self) -> tuple[Dataset, Dataset]:
-        sets = []
-        for split in ("train", "test"):
-            folder = self.data_dir / split
-            if not folder.is_dir():
-                raise FileNotFoundError(
-                    f"source='image_folder' reads {folder}, which does not exist: `data_dir` "
-                    "must hold train/ and test/, each with one subfolder of images per class."
-                )
-            transform = (
-                ToTensor() if self.resize is None else Compose([Resize(self.resize), ToTensor()])
-            )
-            # ImageFolder's own loader converts to RGB; a partial of a module function,
-            # not a lambda, so that loader workers started by spawn can pickle it.
-            options = (
-                {}
-                if self.channels is None
-                else {"loader": partial(_load_image, mode=_FOLDER_MODES[self.channels])}
-            )
-            sets.append(tv_datasets.ImageFolder(str(folder), transform=transform, **options))
-        _check_folder_images(
-            sets, resized=self.resize is not None, converted=self.channels is not None
-        )
-        if sets[0].classes != sets[1].classes:
-            raise ValueError(
-                f"{self.data_dir}: train/ and test/ must have the same class folders; got "
-                f"{sets[0].classes} and {sets[1].classes}."
-            )
-        return sets[0], sets[1]
-
     def _torchvision_set(self, train: bool, *, download: bool = False) -> Dataset:
-        cls = getattr(tv_datasets, str(self.dataset))
-        params = inspect.signature(cls).parameters
-        if "train" in params:
-            split: dict[str, Any] = {"train": train}
-        elif "split" in params:
-            split = {"split": "train" if train else "test"}
-        else:
-            raise ValueError(
-                f"`dataset`={self.dataset!r} has neither a `train` nor a `split` argument: "
-                "GenericImageDataModule cannot pick its training and test splits."
-            )
-        return cls(str(self.data_dir), transform=ToTensor(), download=download, **split)
-
-
-def check_image_channels(name: str, value: object) -> int | None:
-    """``value`` if it is ``None``, ``1`` or ``3`` (the channels an image folder is read
-    with); else raise ``ValueError`` naming ``name``."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value not in (1, 3):
-        raise ValueError(
-            f"`{name}` must be None (as the files are read: RGB), 1 (grayscale) or 3 (RGB), "
-            f"got {value!r}."
-        )
-    return int(value)
-
-
-def _load_image(path: str, mode: str) -> PIL.Image.Image:
-    """The image at ``path`` in PIL mode ``mode``, as ImageFolder's loader (RGB only)."""
-    with open(path, "rb") as handle:
-        return PIL.Image.open(handle).convert(mode)
-
-
-def _check_folder_images(sets: list[Any], *, resized: bool, converted: bool) -> None:
-    """Every file of the image folders decodes, and (unless resized) all have one size and
-    (unless converted to one mode) one number of channels: a bad file is named here, not
-    met later inside a loader."""
-    first: tuple[str, tuple[int, int], int] | None = None
-    for dataset in sets:
-        for path, _ in dataset.samples:
-            try:
-                with PIL.Image.open(path) as image:
-                    size, channels = image.size, len(image.getbands())
-            except (PIL.UnidentifiedImageError, OSError) as error:
-                raise ValueError(
-                    f"{path} is not an image that PIL can read ({error}); remove it from the "
-                    "image folder, or convert it to PNG or JPEG."
-                ) from None
-            if first is None:
-                first = (path, size, channels)
-                continue
-            if not resized and size != first[1]:
-                raise ValueError(
-                    f"{path} is {size[0]}x{size[1]} (width x height) but {first[0]} is "
-                    f"{first[1][0]}x{first[1][1]}: the images of one data set must have one "
-                    "size; resize them, or pass `resize=(height, width)`."
-                )
-            if not converted and channels != first[2]:
-                raise ValueError(
-                    f"{path} has {channels} channel(s) but {first[0]} has {first[2]}: convert "
-                    "the images to one mode (all RGB or all grayscale), or pass `channels=1` "
-                    "(grayscale) or `channels=3` (RGB)."
-                )
-
-
-def _tensor_set(name: str, images: Tensor, labels_name: str, labels: Tensor) -> Dataset:
-    if not isinstance(images, Tensor) or images.ndim != 4:
-        raise ValueError(
-            f"`{name}` must be a tensor [n, c, h, w], got "
-            f"{tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__}."
-        )
-    if not isinstance(labels, Tensor) or labels.shape != (images.shape[0],):
-        got = tuple(labels.shape) if isinstance(labels, Tensor) else type(labels).__name__
-        raise ValueError(f"`{labels_name}` must have shape [{images.shape[0]}], got {got}.")
-    if labels.is_floating_point() or labels.is_complex():
-        raise ValueError(f"`{labels_name}` must hold integer labels, got {labels.dtype}.")
-    if images.dtype == torch.uint8:
-        return UInt8ImageDataset(images, labels)
-    if not images.is_floating_point():
-        raise ValueError(f"`{name}` must be uint8 or floating point, got {images.dtype}.")
-    return TensorDataset(images, labels.long())
-
-
-def _count_classes(dataset: Dataset) -> int:
-    """Classes of a data set: its ``classes``, else its largest label plus one."""
-    classes = getattr(dataset, "classes", None)
-    if classes is not None:
-        return len(classes)
-    if isinstance(dataset, UInt8ImageDataset):
-        labels = dataset.labels
-    elif isinstance(dataset, TensorDataset):
-        labels = dataset.tensors[1]
-    else:
-        labels = torch.as_tensor(getattr(dataset, "targets", [int(y) for _, y in dataset]))
-    return int(labels.max()) + 1 if len(labels) else 0
+        return torchvision_set(str(self.dataset), self.data_dir, train, download=download)
