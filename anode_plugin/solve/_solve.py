@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from .._errors import NonFiniteStateError, SolverError
 from .._validation import check_choice, check_t_span, check_tolerances_resolvable
 from . import _defaults as defaults
-from ._adjoint import Adjoint
+from ._adjoint import AbstractAdjoint, Adjoint
 from ._autograd import Autograd
 from ._backend import Backend
 from ._evaluations import NO_LIMITS, Limits
@@ -21,37 +21,18 @@ from ._interpolated import InterpolatedAdjoint
 from ._library import RecordBackward
 from ._native import NativeBackend
 from ._norms import FULL_NORM, ErrorNorm
+from ._registry import BACKEND_TYPES, backends_taking
 from ._statistics import Solution
-from ._torchdiffeq import TorchdiffeqBackend
-from ._torchdyn import TorchdynBackend
-from ._torchode import TorchodeBackend
 
 __all__ = [
     "BACKEND_TYPES",
     "Solve",
     "SolveAttributes",
+    "backends_taking",
     "default_backend",
     "resolve_solve",
     "solve_from_options",
 ]
-
-#: Backend name -> class: a new backend is one more entry. Everything that names the
-#: backends (the model, the CLI, the experiments, the benchmarks) reads them here.
-BACKEND_TYPES: dict[str, type[Backend]] = {
-    TorchdynBackend.name: TorchdynBackend,
-    TorchdiffeqBackend.name: TorchdiffeqBackend,
-    TorchodeBackend.name: TorchodeBackend,
-    NativeBackend.name: NativeBackend,
-}
-
-
-def backends_taking(capability: str) -> list[str]:
-    """Names of the backends with a capability: ``'solver_modules'`` or an option name."""
-    if capability == "solver_modules":
-        return [n for n, b in BACKEND_TYPES.items() if b.SOLVER_MODULES]
-    if capability == "dict_states":
-        return [n for n, b in BACKEND_TYPES.items() if b.DICT_STATES]
-    return [n for n, b in BACKEND_TYPES.items() if capability in b.OPTIONS]
 
 
 def _needs(capability: str) -> str:
@@ -103,7 +84,7 @@ class Solve:
                 f"{_name_of(self.gradient)}."
             )
         check_choice("sensitivity", self.gradient.sensitivity, self.backend.SENSITIVITIES)
-        solver = getattr(self.gradient, "solver", None)
+        solver = self.gradient.solver if isinstance(self.gradient, AbstractAdjoint) else None
         if isinstance(solver, str):
             check_choice("solver_adjoint", solver, self.backend.SOLVERS)
         elif isinstance(solver, nn.Module) and not self.backend.SOLVER_MODULES:

@@ -16,7 +16,7 @@ from torchdyn.numerics.sensitivity import (
 from torchdyn.numerics.solvers.ode import SOLVER_DICT, Tsitouras45, str_to_solver
 
 from .._validation import check_choice, check_positive_float, state_leaf
-from ._backend import Backend, LibraryAdjoint
+from ._backend import AdjointSupport, Backend, LibraryAdjoint
 from ._defaults import ATOL, RTOL, SOLVER
 from ._evaluations import NO_LIMITS, AdjointCounters, Limits
 from ._norms import FULL_NORM, ErrorNorm
@@ -104,7 +104,12 @@ class TorchdynBackend(Backend):
     )
     SENSITIVITIES: ClassVar[tuple[str, ...]] = ("autograd", "adjoint", "interpolated_adjoint")
     INTERPOLATORS: ClassVar[tuple[str, ...]] = tuple(INTERP_DICT)
-    OWN_ADJOINT_SEMINORM: ClassVar[bool | None] = True
+    #: torchdyn's backsolve adjoint measures the forward error with the full norm and the
+    #: backward error with a seminorm, and leaves an integral loss's parameter gradients
+    #: out: it runs for ``seminorm=None`` alone; ours, with its seminorm, runs the rest.
+    ADJOINTS: ClassVar[AdjointSupport] = AdjointSupport(
+        seminorm=True, library_seminorms=(None,), interpolated=True
+    )
     SOLVER_MODULES: ClassVar[bool] = True
     DICT_STATES: ClassVar[bool] = True
     OPTIONS: ClassVar[dict[str, str]] = {"interpolator": "is torchdyn's dense output"}
@@ -187,14 +192,6 @@ class TorchdynBackend(Backend):
         if layout is not None:
             sol = layout.state(sol)
         return Solution(sol, counted.joint_stats(z0))
-
-    def takes_library_adjoint(
-        self, norm: ErrorNorm, seminorm: bool | None, integral_loss: object
-    ) -> bool:
-        """torchdyn's backsolve adjoint measures the forward error with the full norm and
-        the backward error with a seminorm, and leaves an integral loss's parameter
-        gradients out: it runs for ``seminorm=None`` alone, without an integral loss."""
-        return seminorm is None and norm.is_full and integral_loss is None
 
     def library_adjoint(
         self,
