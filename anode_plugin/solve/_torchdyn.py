@@ -22,6 +22,7 @@ from ._evaluations import NO_LIMITS, AdjointCounters, Limits
 from ._norms import FULL_NORM, ErrorNorm
 from ._solvers import check_solver_module
 from ._statistics import Solution
+from ._torchdyn_layout import MeasuredFirst
 
 __all__ = ["TorchdynBackend"]
 
@@ -47,36 +48,6 @@ class _CountedSteps:
         self._counter.step(accepted=time != self._last)
         self._last = time
         return self._solver.step(f, x, t, dt, **kwargs)
-
-
-class _MeasuredFirst:
-    """A batched state ``[batch, n, ...]`` laid out for torchdyn's seminorm, which
-    measures the leading entries of the flattened state: each sample's ``entries``
-    measured entries first, the rest after."""
-
-    def __init__(self, like: Tensor, entries: int) -> None:
-        self.shape, self.entries = like.shape, entries
-        self.rows = like.reshape(like.shape[0], -1).shape
-
-    def flat(self, z: Tensor) -> Tensor:
-        rows = z.reshape(self.rows)
-        return torch.cat([rows[:, : self.entries].reshape(-1), rows[:, self.entries :].reshape(-1)])
-
-    def state(self, flat: Tensor) -> Tensor:
-        """The batched states of flat ones ``[..., entries]``: ``[..., *shape]``."""
-        lead, batch = flat.shape[:-1], self.rows[0]
-        measured = batch * self.entries
-        rows = torch.cat(
-            [
-                flat[..., :measured].reshape(*lead, batch, -1),
-                flat[..., measured:].reshape(*lead, batch, -1),
-            ],
-            dim=-1,
-        )
-        return rows.reshape(*lead, *self.shape)
-
-    def field(self, field: Any) -> Any:
-        return lambda t, flat: self.flat(field(t, self.state(flat)))
 
 
 @dataclass(frozen=True)
@@ -173,7 +144,7 @@ class TorchdynBackend(Backend):
         seminorm: tuple[bool, int | None] = (False, None)
         if not norm.is_full:
             if isinstance(z0, Tensor) and z0.ndim >= 2:
-                layout = _MeasuredFirst(z0, norm.entries)
+                layout = MeasuredFirst(z0, norm.entries)
                 state, solved = layout.flat(z0), layout.field(counted)
                 seminorm = (True, z0.shape[0] * norm.entries)
             else:

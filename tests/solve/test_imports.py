@@ -76,7 +76,7 @@ def _circles() -> list[list[str]]:
 def test_the_graph_sees_the_solve_layers_imports():
     # The check below is only as good as this graph: it holds the edges we know of.
     assert f"{PACKAGE}._backend" in GRAPH[f"{PACKAGE}._torchdyn"]
-    assert f"{PACKAGE}._defaults" in GRAPH[f"{PACKAGE}._solve"]  # `from . import _defaults`
+    assert f"{PACKAGE}._defaults" in GRAPH[f"{PACKAGE}._options"]  # `from . import _defaults`
     assert f"{PACKAGE}._native" in GRAPH[f"{PACKAGE}._registry"]
     assert f"{PACKAGE}._backend" in GRAPH[f"{PACKAGE}._native._backend"]
 
