@@ -21,7 +21,7 @@ from ._solved import SolvedModel
 from ._validation import check_save_at
 from .solve import BACKEND_TYPES, Solve
 from .solve import _defaults as defaults
-from .solve._solve import backends_taking
+from .solve._registry import backends_taking
 
 __all__ = ["TorchdynCompatibility", "default_backend_for", "holds_torchdyn_modules"]
 

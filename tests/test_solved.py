@@ -9,7 +9,7 @@ import torch
 
 from anode_plugin import AugmentedCNF, AugmentedNeuralODE, MLPVectorField
 from anode_plugin._solved import FLAT_SOLVE_OPTIONS, SolvedModel, flat_solve_options
-from anode_plugin.solve._solve import solve_from_options
+from anode_plugin.solve._options import solve_from_options
 
 DEFAULTS = {
     name: parameter.default

@@ -8,18 +8,14 @@ one entry in :data:`BACKEND_TYPES`.
 """
 
 from ._adjoint import Adjoint
+from ._attributes import SolveAttributes
 from ._autograd import Autograd
 from ._backend import Backend
 from ._interpolated import InterpolatedAdjoint
 from ._native import NativeBackend
 from ._norms import ErrorNorm
-from ._solve import (
-    BACKEND_TYPES,
-    Solve,
-    SolveAttributes,
-    resolve_solve,
-    solve_from_options,
-)
+from ._options import resolve_solve, solve_from_options
+from ._solve import BACKEND_TYPES, Solve
 from ._statistics import PerSampleStats, Solution, SolveStats
 from ._torchdiffeq import TorchdiffeqBackend
 from ._torchdyn import TorchdynBackend

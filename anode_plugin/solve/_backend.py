@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 from torch import Tensor, nn
@@ -12,7 +13,7 @@ from ._evaluations import NO_LIMITS, Evaluations, Limits, span_of
 from ._norms import FULL_NORM, ErrorNorm
 from ._statistics import Solution
 
-__all__ = ["Backend", "LibraryAdjoint"]
+__all__ = ["AdjointSupport", "Backend", "LibraryAdjoint", "no_interpolated_adjoint"]
 
 
 class LibraryAdjoint(NamedTuple):
@@ -25,13 +26,50 @@ class LibraryAdjoint(NamedTuple):
     times: Tensor | None = None
 
 
+@dataclass(frozen=True)
+class AdjointSupport:
+    """The adjoints a backend offers, declared once (:attr:`Backend.ADJOINTS`).
+
+    Data, as a Butcher tableau is: our backsolve adjoint runs on every backend, a
+    library's own where these fields say it computes the adjoint asked for
+    (:class:`~anode_plugin.solve.Adjoint` and
+    :class:`~anode_plugin.solve.InterpolatedAdjoint` read them; nothing else decides).
+
+    Attributes:
+        seminorm: the backward error norm that ``Adjoint(seminorm=None)`` means where our
+            adjoint runs: ``True`` the seminorm, ``False`` the full norm.
+        library_seminorms: the ``seminorm`` values (``None``, ``True``, ``False``) for
+            which the library's own backsolve adjoint runs (:meth:`Backend.library_adjoint`)
+            when there is no integral loss (no library adjoint has a term for one);
+            ``()``: the library has none that we run.
+        library_forward_norms: whether the library's adjoint takes a forward norm other
+            than the full one (``ErrorNorm(entries=k)``).
+        interpolated: whether the library has an interpolated adjoint
+            (:meth:`Backend.interpolated_adjoint`).
+    """
+
+    seminorm: bool = False
+    library_seminorms: tuple[bool | None, ...] = ()
+    library_forward_norms: bool = False
+    interpolated: bool = False
+
+
+def no_interpolated_adjoint(backend: Backend) -> ValueError:
+    """The error of asking ``backend`` for an interpolated adjoint it does not offer."""
+    return ValueError(
+        f"sensitivity='interpolated_adjoint' is torchdyn's; backend={backend.name!r} "
+        "has no interpolated adjoint."
+    )
+
+
 class Backend(ABC):
     """Integrates ``dz/dt = f(t, z)`` with one library's solvers.
 
     Subclasses are frozen dataclasses that validate their options on construction and
-    expose the library's solver names in :attr:`SOLVERS` and its sensitivities in
-    :attr:`SENSITIVITIES`. The gradient methods (:mod:`anode_plugin.solve`) call them;
-    a backend never calls a gradient method. Each call returns the solve's statistics.
+    expose the library's solver names in :attr:`SOLVERS`, its sensitivities in
+    :attr:`SENSITIVITIES` and the adjoints it offers in :attr:`ADJOINTS`. The gradient
+    methods (:mod:`anode_plugin.solve`) call them; a backend never calls a gradient
+    method. Each call returns the solve's statistics.
     """
 
     #: The backend's name, as given to ``AugmentedNeuralODE(backend=...)``.
@@ -40,9 +78,8 @@ class Backend(ABC):
     SOLVERS: ClassVar[tuple[str, ...]]
     #: Sensitivities the backend takes.
     SENSITIVITIES: ClassVar[tuple[str, ...]]
-    #: The backward error norm of the library's own adjoint: ``True`` a seminorm,
-    #: ``False`` the full norm, ``None`` when the library has no adjoint we run.
-    OWN_ADJOINT_SEMINORM: ClassVar[bool | None] = None
+    #: The adjoints the backend offers: ours with the full norm by default, no other.
+    ADJOINTS: ClassVar[AdjointSupport] = AdjointSupport()
     #: Whether a solver module (torchdyn's) is taken in place of a solver name.
     SOLVER_MODULES: ClassVar[bool] = False
     #: Whether torchdyn's dict states (``{name: tensor}``) are integrated.
@@ -106,15 +143,24 @@ class Backend(ABC):
         rtol: float,
         seminorm: bool | None,
     ) -> LibraryAdjoint:
-        """Solve with the library's own adjoint (see :meth:`takes_library_adjoint`)."""
+        """Solve with the library's own backsolve adjoint, where :attr:`ADJOINTS` says it
+        computes the adjoint asked for."""
         raise ValueError(f"backend={self.name!r} has no adjoint of its own.")
 
-    def takes_library_adjoint(
-        self, norm: ErrorNorm, seminorm: bool | None, integral_loss: object
-    ) -> bool:
-        """Whether the library's own adjoint computes this adjoint: without an integral
-        loss, with the forward ``norm`` and the backward ``seminorm`` asked for."""
-        return False
+    def interpolated_adjoint(
+        self,
+        field: nn.Module,
+        z0: Tensor,
+        t: Tensor,
+        *,
+        limits: Limits,
+        solver: Any,
+        atol: float,
+        rtol: float,
+        integral_loss: Any = None,
+    ) -> LibraryAdjoint:
+        """Solve with the library's interpolated adjoint, where ``ADJOINTS.interpolated``."""
+        raise no_interpolated_adjoint(self)
 
     @staticmethod
     def counter(field: Callable[[Tensor, Any], Any], t: Tensor, limits: Limits) -> Evaluations:

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_positive_float
-from ._backend import Backend
-from ._defaults import ATOL_ADJOINT, RTOL_ADJOINT
+from ._adjoint import AbstractAdjoint, LibraryRun
+from ._backend import Backend, no_interpolated_adjoint
 from ._evaluations import Limits
-from ._library import RecordBackward, run_library_adjoint
 from ._norms import ErrorNorm
-from ._solvers import check_adjoint_solver
 from ._statistics import Solution
 
 __all__ = ["InterpolatedAdjoint"]
 
 
 @dataclass(frozen=True)
-class InterpolatedAdjoint:
+class InterpolatedAdjoint(AbstractAdjoint):
     """The interpolated adjoint of torchdyn (Daulbaev et al., 2020): the backward solve
     reads the forward solution from a cubic spline through the solver's checkpoints
     instead of solving for it again. Vector states ``[batch, d]`` and increasing times
@@ -33,71 +31,48 @@ class InterpolatedAdjoint:
         rtol: relative tolerance of the backward solve.
     """
 
-    solver: str | nn.Module | None = None
-    atol: float = ATOL_ADJOINT
-    rtol: float = RTOL_ADJOINT
+    sensitivity: ClassVar[str] = "interpolated_adjoint"
 
-    sensitivity = "interpolated_adjoint"
-
-    def __post_init__(self) -> None:
-        check_positive_float("atol_adjoint", self.atol)
-        check_positive_float("rtol_adjoint", self.rtol)
-        check_adjoint_solver(self.solver)
-
-    def solve(
+    def _library_run(
         self,
         backend: Backend,
         field: nn.Module,
         z0: Tensor,
         t: Tensor,
-        *,
         norm: ErrorNorm,
         limits: Limits,
-        integral_loss: Any = None,
-        record_backward: RecordBackward | None = None,
-    ) -> Solution:
-        """The forward solve; the backward solve runs when gradients are computed.
-
-        Args:
-            integral_loss: ``g(t, z)``, whose integral over the solve joins the loss the
-                gradients are of (torchdyn's ``integral_loss``).
-            record_backward: receives the backward solve's statistics when it ends.
-
-        Returns:
-            The states at the times ``t``, ``[len(t), *z0.shape]``, and the forward
-            statistics.
-        """
-        if not hasattr(backend, "interpolated_adjoint"):
-            raise ValueError(
-                f"sensitivity='interpolated_adjoint' is torchdyn's; backend={backend.name!r} "
-                "has no interpolated adjoint."
-            )
+        integral_loss: Any,
+        options: dict[str, Any],
+    ) -> LibraryRun:
+        if not backend.ADJOINTS.interpolated:
+            raise no_interpolated_adjoint(backend)
         if z0.ndim != 2:
             raise ValueError(
                 "sensitivity='interpolated_adjoint' supports vector states [batch, d] only, "
                 f"got a state of shape {tuple(z0.shape)}; use 'adjoint' for images."
             )
-        decreasing = bool(t[0] > t[-1])
-        if decreasing and torch.is_grad_enabled():
+        if bool(t[0] > t[-1]) and torch.is_grad_enabled():
             raise ValueError(
                 "sensitivity='interpolated_adjoint' computes wrong gradients when `t_span` "
                 "decreases (torchdyn 1.0.6 interpolates in reversed time; measured 5% off "
                 "autograd at tol 1e-9); use sensitivity='adjoint', or solve under "
                 "`torch.no_grad()` when no gradient is needed."
             )
-        options = {"solver": self.solver, "atol": self.atol, "rtol": self.rtol}
+        return partial(
+            backend.interpolated_adjoint,
+            field,
+            t=t,
+            limits=limits,
+            integral_loss=integral_loss,
+            **options,
+        )
 
-        def run(start: Tensor) -> Any:
-            return backend.interpolated_adjoint(
-                field, start, t, limits=limits, integral_loss=integral_loss, **options
-            )
-
-        solution, t_sol = run_library_adjoint(run, field, z0, record_backward)
-        if len(t_sol) == len(t):
+    def _requested(self, solution: Solution, times: Tensor, t: Tensor) -> Solution:
+        if len(times) == len(t):
             return solution
         # torchdyn integrates a decreasing span in negated time and reports that time.
-        requested = -t if decreasing else t
-        rows = (t_sol.detach().reshape(1, -1) - requested.reshape(-1, 1)).abs().argmin(dim=1)
+        requested = -t if bool(t[0] > t[-1]) else t
+        rows = (times.detach().reshape(1, -1) - requested.reshape(-1, 1)).abs().argmin(dim=1)
         return Solution(_RequestedRows.apply(solution.ys, rows), solution.stats)
 
 

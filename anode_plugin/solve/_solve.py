@@ -1,19 +1,16 @@
-"""A solve: a backend and a gradient method, built from objects or from flat options."""
+"""A solve: a backend and a gradient method, checked together."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
 from .._errors import NonFiniteStateError, SolverError
 from .._validation import check_choice, check_t_span, check_tolerances_resolvable
-from . import _defaults as defaults
-from ._adjoint import Adjoint
+from ._adjoint import AbstractAdjoint, Adjoint
 from ._autograd import Autograd
 from ._backend import Backend
 from ._evaluations import NO_LIMITS, Limits
@@ -21,42 +18,10 @@ from ._interpolated import InterpolatedAdjoint
 from ._library import RecordBackward
 from ._native import NativeBackend
 from ._norms import FULL_NORM, ErrorNorm
+from ._registry import BACKEND_TYPES, backends_taking
 from ._statistics import Solution
-from ._torchdiffeq import TorchdiffeqBackend
-from ._torchdyn import TorchdynBackend
-from ._torchode import TorchodeBackend
 
-__all__ = [
-    "BACKEND_TYPES",
-    "Solve",
-    "SolveAttributes",
-    "default_backend",
-    "resolve_solve",
-    "solve_from_options",
-]
-
-#: Backend name -> class: a new backend is one more entry. Everything that names the
-#: backends (the model, the CLI, the experiments, the benchmarks) reads them here.
-BACKEND_TYPES: dict[str, type[Backend]] = {
-    TorchdynBackend.name: TorchdynBackend,
-    TorchdiffeqBackend.name: TorchdiffeqBackend,
-    TorchodeBackend.name: TorchodeBackend,
-    NativeBackend.name: NativeBackend,
-}
-
-
-def backends_taking(capability: str) -> list[str]:
-    """Names of the backends with a capability: ``'solver_modules'`` or an option name."""
-    if capability == "solver_modules":
-        return [n for n, b in BACKEND_TYPES.items() if b.SOLVER_MODULES]
-    if capability == "dict_states":
-        return [n for n, b in BACKEND_TYPES.items() if b.DICT_STATES]
-    return [n for n, b in BACKEND_TYPES.items() if capability in b.OPTIONS]
-
-
-def _needs(capability: str) -> str:
-    names = " or ".join(f"backend={n!r}" for n in backends_taking(capability))
-    return names or "a backend that takes it"
+__all__ = ["BACKEND_TYPES", "GRADIENT_TYPES", "Gradient", "Solve", "backends_taking"]
 
 
 Gradient = Autograd | Adjoint | InterpolatedAdjoint
@@ -103,7 +68,7 @@ class Solve:
                 f"{_name_of(self.gradient)}."
             )
         check_choice("sensitivity", self.gradient.sensitivity, self.backend.SENSITIVITIES)
-        solver = getattr(self.gradient, "solver", None)
+        solver = self.gradient.solver if isinstance(self.gradient, AbstractAdjoint) else None
         if isinstance(solver, str):
             check_choice("solver_adjoint", solver, self.backend.SOLVERS)
         elif isinstance(solver, nn.Module) and not self.backend.SOLVER_MODULES:
@@ -182,208 +147,3 @@ class Solve:
                     "before the ODE)."
                 ) from error
             raise
-
-
-def default_backend(
-    solver: object, solver_adjoint: object, sensitivity: object, interpolator: object
-) -> str:
-    """The backend that ``backend=None`` chooses for these options: the native one,
-    unless they ask for what only torchdyn has (a solver module or a solver name of
-    torchdyn's alone, the interpolated adjoint, an interpolator)."""
-    native, torchdyn = BACKEND_TYPES[defaults.BACKEND], BACKEND_TYPES[defaults.TORCHDYN_BACKEND]
-
-    def torchdyns(name: object) -> bool:
-        if isinstance(name, nn.Module):
-            return True
-        return isinstance(name, str) and name not in native.SOLVERS and name in torchdyn.SOLVERS
-
-    needs_torchdyn = (
-        torchdyns(solver)
-        or torchdyns(solver_adjoint)
-        or (isinstance(sensitivity, str) and sensitivity not in native.SENSITIVITIES)
-        or interpolator is not None
-    )
-    return defaults.TORCHDYN_BACKEND if needs_torchdyn else defaults.BACKEND
-
-
-def solve_from_options(
-    *,
-    backend: str | None = None,
-    solver: str | nn.Module = defaults.SOLVER,
-    atol: float = defaults.ATOL,
-    rtol: float = defaults.RTOL,
-    sensitivity: str = defaults.SENSITIVITY,
-    solver_adjoint: str | nn.Module | None = None,
-    atol_adjoint: float = defaults.ATOL_ADJOINT,
-    rtol_adjoint: float = defaults.RTOL_ADJOINT,
-    seminorm: bool | None = None,
-    solver_options: dict[str, Any] | None = None,
-    interpolator: str | None = None,
-) -> Solve:
-    """The :class:`Solve` of ``AugmentedNeuralODE``'s flat keyword arguments.
-
-    ``backend=None`` is the native backend, or torchdyn's where the options need it
-    (:func:`default_backend`)."""
-    if backend is None:
-        backend = default_backend(solver, solver_adjoint, sensitivity, interpolator)
-    backend = check_choice("backend", backend, BACKEND_TYPES)
-    backend_type = BACKEND_TYPES[backend]
-    modules = backend_type.SOLVER_MODULES
-    if not (modules and isinstance(solver, nn.Module)):
-        check_choice("solver", solver, backend_type.SOLVERS)
-    if solver_adjoint is not None and not (modules and isinstance(solver_adjoint, nn.Module)):
-        check_choice("solver_adjoint", solver_adjoint, backend_type.SOLVERS)
-    sensitivity = check_choice("sensitivity", sensitivity, backend_type.SENSITIVITIES)
-    extras = {"solver_options": solver_options, "interpolator": interpolator}
-    extras = {k: v for k, v in extras.items() if v is not None}
-    for option in extras:
-        if option not in backend_type.OPTIONS:
-            what = next(
-                (b.OPTIONS[option] for b in BACKEND_TYPES.values() if option in b.OPTIONS),
-                "is an option",
-            )
-            need = "they need" if what.startswith("are ") else "it needs"
-            raise ValueError(
-                f"`{option}` {what}; {need} {_needs(option)}, got backend={backend!r}."
-            )
-    engine = backend_type.from_options(solver, atol, rtol, **extras)
-    adjoint = {"solver": solver_adjoint, "atol": atol_adjoint, "rtol": rtol_adjoint}
-    return Solve(engine, gradient_of(sensitivity, adjoint, seminorm))
-
-
-def gradient_of(sensitivity: str, adjoint: dict[str, Any], seminorm: bool | None) -> Gradient:
-    """The gradient method named ``sensitivity``; an adjoint's takes the ``adjoint``
-    options (``solver``, ``atol``, ``rtol``) and the backsolve adjoint ``seminorm``."""
-    if sensitivity == "autograd":
-        return Autograd()
-    if sensitivity == "adjoint":
-        return Adjoint(**adjoint, seminorm=seminorm)
-    return InterpolatedAdjoint(**adjoint)
-
-
-#: The flat options' defaults, read from :func:`solve_from_options` itself.
-_DEFAULTS = {
-    name: parameter.default
-    for name, parameter in inspect.signature(solve_from_options).parameters.items()
-}
-
-
-def resolve_solve(solve: Solve | None, **options: Any) -> Solve:
-    """``solve`` as given, else the one of the flat ``options``; never both."""
-    if solve is None:
-        return solve_from_options(**options)
-    if not isinstance(solve, Solve):
-        raise TypeError(f"`solve` must be an anode_plugin.solve.Solve, got {solve!r}.")
-    changed = [k for k, v in options.items() if not _same(v, _DEFAULTS[k])]
-    if changed:
-        raise ValueError(
-            "Pass either `solve` or the flat solver options, not both; got `solve` and "
-            f"{', '.join(f'`{k}`' for k in changed)}."
-        )
-    return solve
-
-
-def _same(value: Any, default: Any) -> bool:
-    return value is default or (type(value) is type(default) and value == default)
-
-
-class SolveAttributes:
-    """The solve's options under torchdyn ``NeuralODE``'s attribute names, read-only.
-
-    Each has the same type whatever the backend: the objects in :attr:`solve` hold them.
-    """
-
-    solve: Solve
-
-    @property
-    def backend(self) -> str:
-        """The backend's name."""
-        return self.solve.backend.name
-
-    @property
-    def solver(self) -> str | nn.Module:
-        """The forward solve's solver, as given; settable (the solve is rebuilt, with the
-        constructor's checks), as torchdyn's tutorials do."""
-        return self.solve.backend.solver
-
-    @solver.setter
-    def solver(self, value: str | nn.Module) -> None:
-        self.solve = replace(self.solve, backend=replace(self.solve.backend, solver=value))
-
-    @property
-    def atol(self) -> float:
-        """The forward solve's absolute tolerance; settable (the solve is rebuilt)."""
-        return self.solve.backend.atol
-
-    @atol.setter
-    def atol(self, value: float) -> None:
-        self.solve = replace(self.solve, backend=replace(self.solve.backend, atol=value))
-
-    @property
-    def rtol(self) -> float:
-        """The forward solve's relative tolerance; settable (the solve is rebuilt)."""
-        return self.solve.backend.rtol
-
-    @rtol.setter
-    def rtol(self, value: float) -> None:
-        self.solve = replace(self.solve, backend=replace(self.solve.backend, rtol=value))
-
-    @property
-    def sensitivity(self) -> str:
-        """The gradient method's name; settable, as torchdyn's tutorials switch it during
-        training. An adjoint set so takes the adjoint options of the model's last adjoint
-        (kept across a switch to autograd), else the defaults."""
-        return self.solve.sensitivity
-
-    @sensitivity.setter
-    def sensitivity(self, value: str) -> None:
-        current = self.solve.gradient
-        check_choice("sensitivity", value, self.solve.backend.SENSITIVITIES)
-        if not isinstance(current, Autograd):
-            kept = ("solver", "atol", "rtol", "seminorm")
-            self.__dict__["_adjoint_options"] = {k: getattr(current, k, None) for k in kept}
-        last = self.__dict__.get("_adjoint_options", {})
-        adjoint = {
-            "solver": last.get("solver"),
-            "atol": last.get("atol") or defaults.ATOL_ADJOINT,
-            "rtol": last.get("rtol") or defaults.RTOL_ADJOINT,
-        }
-        self.solve = replace(self.solve, gradient=gradient_of(value, adjoint, last.get("seminorm")))
-
-    @property
-    def solver_adjoint(self) -> str | nn.Module | None:
-        """The backward solve's solver; ``None``: the forward one's (or no backward solve)."""
-        return getattr(self.solve.gradient, "solver", None)
-
-    @property
-    def atol_adjoint(self) -> float | None:
-        """The backward solve's absolute tolerance (``None`` with autograd); settable."""
-        return getattr(self.solve.gradient, "atol", None)
-
-    @atol_adjoint.setter
-    def atol_adjoint(self, value: float) -> None:
-        self.solve = replace(self.solve, gradient=replace(self.solve.gradient, atol=value))
-
-    @property
-    def rtol_adjoint(self) -> float | None:
-        """The backward solve's relative tolerance (``None`` with autograd); settable."""
-        return getattr(self.solve.gradient, "rtol", None)
-
-    @rtol_adjoint.setter
-    def rtol_adjoint(self, value: float) -> None:
-        self.solve = replace(self.solve, gradient=replace(self.solve.gradient, rtol=value))
-
-    @property
-    def seminorm(self) -> bool | None:
-        """The adjoint's error norm (see :class:`Adjoint`)."""
-        return getattr(self.solve.gradient, "seminorm", None)
-
-    @property
-    def sensalg(self) -> str:
-        """torchdyn's other name of :attr:`sensitivity`."""
-        return self.solve.sensitivity
-
-    @property
-    def interpolator(self) -> str | None:
-        """torchdyn's dense output of the forward solve (``None``: none, or not torchdyn)."""
-        return getattr(self.solve.backend, "interpolator", None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-__all__ = ["check_adjoint_solver", "check_solver_module"]
+__all__ = ["check_solver_module"]
 
 # What a torchdyn solver module provides to torchdyn's `odeint`.
 _SOLVER_MODULE_API = ("step", "sync_device_dtype")
@@ -20,20 +20,3 @@ def check_solver_module(name: str, solver: nn.Module) -> nn.Module:
             f"torchdyn.numerics.solvers.ode.Euler()), got {type(solver).__name__}."
         )
     return solver
-
-
-def check_adjoint_solver(solver: object) -> None:
-    """An adjoint's ``solver``: ``None``, a torchdyn solver module, or a solver name of
-    some backend (the :class:`~anode_plugin.solve.Solve` checks it is its backend's)."""
-    if solver is None:
-        return
-    if isinstance(solver, nn.Module):
-        check_solver_module("solver", solver)
-        return
-    from ._solve import BACKEND_TYPES  # the registry, which imports this module
-
-    names = sorted({name for backend in BACKEND_TYPES.values() for name in backend.SOLVERS})
-    if not isinstance(solver, str) or solver not in names:
-        raise ValueError(
-            f"`solver` must be None, a solver module or one of {names}, got {solver!r}."
-        )

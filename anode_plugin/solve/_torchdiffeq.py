@@ -12,7 +12,7 @@ from torchdiffeq._impl.odeint import SOLVERS as _TORCHDIFFEQ_SOLVERS
 
 from .._errors import StepSizeUnderflowError
 from .._validation import check_choice, check_positive_float
-from ._backend import Backend, LibraryAdjoint
+from ._backend import AdjointSupport, Backend, LibraryAdjoint
 from ._defaults import ATOL, RTOL, SOLVER
 from ._evaluations import NO_LIMITS, AdjointCounters, Limits
 from ._norms import FULL_NORM, ErrorNorm
@@ -61,7 +61,11 @@ class TorchdiffeqBackend(Backend):
     name: ClassVar[str] = "torchdiffeq"
     SOLVERS: ClassVar[tuple[str, ...]] = tuple(_TORCHDIFFEQ_SOLVERS)
     SENSITIVITIES: ClassVar[tuple[str, ...]] = ("autograd", "adjoint")
-    OWN_ADJOINT_SEMINORM: ClassVar[bool | None] = False
+    #: torchdiffeq's adjoint takes any forward norm and either backward norm (its own
+    #: default the full one), but has no term for an integral loss: ours runs that.
+    ADJOINTS: ClassVar[AdjointSupport] = AdjointSupport(
+        seminorm=False, library_seminorms=(None, True, False), library_forward_norms=True
+    )
     OPTIONS: ClassVar[dict[str, str]] = {"solver_options": "are passed to torchdiffeq"}
 
     solver: str = SOLVER
@@ -125,13 +129,6 @@ class TorchdiffeqBackend(Backend):
                 options=self._options(norm),
             )
         return Solution(sol, counted.joint_stats(z0))
-
-    def takes_library_adjoint(
-        self, norm: ErrorNorm, seminorm: bool | None, integral_loss: object
-    ) -> bool:
-        """torchdiffeq's adjoint takes any forward norm and either backward norm, but has
-        no term for an integral loss."""
-        return integral_loss is None
 
     def library_adjoint(
         self,

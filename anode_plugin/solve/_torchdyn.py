@@ -16,12 +16,13 @@ from torchdyn.numerics.sensitivity import (
 from torchdyn.numerics.solvers.ode import SOLVER_DICT, Tsitouras45, str_to_solver
 
 from .._validation import check_choice, check_positive_float, state_leaf
-from ._backend import Backend, LibraryAdjoint
+from ._backend import AdjointSupport, Backend, LibraryAdjoint
 from ._defaults import ATOL, RTOL, SOLVER
 from ._evaluations import NO_LIMITS, AdjointCounters, Limits
 from ._norms import FULL_NORM, ErrorNorm
 from ._solvers import check_solver_module
 from ._statistics import Solution
+from ._torchdyn_layout import MeasuredFirst
 
 __all__ = ["TorchdynBackend"]
 
@@ -49,36 +50,6 @@ class _CountedSteps:
         return self._solver.step(f, x, t, dt, **kwargs)
 
 
-class _MeasuredFirst:
-    """A batched state ``[batch, n, ...]`` laid out for torchdyn's seminorm, which
-    measures the leading entries of the flattened state: each sample's ``entries``
-    measured entries first, the rest after."""
-
-    def __init__(self, like: Tensor, entries: int) -> None:
-        self.shape, self.entries = like.shape, entries
-        self.rows = like.reshape(like.shape[0], -1).shape
-
-    def flat(self, z: Tensor) -> Tensor:
-        rows = z.reshape(self.rows)
-        return torch.cat([rows[:, : self.entries].reshape(-1), rows[:, self.entries :].reshape(-1)])
-
-    def state(self, flat: Tensor) -> Tensor:
-        """The batched states of flat ones ``[..., entries]``: ``[..., *shape]``."""
-        lead, batch = flat.shape[:-1], self.rows[0]
-        measured = batch * self.entries
-        rows = torch.cat(
-            [
-                flat[..., :measured].reshape(*lead, batch, -1),
-                flat[..., measured:].reshape(*lead, batch, -1),
-            ],
-            dim=-1,
-        )
-        return rows.reshape(*lead, *self.shape)
-
-    def field(self, field: Any) -> Any:
-        return lambda t, flat: self.flat(field(t, self.state(flat)))
-
-
 @dataclass(frozen=True)
 class TorchdynBackend(Backend):
     """Solves with torchdyn.
@@ -104,7 +75,12 @@ class TorchdynBackend(Backend):
     )
     SENSITIVITIES: ClassVar[tuple[str, ...]] = ("autograd", "adjoint", "interpolated_adjoint")
     INTERPOLATORS: ClassVar[tuple[str, ...]] = tuple(INTERP_DICT)
-    OWN_ADJOINT_SEMINORM: ClassVar[bool | None] = True
+    #: torchdyn's backsolve adjoint measures the forward error with the full norm and the
+    #: backward error with a seminorm, and leaves an integral loss's parameter gradients
+    #: out: it runs for ``seminorm=None`` alone; ours, with its seminorm, runs the rest.
+    ADJOINTS: ClassVar[AdjointSupport] = AdjointSupport(
+        seminorm=True, library_seminorms=(None,), interpolated=True
+    )
     SOLVER_MODULES: ClassVar[bool] = True
     DICT_STATES: ClassVar[bool] = True
     OPTIONS: ClassVar[dict[str, str]] = {"interpolator": "is torchdyn's dense output"}
@@ -168,7 +144,7 @@ class TorchdynBackend(Backend):
         seminorm: tuple[bool, int | None] = (False, None)
         if not norm.is_full:
             if isinstance(z0, Tensor) and z0.ndim >= 2:
-                layout = _MeasuredFirst(z0, norm.entries)
+                layout = MeasuredFirst(z0, norm.entries)
                 state, solved = layout.flat(z0), layout.field(counted)
                 seminorm = (True, z0.shape[0] * norm.entries)
             else:
@@ -187,14 +163,6 @@ class TorchdynBackend(Backend):
         if layout is not None:
             sol = layout.state(sol)
         return Solution(sol, counted.joint_stats(z0))
-
-    def takes_library_adjoint(
-        self, norm: ErrorNorm, seminorm: bool | None, integral_loss: object
-    ) -> bool:
-        """torchdyn's backsolve adjoint measures the forward error with the full norm and
-        the backward error with a seminorm, and leaves an integral loss's parameter
-        gradients out: it runs for ``seminorm=None`` alone, without an integral loss."""
-        return seminorm is None and norm.is_full and integral_loss is None
 
     def library_adjoint(
         self,

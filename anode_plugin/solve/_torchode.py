@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from .._errors import NonFiniteStateError, SolverError, StepSizeUnderflowError
 from .._validation import check_choice, check_positive_float
-from ._backend import Backend
+from ._backend import AdjointSupport, Backend
 from ._defaults import ATOL, RTOL, SOLVER
 from ._evaluations import NO_LIMITS, Evaluations, Limits
 from ._norms import FULL_NORM, ErrorNorm
@@ -54,6 +54,8 @@ class TorchodeBackend(Backend):
     name: ClassVar[str] = "torchode"
     SOLVERS: ClassVar[tuple[str, ...]] = tuple(_METHODS)
     SENSITIVITIES: ClassVar[tuple[str, ...]] = ("autograd", "adjoint")
+    #: torchode has no adjoint of its own: ours runs, with the full norm by default.
+    ADJOINTS: ClassVar[AdjointSupport] = AdjointSupport(seminorm=False)
 
     solver: str = SOLVER
     atol: float = ATOL

@@ -12,10 +12,9 @@ import torch
 from torch import nn
 
 from anode_plugin import BACKENDS, NFEBudgetExceeded, NonFiniteStateError
-from anode_plugin.solve import ErrorNorm
+from anode_plugin.solve import BACKEND_TYPES, ErrorNorm
 from anode_plugin.solve._backsolve import backsolve_adjoint
 from anode_plugin.solve._evaluations import Limits
-from anode_plugin.solve._solve import BACKEND_TYPES
 
 pytestmark = pytest.mark.numerics
 

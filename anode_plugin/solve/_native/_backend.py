@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from torch import Tensor, nn
 
 from ..._validation import check_choice, check_positive_float
-from .._backend import Backend
+from .._backend import AdjointSupport, Backend
 from .._defaults import ATOL, RTOL, SOLVER
 from .._evaluations import NO_LIMITS, Limits
 from .._norms import FULL_NORM, ErrorNorm
@@ -59,7 +59,7 @@ class NativeBackend(Backend):
     SOLVERS: ClassVar[tuple[str, ...]] = tuple(TABLEAUS)
     SENSITIVITIES: ClassVar[tuple[str, ...]] = ("autograd", "adjoint")
     #: The adjoint's default: our backsolve adjoint with the seminorm, as torchdyn's own.
-    OWN_ADJOINT_SEMINORM: ClassVar[bool | None] = True
+    ADJOINTS: ClassVar[AdjointSupport] = AdjointSupport(seminorm=True)
 
     solver: str = SOLVER
     atol: float = ATOL
