@@ -8,6 +8,9 @@ module when it or its tests change:
     python benchmarks/mutation.py                      # every module below
     python benchmarks/mutation.py --modules anode_plugin/_nfe.py
 
+A module's own tests are found by its name (:func:`own_tests`): ``tests/`` mirrors the
+package, ``anode_plugin/_cnf/_trace.py`` is tested by ``tests/cnf/test_trace.py``.
+
 Each module runs in a fresh copy of the working tree in a temporary folder (mutmut
 writes its `mutants/` beside the sources), with `[tool.mutmut]` set to that module and
 its tests. A timeout (a mutant that makes the tests hang) counts as killed; a mutant no
@@ -30,52 +33,34 @@ ROOT = Path(__file__).resolve().parents[1]
 _BESIDE = Path(sys.executable).with_name("mutmut")
 MUTMUT = str(_BESIDE) if _BESIDE.exists() else "mutmut"
 
-#: Module -> the test files that are its own.
-MODULES: dict[str, list[str]] = {
-    "anode_plugin/_augment.py": ["tests/test_augment.py"],
-    "anode_plugin/_nfe.py": ["tests/test_nfe.py", "tests/solve/test_steps.py"],
-    "anode_plugin/solve/_norms.py": [
-        "tests/solve/test_solve_validation.py",
-        "tests/solve/test_seminorm.py",
-    ],
-    "anode_plugin/solve/_backsolve.py": [
-        "tests/solve/test_backsolve.py",
-        "tests/solve/test_seminorm.py",
-    ],
-    # The trace over a leading block (traced) is the exact augmentation's.
-    "anode_plugin/_cnf/_trace.py": [
-        "tests/test_trace.py",
-        "tests/test_cnf.py",
-        "tests/test_cnf_augmentation.py",
-    ],
-    # The adjoint-vs-autograd property of each augmentation has its home apart.
-    "anode_plugin/_augmentations.py": [
-        "tests/test_augmentations.py",
-        "tests/test_adjoint_vs_autograd.py",
-    ],
-    "anode_plugin/_input_layer.py": [
-        "tests/test_augmentations.py",
-        "tests/test_adjoint_vs_autograd.py",
-    ],
-    "anode_plugin/_second_order.py": [
-        "tests/test_augmentations.py",
-        "tests/test_adjoint_vs_autograd.py",
-    ],
-    # GaussianQ's own tests are with the bound's, in test_cnf.py.
-    "anode_plugin/_cnf/_augmentation.py": [
-        "tests/test_cnf_augmentation.py",
-        "tests/test_flow_matching.py",
-        "tests/test_cnf.py",
-    ],
-    "anode_plugin/_cnf/_flow_matching.py": ["tests/test_flow_matching.py"],
-    # (_native/_tableaus.py is data built at import, which mutmut does not mutate: the
-    # order-of-convergence tests are its checks.)
-    "anode_plugin/solve/_native/_stepper.py": ["tests/solve/test_native.py"],
-    "anode_plugin/solve/_native/_loop.py": [
-        "tests/solve/test_native.py",
-        "tests/solve/test_steps.py",
-    ],
-}
+#: The modules measured by default: the mathematics and the solver's bookkeeping.
+MODULES: tuple[str, ...] = (
+    "anode_plugin/_augment.py",
+    "anode_plugin/_nfe.py",
+    "anode_plugin/solve/_norms.py",
+    "anode_plugin/solve/_backsolve.py",
+    "anode_plugin/_cnf/_trace.py",
+    "anode_plugin/_augmentations.py",
+    "anode_plugin/_input_layer.py",
+    "anode_plugin/_second_order.py",
+    "anode_plugin/_cnf/_augmentation.py",
+    "anode_plugin/_cnf/_flow_matching.py",
+    "anode_plugin/solve/_native/_stepper.py",
+    "anode_plugin/solve/_native/_loop.py",
+)
+
+
+def own_tests(module: str) -> str:
+    """The test file of ``module``, found by its name: ``tests/`` mirrors the package, so
+    ``anode_plugin/<folders>/_<name>.py`` is tested by ``tests/<folders>/test_<name>.py``
+    (each folder without its leading underscore: ``_cnf/_trace.py`` by
+    ``tests/cnf/test_trace.py``)."""
+    path = Path(module)
+    if path.parts[0] != "anode_plugin" or path.suffix != ".py":
+        raise ValueError(f"`module` must be a file of anode_plugin/, got {module!r}.")
+    folders = [part.lstrip("_") for part in path.parts[1:-1]]
+    return str(Path("tests", *folders, f"test_{path.stem.lstrip('_')}.py"))
+
 
 _CONFIG = """
 [tool.mutmut]
@@ -158,12 +143,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--modules", nargs="*", default=list(MODULES), help="modules to mutate")
     args = parser.parse_args(argv)
-    unknown = [m for m in args.modules if m not in MODULES]
-    if unknown:
-        parser.error(f"unknown modules {unknown}; known: {list(MODULES)}")
+    untested = [
+        f"{m} (no {own_tests(m)})" for m in args.modules if not (ROOT / own_tests(m)).is_file()
+    ]
+    if untested:
+        parser.error(f"modules without their own test file: {untested}")
     rows = []
     for module in args.modules:
-        row = measure(module, MODULES[module])
+        row = measure(module, [own_tests(module)])
         rows.append(row)
         print(
             f"{module}: {row['score']:.1%} (killed {row['killed']}, timeout {row['timeout']}, "
@@ -179,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         {row["module"]: row for row in json.loads(saved.read_text())} if saved.exists() else {}
     )
     earlier.update({row["module"]: row for row in rows})
-    rows = [earlier[m] for m in MODULES if m in earlier]
+    order = list(dict.fromkeys([*MODULES, *args.modules]))
+    rows = [earlier[m] for m in order if m in earlier]
     saved.write_text(json.dumps(rows, indent=1))
     lines = ["| module | tests | killed (+ timeouts) | survived (+ no tests) | score |"]
     lines.append("|---|---|---|---|---|")

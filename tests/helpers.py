@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -85,3 +87,26 @@ def quiet_trainer(tmp_path, **options):
     import lightning.pytorch as pl
 
     return pl.Trainer(**{**QUIET_TRAINER, "default_root_dir": tmp_path, **options})
+
+
+def spheres_data(**kwargs) -> Any:
+    """A small concentric-spheres DataModule (class labels), ``kwargs`` winning."""
+    from anode_plugin.datasets import ConcentricSpheresDataModule
+
+    options = dict(num_inner=32, num_outer=32, num_val=32, num_test=32, batch_size=16)
+    options.update(kwargs)
+    return ConcentricSpheresDataModule(labels="classes", **options)
+
+
+def spheres_anode(sensitivity: str = "autograd", **kwargs) -> Any:
+    """A small ANODEModule (an MLP field, p=1) for the spheres, ``kwargs`` to the module."""
+    from anode_plugin import AugmentedNeuralODE, MLPVectorField
+    from anode_plugin.lightning import ANODEModule
+
+    ode = AugmentedNeuralODE(MLPVectorField(3, 8), augment_dims=1, sensitivity=sensitivity)
+    return ANODEModule(ode, num_outputs=2, feature_dim=3, **kwargs)
+
+
+def callback_trainer(tmp_path, callbacks, **kwargs) -> Any:
+    """A quiet trainer with ``callbacks`` and no sanity-check steps."""
+    return quiet_trainer(tmp_path, callbacks=callbacks, **{"num_sanity_val_steps": 0, **kwargs})

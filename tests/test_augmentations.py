@@ -25,7 +25,6 @@ from anode_plugin import (
     AugmentedNeuralODE,
     Augmenter,
     ConvVectorField,
-    InputLayer,
     InputLayerAugmenter,
     MLPVectorField,
     NFEBudgetExceeded,
@@ -117,48 +116,7 @@ def test_property_checks_hold_for_every_kind(kind, backend):
     assert_non_crossing(model, x)
 
 
-# ---------------------------------------------------------------------------- second order
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_second_order_integrates_the_acceleration(backend):
-    """x'' = -x from x(0) = x0, v(0) = 0 is x0 cos t: the field returns the acceleration."""
-
-    def acceleration(t, z):
-        return -z[:, :1]  # sees [x, v], returns x''
-
-    model = AugmentedNeuralODE(
-        acceleration,
-        augment_dims=0,
-        augmentation="second_order",
-        backend=backend,
-        atol=1e-9,
-        rtol=1e-9,
-    ).double()
-    x0 = torch.tensor([[1.0], [-0.5]], dtype=torch.float64)
-    z = model.features(x0, t_span=(0.0, 2.0))
-    expected = torch.cat([x0 * math.cos(2.0), -x0 * math.sin(2.0)], dim=1)
-    # Measured: 1.7e-8 (both CPU capabilities, benchmarks/tolerance_audit.py).
-    torch.testing.assert_close(z, expected, atol=1.5e-7, rtol=0.0)
-    assert model.vector_field is acceleration
-    assert isinstance(model.vf.field, SecondOrderField)
-
-
-def test_second_order_state_layout_and_placement():
-    x = torch.tensor([[1.0, 2.0]])
-    last = SecondOrderAugmenter(1, 1)
-    first = SecondOrderAugmenter(1, 1, placement="first")
-    assert last(x).tolist() == [[1.0, 2.0, 0.0, 0.0, 0.0, 0.0]]
-    assert first(x).tolist() == [[0.0, 1.0, 2.0, 0.0, 0.0, 0.0]]
-    for aug in (last, first):
-        assert torch.equal(aug.strip(aug(x)), x)
-    learned = SecondOrderAugmenter(1, 1, initial_velocity="learned")
-    z = learned(x)
-    assert z.shape == (1, 6)
-    assert torch.equal(z[:, :3], last(x)[:, :3])
-    assert learned.velocity.weight.shape == (3, 2)  # x -> v(0), of the position's size
-    custom = SecondOrderAugmenter(1, 1, initial_velocity=nn.Linear(2, 3))
-    assert custom(x).shape == (1, 6)
-
-
+# ---------------------------------------------------------------------------- images
 def test_second_order_and_input_layer_on_images():
     x = torch.randn(2, 1, 4, 4)
     model = AugmentedNeuralODE(
@@ -174,42 +132,6 @@ def test_second_order_and_input_layer_on_images():
     conv = F.conv2d(x, layer.weight.view(2, 1, 1, 1), layer.bias)
     torch.testing.assert_close(z[:, 1:], conv)
     assert model.features(x).shape == (2, 3, 4, 4)
-
-
-# ---------------------------------------------------------------------------- input layer
-def test_input_layer_is_lazy_or_eager():
-    lazy = InputLayer(3)
-    assert lazy.has_uninitialized_params()
-    x = torch.randn(4, 2)
-    assert lazy(x).shape == (4, 3)
-    eager = InputLayer(3, 2)
-    assert not eager.has_uninitialized_params()
-    assert eager.weight.shape == (3, 2)
-    reference = nn.Linear(2, 3)
-    reference.load_state_dict(eager.state_dict())
-    torch.testing.assert_close(eager(x), reference(x))
-
-
-def test_input_layer_accepts_any_module_and_strips_back():
-    module = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 3))
-    model = AugmentedNeuralODE(MLPVectorField(5), augment_dims=3, augmentation=module)
-    assert model.augmentation == "input_layer"
-    assert model.augmenter.augment_func is module
-    x = torch.randn(4, 2)
-    z = model.augmenter(x)
-    torch.testing.assert_close(z[:, 2:], module(x))
-    assert torch.equal(InputLayerAugmenter(1, 3, module).strip(z), x)
-    first = InputLayerAugmenter(1, 3, module, placement="first")
-    assert torch.equal(first.strip(first(x)), x)
-
-
-def test_a_lazy_input_layer_reloads_from_a_state_dict():
-    model = _model("input_layer")
-    x = torch.randn(3, D)
-    expected = model.features(x)
-    fresh = _model("input_layer")
-    fresh.load_state_dict(model.state_dict())
-    torch.testing.assert_close(fresh.features(x), expected)
 
 
 # ---------------------------------------------------------------------------- the old name
@@ -431,14 +353,6 @@ def test_regularisers_and_budgets_apply_to_every_kind(kind):
         budgeted.features(x)
 
 
-def test_an_input_layer_built_for_another_size_says_so():
-    # It failed with torch's "mat1 and mat2 shapes cannot be multiplied".
-    layer = InputLayer(1, in_features=5)
-    with pytest.raises(StateShapeError, match=r"InputLayer\(in_features=5\) maps inputs with 5"):
-        layer(torch.randn(4, 2))
-    assert layer(torch.randn(4, 5)).shape == (4, 1)
-
-
 # ---------------------------------------------------------------------------- exact details
 # Each test below pins behaviour that a mutant of _augmentations.py changed unseen.
 class _Oscillator(nn.Module):
@@ -497,46 +411,6 @@ def test_a_higher_order_ode_refuses_augmentation_with_the_whole_message(options,
     assert str(info.value) == message
 
 
-def test_input_layer_messages_are_whole():
-    with pytest.raises(ValueError) as info:
-        AugmentedNeuralODE(MLPVectorField(2), augment_dims=0, augmentation="input_layer")
-    assert str(info.value) == (
-        "augmentation='input_layer' learns the `augment_dims` augmented entries; it needs "
-        "augment_dims >= 1, got 0."
-    )
-    with pytest.raises(ValueError, match=r"^`out_features` must be"):
-        InputLayer(-1)
-    with pytest.raises(ValueError, match=r"^`in_features` must be"):
-        InputLayer(2, in_features=0)
-    with pytest.raises(ValueError, match=r"^`augment_dims` must be"):
-        InputLayerAugmenter(augment_dims=0)
-    with pytest.raises(TypeError) as info:
-        InputLayerAugmenter(layer=3)
-    assert str(info.value) == "`layer` must be an nn.Module or None, got int."
-    layer = InputLayer(2, in_features=3)
-    with pytest.raises(StateShapeError) as info:
-        layer(torch.zeros(4, 5))
-    assert str(info.value) == (
-        "InputLayer(in_features=3) maps inputs with 3 entries along dimension 1, got shape "
-        "(4, 5); build it with in_features=5, or leave in_features=None to read it from the "
-        "first input."
-    )
-
-
-def test_input_layer_draws_its_weights_as_nn_linear_does():
-    torch.manual_seed(0)
-    layer = InputLayer(2000, in_features=4)
-    # nn.Linear: weights and biases uniform on [-1/sqrt(in), 1/sqrt(in)] = [-0.5, 0.5].
-    for values in (layer.weight, layer.bias):
-        assert float(values.abs().max()) <= 0.5
-        assert float(values.min()) < -0.49 and float(values.max()) > 0.49
-    assert layer.in_features == 4 and layer.weight.shape == (2000, 4)
-    lazy = InputLayer(3)
-    assert lazy.in_features is None and lazy.has_uninitialized_params()
-    lazy.reset_parameters()  # a no-op before the first input
-    assert lazy.has_uninitialized_params()
-
-
 def test_augmenters_default_to_the_documented_sizes_and_dimensions():
     layer_augmenter = InputLayerAugmenter()
     assert (layer_augmenter.augment_idx, layer_augmenter.augment_dims) == (1, 1)
@@ -561,74 +435,6 @@ def test_image_augmenters_map_the_channels():
     assert state.shape == (2, 8, 4, 4)  # [x, 0, v]: 3 + 1 + (3 + 1)
     assert second.velocity.augment_idx == 1
     assert torch.equal(second.strip(state), images)
-
-
-def test_a_velocity_module_of_another_dtype_takes_the_positions():
-    class Float32Velocity(nn.Module):
-        def forward(self, x):
-            return torch.ones(x.shape[0], 3, dtype=torch.float32)
-
-    augmenter = SecondOrderAugmenter(augment_dims=1, initial_velocity=Float32Velocity())
-    state = augmenter(torch.zeros(4, 2, dtype=torch.float64))
-    assert state.dtype == torch.float64 and torch.equal(state[:, 3:], torch.ones(4, 3).double())
-
-
-def test_a_second_order_strip_checks_the_size_and_placement():
-    augmenter = SecondOrderAugmenter(augment_dims=1, placement="first")
-    x = torch.randn(3, 2)
-    state = augmenter(x)
-    assert torch.equal(augmenter.strip(state), x)
-    with pytest.raises(ValueError) as info:
-        augmenter.strip(torch.zeros(3, 5))
-    assert str(info.value) == (
-        "A second-order state [q, v] has an even size along dimension 1, got shape (3, 5)."
-    )
-
-
-def test_a_second_order_field_passes_args_and_names_what_failed():
-    def uses_args(t, z, args):
-        return args * z[:, :1]
-
-    field = SecondOrderField(uses_args)
-    z = torch.ones(2, 2)
-    assert torch.equal(field(torch.tensor(0.0), z, 3.0), torch.tensor([[1.0, 3.0], [1.0, 3.0]]))
-
-    def boom(t, z):
-        raise RuntimeError("boom")
-
-    with pytest.raises(RuntimeError, match=r"^boom$"):  # not a shape problem: as it is
-        SecondOrderField(boom)(torch.tensor(0.0), z)
-    with pytest.raises(TypeError) as info:
-        SecondOrderField(3)
-    assert str(info.value) == "`vector_field` must be a module or callable, got int."
-
-    def wrong(t, z):
-        return z
-
-    with pytest.raises(StateShapeError) as info:
-        SecondOrderField(wrong)(torch.tensor(0.0), torch.ones(2, 6))
-    assert str(info.value) == (
-        "With augmentation='second_order' the vector field sees [x, v] of shape (2, 6) "
-        "(6 = 2 * (d + augment_dims) along dimension 1) and returns the acceleration, 3 "
-        "along that dimension, e.g. MLPVectorField(6, out_dim=3); function returned (2, 6)"
-    )
-
-    def pair(t, z):
-        return z, z
-
-    with pytest.raises(StateShapeError, match=r"; function returned tuple$"):
-        SecondOrderField(pair)(torch.tensor(0.0), torch.ones(2, 6))
-
-    def mismatched(t, z):
-        return z @ torch.ones(5, 1)  # a shape error inside the field
-
-    with pytest.raises(StateShapeError) as info:
-        SecondOrderField(mismatched, order=3, source="order=3")(torch.tensor(0.0), torch.ones(2, 6))
-    assert str(info.value).startswith(
-        "With order=3 the vector field sees all 3 blocks of the state, shape (2, 6) (3 * 2 "
-        "along dimension 1), and returns the highest derivative, 2 along that dimension; "
-        "function failed: "
-    )
 
 
 def test_the_deprecated_placement_name_warns_at_the_callers_line():

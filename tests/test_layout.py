@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import itertools
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -185,3 +187,74 @@ def test_in_memory_tensors_are_checked():
         ToyDataModule(
             torch.zeros(4, 2), torch.zeros(4), x_test=torch.zeros(3, 2), y_test=torch.zeros(2)
         )
+
+
+# ---------------------------------------------------------------------------- tests mirror
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+#: Test files named for a behaviour that spans modules, not for one module: contracts,
+#: properties, the docs and the layout itself. Every other test file mirrors a module.
+CROSS_CUTTING = {
+    "test_adjoint_vs_autograd.py",
+    "test_benchmarks.py",
+    "test_examples.py",
+    "test_flow_properties.py",
+    "test_fuzz.py",
+    "test_gpu_steps.py",
+    "test_layout.py",
+    "test_public_api.py",
+    "test_state_dict.py",
+    "test_torchdyn_contract.py",
+    "test_troubleshooting.py",
+    "solve/test_adjoint_choice.py",
+    "solve/test_imports.py",
+    "solve/test_seminorm.py",
+    "solve/test_solve_validation.py",
+    "solve/test_steps.py",
+    "testing/test_testing.py",
+}
+
+
+def _mutation_module():
+    spec = importlib.util.spec_from_file_location("mutation", ROOT / "benchmarks" / "mutation.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _mirrored_module(test_file: Path) -> list[Path]:
+    """The package modules a test file's name and folder can mirror (a folder or a module
+    of either spelling: with or without its leading underscore)."""
+    relative = test_file.relative_to(TESTS)
+    name = relative.stem.removeprefix("test_")
+    candidates = [ROOT / "anode_plugin"]
+    for folder in relative.parts[:-1]:
+        candidates = [c / f for c in candidates for f in (folder, f"_{folder}")]
+    return [c / f"{prefix}{name}.py" for c in candidates for prefix in ("_", "")] + [
+        c / f"_{name}" / "__init__.py" for c in candidates
+    ]
+
+
+def test_every_test_file_mirrors_a_module_or_says_what_it_spans():
+    strays = []
+    for test_file in sorted(TESTS.rglob("test_*.py")):
+        relative = test_file.relative_to(TESTS).as_posix()
+        if relative in CROSS_CUTTING or relative.startswith("experiments/"):
+            continue
+        if not any(path.is_file() for path in _mirrored_module(test_file)):
+            strays.append(relative)
+    assert not strays, f"test files that mirror no module and are not CROSS_CUTTING: {strays}"
+    assert all((TESTS / name).is_file() for name in CROSS_CUTTING)
+
+
+def test_each_measured_module_has_the_test_file_its_name_gives():
+    mutation = _mutation_module()
+    assert mutation.own_tests("anode_plugin/_cnf/_trace.py") == "tests/cnf/test_trace.py"
+    assert mutation.own_tests("anode_plugin/solve/_native/_loop.py") == (
+        "tests/solve/native/test_loop.py"
+    )
+    assert mutation.own_tests("anode_plugin/_nfe.py") == "tests/test_nfe.py"
+    missing = [m for m in mutation.MODULES if not (ROOT / mutation.own_tests(m)).is_file()]
+    assert not missing
+    with pytest.raises(ValueError, match="`module` must be a file of anode_plugin/"):
+        mutation.own_tests("tests/test_nfe.py")

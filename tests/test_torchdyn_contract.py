@@ -5,7 +5,7 @@ weights: where the two integrate the same system with the same torchdyn solver, 
 solutions are compared exactly (both step with the same tableau in the same dtype),
 and the NFE count with torchdyn's own count of its wrapper's calls. The default backend
 is the native one, whose solutions agree with torchdyn's within the solve's tolerance
-(tests/solve/test_native.py): the exact comparisons ask for ``backend='torchdyn'``,
+(tests/solve/native/): the exact comparisons ask for ``backend='torchdyn'``,
 except where the default itself hands the solve to torchdyn (DataControl and CNF
 modules, dict states).
 """

@@ -12,7 +12,6 @@ from anode_plugin.solve import (
     BACKEND_TYPES,
     Adjoint,
     Autograd,
-    ErrorNorm,
     InterpolatedAdjoint,
     Solve,
     TorchdiffeqBackend,
@@ -83,10 +82,6 @@ from anode_plugin.solve._evaluations import Limits
             ValueError,
             r"`t` must be 1-D with at least two times, got shape \(2, 2\)",
         ),
-        (lambda: ErrorNorm(-3), ValueError, r"`entries` must be a positive integer .* got -3"),
-        (lambda: ErrorNorm(0), ValueError, r"`entries` must be a positive integer .* got 0"),
-        (lambda: ErrorNorm("all"), ValueError, r"`entries` must be a positive integer"),
-        (lambda: ErrorNorm(True), ValueError, r"`entries` must be a positive integer"),
     ],
 )
 def test_bad_solve_objects_are_refused_when_built(build, error, match):
@@ -98,38 +93,6 @@ def test_the_objects_that_were_valid_still_build():
     Solve(TorchdynBackend(Euler()), Adjoint(solver=Euler()))
     Solve(TorchdiffeqBackend("rk4", options={"step_size": 0.1}), Adjoint(solver="euler"))
     Solve(TorchdynBackend(), InterpolatedAdjoint(solver="rk4"))
-
-
-def test_an_error_norm_measures_its_leading_entries():
-    # ErrorNorm(-3) measured all but the last three: 0.0 where the full norm is 5.48.
-    error = torch.tensor([0.0] * 7 + [10.0] * 3)
-    assert float(ErrorNorm()(error)) == pytest.approx(30**0.5)
-    assert float(ErrorNorm(7)(error)) == 0.0
-    assert float(ErrorNorm(8)(error)) == pytest.approx((100 / 8) ** 0.5)
-    assert float(ErrorNorm(1)(torch.tensor([3.0, 100.0]))) == 3.0  # one entry is allowed
-    assert float(ErrorNorm()(torch.full((2, 3), 2.0))) == 2.0  # any shape, flattened
-
-
-def test_an_error_norm_measures_the_leading_entries_of_each_sample():
-    # A state of two or more dimensions holds a sample per index of its first one.
-    error = torch.tensor([[1.0, 2.0, 30.0], [3.0, 4.0, 50.0]])
-    assert torch.equal(ErrorNorm(2).measured(error), torch.tensor([[1.0, 2.0], [3.0, 4.0]]))
-    assert float(ErrorNorm(2)(error)) == pytest.approx((30 / 4) ** 0.5)
-    torch.testing.assert_close(  # each sample's own RMS (per-sample step control)
-        ErrorNorm(2).per_sample(error), torch.tensor([2.5**0.5, 12.5**0.5]), rtol=0, atol=0
-    )
-    torch.testing.assert_close(
-        ErrorNorm().per_sample(error),
-        error.pow(2).mean(1).sqrt(),
-        rtol=0,
-        atol=0,
-    )
-    images = torch.arange(2 * 2 * 2 * 2, dtype=torch.float64).view(2, 2, 2, 2)
-    assert torch.equal(ErrorNorm(3).measured(images), images.flatten(1)[:, :3])
-    # A 1-D state is one sample: its leading entries, whatever its length.
-    assert ErrorNorm(2).measured(torch.tensor([1.0, 2.0, 3.0])).shape == (1, 2)
-    assert ErrorNorm().measured(torch.tensor(4.0)).shape == (1, 1)
-    assert ErrorNorm(2).is_full is False and ErrorNorm().is_full is True
 
 
 @pytest.mark.parametrize(

@@ -1,16 +1,15 @@
-"""NFECallback and NFEBudget: NFE figures per step, history, budgets, state and pickling."""
+"""NFECallback: NFE figures per step, their history, step statistics, state and pickling."""
 
 from __future__ import annotations
 
 import csv
 import json
 import pickle
-import re
 
 import lightning.pytorch as pl
 import pytest
 import torch
-from helpers import in_backward_pass, quiet_trainer
+from helpers import callback_trainer, in_backward_pass, spheres_anode, spheres_data
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch import nn
@@ -18,26 +17,10 @@ from torchdyn.core import NeuralODE
 from torchdyn.nn import Augmenter as TorchdynAugmenter
 
 import anode_plugin
-from anode_plugin import AugmentedNeuralODE, MLPVectorField, NFEBudgetExceeded, NFERecord
-from anode_plugin.datasets import ConcentricSpheresDataModule
+from anode_plugin import AugmentedNeuralODE, MLPVectorField, NFERecord
 from anode_plugin.lightning import ANODEModule, NFEBudget, NFECallback, NFEHistory, NFEStep
 
 STEP_KEYS = {"nfe/forward", "nfe/backward", "nfe/total"}
-
-
-def _data(**kwargs) -> ConcentricSpheresDataModule:
-    options = dict(num_inner=32, num_outer=32, num_val=32, num_test=32, batch_size=16)
-    options.update(kwargs)
-    return ConcentricSpheresDataModule(labels="classes", **options)
-
-
-def _anode(sensitivity: str = "autograd", **kwargs) -> ANODEModule:
-    ode = AugmentedNeuralODE(MLPVectorField(3, 8), augment_dims=1, sensitivity=sensitivity)
-    return ANODEModule(ode, num_outputs=2, feature_dim=3, **kwargs)
-
-
-def _trainer(tmp_path, callbacks, **kwargs) -> pl.Trainer:
-    return quiet_trainer(tmp_path, callbacks=callbacks, **{"num_sanity_val_steps": 0, **kwargs})
 
 
 class ModelRecords(Callback):
@@ -81,10 +64,10 @@ def _assert_history_matches(history: NFEHistory, records: list[NFERecord]) -> No
 @pytest.mark.parametrize("sensitivity", ["autograd", "adjoint"])
 def test_figures_equal_the_models_own_records(tmp_path, sensitivity):
     torch.manual_seed(0)
-    model = _anode(sensitivity)
+    model = spheres_anode(sensitivity)
     nfe, records = NFECallback(), ModelRecords(lambda m: m.ode.nfe)
-    trainer = _trainer(tmp_path, [nfe, records], max_epochs=2)
-    trainer.fit(model, _data())
+    trainer = callback_trainer(tmp_path, [nfe, records], max_epochs=2)
+    trainer.fit(model, spheres_data())
     _assert_history_matches(nfe.history, records.train)
     assert [s.global_step for s in nfe.history] == list(range(1, 9))
     assert [s.epoch for s in nfe.history] == [0] * 4 + [1] * 4
@@ -103,7 +86,7 @@ def test_figures_equal_the_models_own_records(tmp_path, sensitivity):
     val = [r.forward for r in records.val[-2:]]  # the last epoch's two batches
     assert trainer.callback_metrics["val/nfe/forward"].item() == pytest.approx(sum(val) / 2)
 
-    results = trainer.test(model, _data(), verbose=False)[0]
+    results = trainer.test(model, spheres_data(), verbose=False)[0]
     mean = sum(r.forward for r in records.test) / len(records.test)
     assert results["test/nfe/forward"] == pytest.approx(mean)
 
@@ -136,8 +119,8 @@ def test_plain_torchdyn_pipeline_is_split_into_forward_and_backward(tmp_path):
 
     nfe = NFECallback()
     records = ModelRecords(lambda _: NFERecord(field.forward_calls, field.backward_calls), reset)
-    trainer = _trainer(tmp_path, [nfe, records], limit_val_batches=0)
-    trainer.fit(model, _data())  # feature_dim inferred: one more solve at setup
+    trainer = callback_trainer(tmp_path, [nfe, records], limit_val_batches=0)
+    trainer.fit(model, spheres_data())  # feature_dim inferred: one more solve at setup
     _assert_history_matches(nfe.history, records.train)
     assert all(s.nfe_backward > 0 and s.nfe_forward > 0 for s in nfe.history)
     assert node.vf.nfe == nfe.history[-1].nfe_total  # reset at each batch start
@@ -151,7 +134,7 @@ def test_blocks_are_summed(tmp_path):
     assert anode_plugin.lightning.find_ode_blocks(model) == [first, second]
     nfe = NFECallback()
     records = ModelRecords(lambda m: first.nfe + NFERecord(int(second.vf.nfe), 0))
-    _trainer(tmp_path, [nfe, records], limit_val_batches=0).fit(model, _data())
+    callback_trainer(tmp_path, [nfe, records], limit_val_batches=0).fit(model, spheres_data())
     _assert_history_matches(nfe.history, records.train)
     assert second.vf.nfe == 4  # one rk4 step over the last batch
     assert all(s.nfe_forward > 4 for s in nfe.history)
@@ -166,8 +149,8 @@ def test_logs_every_n_steps_but_keeps_every_step(tmp_path):
     torch.manual_seed(0)
     nfe = NFECallback(log_every_n_steps=2, prog_bar=False)
     logger = CSVLogger(tmp_path)
-    trainer = _trainer(tmp_path, [nfe], logger=logger, log_every_n_steps=1, max_epochs=2)
-    trainer.fit(_anode(), _data())
+    trainer = callback_trainer(tmp_path, [nfe], logger=logger, log_every_n_steps=1, max_epochs=2)
+    trainer.fit(spheres_anode(), spheres_data())
     assert len(nfe.history) == 8
     with open(f"{logger.log_dir}/metrics.csv") as handle:
         rows = [r for r in csv.DictReader(handle) if r.get("nfe/forward")]
@@ -205,14 +188,16 @@ def test_state_resumes_and_pickles(tmp_path):
     torch.manual_seed(0)
     checkpoint = ModelCheckpoint(dirpath=tmp_path, save_last=True)
     first = NFECallback()
-    _trainer(tmp_path, [first, checkpoint], enable_checkpointing=True).fit(_anode(), _data())
+    callback_trainer(tmp_path, [first, checkpoint], enable_checkpointing=True).fit(
+        spheres_anode(), spheres_data()
+    )
     assert len(first.history) == 4
     saved = torch.load(tmp_path / "last.ckpt", weights_only=False)["callbacks"]
     assert saved[first.state_key] == first.state_dict()
 
     resumed = NFECallback()
-    trainer = _trainer(tmp_path, [resumed], max_epochs=2)
-    trainer.fit(_anode(), _data(), ckpt_path=tmp_path / "last.ckpt")
+    trainer = callback_trainer(tmp_path, [resumed], max_epochs=2)
+    trainer.fit(spheres_anode(), spheres_data(), ckpt_path=tmp_path / "last.ckpt")
     assert len(resumed.history) == 8
     assert resumed.history[:4] == first.history[:4]
     assert [s.global_step for s in resumed.history] == list(range(1, 9))
@@ -225,8 +210,8 @@ def test_state_resumes_and_pickles(tmp_path):
 def test_sanity_check_is_skipped(tmp_path):
     torch.manual_seed(0)
     nfe, records = NFECallback(), ModelRecords(lambda m: m.ode.nfe)
-    trainer = _trainer(tmp_path, [nfe, records], num_sanity_val_steps=2)
-    trainer.fit(_anode(), _data())
+    trainer = callback_trainer(tmp_path, [nfe, records], num_sanity_val_steps=2)
+    trainer.fit(spheres_anode(), spheres_data())
     assert len(records.val) == 2  # the real validation batches only
     mean = sum(r.forward for r in records.val) / 2
     assert trainer.callback_metrics["val/nfe/forward"].item() == pytest.approx(mean)
@@ -244,11 +229,11 @@ def test_warns_when_the_model_has_no_ode_block(tmp_path):
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=0.1)
 
-    data = _data()
+    data = spheres_data()
     with pytest.warns(
         UserWarning, match="NFECallback found no AugmentedNeuralODE or torchdyn NeuralODE"
     ):
-        _trainer(tmp_path, [NFECallback()], limit_val_batches=0).fit(NoODE(), data)
+        callback_trainer(tmp_path, [NFECallback()], limit_val_batches=0).fit(NoODE(), data)
 
 
 def test_nfe_callback_arguments_are_checked():
@@ -256,115 +241,6 @@ def test_nfe_callback_arguments_are_checked():
         NFECallback(log_every_n_steps=0)
     with pytest.raises(ValueError, match="`prog_bar` must be True or False"):
         NFECallback(prog_bar="yes")
-
-
-# ---------------------------------------------------------------------- NFEBudget
-
-
-def test_budget_stop_finishes_the_step_saves_and_stops(tmp_path):
-    torch.manual_seed(0)
-    budget = NFEBudget(max_forward=2)
-    nfe = NFECallback()
-    logger = CSVLogger(tmp_path, name="run")
-    trainer = _trainer(tmp_path, [nfe, budget], max_epochs=3, logger=logger)
-    with pytest.warns(
-        UserWarning,
-        match=(
-            r"needed \d+ forward evaluations of the vector"
-            r" field, over NFEBudget\(max_forward=2\)"
-        ),
-    ) as caught:
-        trainer.fit(_anode(), _data())
-    assert trainer.global_step == 1 and len(nfe.history) == 1  # the step was finished
-    assert budget.exceeded_steps == [1]
-    path = budget.checkpoint_path
-    # Lightning's layout: the logger's run folder, then checkpoints/.
-    assert path == str(
-        tmp_path / "run" / "version_0" / "checkpoints" / "nfe-budget-epoch=0-step=1.ckpt"
-    )
-    assert any(path in str(w.message) for w in caught)
-    assert not list((tmp_path / "run").rglob(".*partial*"))  # renamed when complete
-    state = torch.load(path, weights_only=False)
-    assert state["global_step"] == 1
-    model = ANODEModule.load_from_checkpoint(path, ode=_anode().ode)
-    assert model.head.in_features == 3
-
-
-def test_budget_stop_without_checkpointing_or_logger_writes_nothing(tmp_path, monkeypatch):
-    # It wrote checkpoints/nfe-budget-epoch=0-step=1.ckpt into the working directory.
-    monkeypatch.chdir(tmp_path)
-    torch.manual_seed(0)
-    budget = NFEBudget(max_forward=2)
-    # The working directory is the run's root (Lightning's default_root_dir default).
-    trainer = _trainer(tmp_path, [budget], max_epochs=3)
-    with pytest.warns(
-        UserWarning, match="No checkpoint was saved: checkpointing is off and there is no logger"
-    ):
-        trainer.fit(_anode(), _data())
-    assert trainer.global_step == 1 and budget.checkpoint_path is None
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_budget_stop_saves_into_the_model_checkpoint_dir(tmp_path):
-    torch.manual_seed(0)
-    budget = NFEBudget(max_forward=2)
-    checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpts")
-    trainer = _trainer(tmp_path, [budget, checkpoint], enable_checkpointing=True)
-    with pytest.warns(UserWarning, match="Stopping training"):
-        trainer.fit(_anode(), _data())
-    assert budget.checkpoint_path.startswith(str(tmp_path / "ckpts"))
-
-
-def test_budget_raise(tmp_path):
-    torch.manual_seed(0)
-    trainer = _trainer(tmp_path, [NFEBudget(max_forward=2, on_exceed="raise")])
-    with pytest.raises(
-        NFEBudgetExceeded, match=r"Training step 1 .* over NFEBudget\(max_forward=2\)"
-    ):
-        trainer.fit(_anode(), _data())
-    assert trainer.global_step == 1
-
-
-def test_budget_raise_on_backward_evaluations(tmp_path):
-    torch.manual_seed(0)
-    budget = NFEBudget(max_forward=10_000, max_backward=2, on_exceed="raise")
-    with pytest.raises(NFEBudgetExceeded, match=r"backward evaluations.*max_backward=2") as info:
-        _trainer(tmp_path, [budget]).fit(_anode("adjoint"), _data())
-    assert info.value.budget == 2 and info.value.nfe > 2
-
-
-def test_budget_warn_goes_on(tmp_path):
-    torch.manual_seed(0)
-    budget = NFEBudget(max_forward=2, on_exceed="warn")
-    trainer = _trainer(tmp_path, [budget], max_epochs=2)
-    with pytest.warns(UserWarning) as caught:
-        trainer.fit(_anode(), _data())
-    messages = [str(w.message) for w in caught]
-    assert sum("Training goes on" in m for m in messages) == 1
-    assert any(re.search(r"8 training steps went over the NFE budget", m) for m in messages)
-    assert trainer.global_step == 8 and budget.exceeded_steps == list(range(1, 9))
-
-
-def test_budget_within_limits_does_nothing(tmp_path):
-    torch.manual_seed(0)
-    budget = NFEBudget(max_forward=10_000, max_backward=10_000)
-    trainer = _trainer(tmp_path, [budget])
-    trainer.fit(_anode("adjoint"), _data())
-    assert trainer.global_step == 4 and budget.exceeded_steps == []
-    assert budget.checkpoint_path is None
-
-
-@pytest.mark.parametrize(
-    "kwargs, match",
-    [
-        ({"max_forward": 0}, "`max_forward` must be a positive integer, got 0"),
-        ({"max_forward": 10, "max_backward": -1}, "`max_backward` must be a positive integer"),
-        ({"max_forward": 10, "on_exceed": "halt"}, r"`on_exceed` must be one of \['stop', 'raise'"),
-    ],
-)
-def test_budget_arguments_are_checked(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        NFEBudget(**kwargs)
 
 
 def test_step_statistics_are_logged_and_kept(tmp_path):
@@ -381,8 +257,8 @@ def test_step_statistics_are_logged_and_kept(tmp_path):
         def on_train_batch_end(self, trainer, pl_module, *args):
             steps.append(pl_module.ode.steps)
 
-    trainer = _trainer(tmp_path, [nfe, Steps()], logger=logger, limit_val_batches=0)
-    trainer.fit(model, _data())
+    trainer = callback_trainer(tmp_path, [nfe, Steps()], logger=logger, limit_val_batches=0)
+    trainer.fit(model, spheres_data())
     assert [(s.steps_accepted, s.steps_rejected) for s in nfe.history] == [
         (float(r.accepted), float(r.rejected)) for r in steps
     ]
@@ -408,8 +284,8 @@ def test_per_sample_figures_are_the_epochs_distribution(tmp_path):
             seen.append(pl_module.ode.stats.per_sample.nfe)
 
     nfe = NFECallback()
-    trainer = _trainer(tmp_path, [nfe, TrainingRecords()], max_epochs=2)
-    trainer.fit(model, _data())
+    trainer = callback_trainer(tmp_path, [nfe, TrainingRecords()], max_epochs=2)
+    trainer.fit(model, spheres_data())
     assert len(nfe.per_sample_history) == 2
     for epoch, figures in enumerate(nfe.per_sample_history):
         counts = torch.cat(seen[4 * epoch : 4 * epoch + 4]).double()
@@ -435,8 +311,8 @@ def test_per_sample_figures_are_the_epochs_distribution(tmp_path):
 def test_per_sample_figures_of_joint_backends_are_the_batch_figures(tmp_path):
     torch.manual_seed(0)
     nfe, records = NFECallback(), ModelRecords(lambda m: m.ode.nfe)
-    trainer = _trainer(tmp_path, [nfe, records], max_epochs=1, limit_val_batches=0)
-    trainer.fit(_anode(), _data())
+    trainer = callback_trainer(tmp_path, [nfe, records], max_epochs=1, limit_val_batches=0)
+    trainer.fit(spheres_anode(), spheres_data())
     forward = torch.tensor([float(r.forward) for r in records.train]).repeat_interleave(16)
     figures = nfe.per_sample_history[0]
     assert figures["max"] == float(forward.max())
