@@ -10,7 +10,7 @@ import statistics
 from typing import Any
 
 from ..._summary import mean_std
-from .._claim_check import ClaimCheck
+from .._shared import ClaimCheck
 from ._anchors import anchor_lines
 from ._catch_up import catch_up_lines
 from ._image_claims import image_claims
