@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
 from ..._model import BACKENDS, SENSITIVITIES
 from ..._validation import check_choice, check_positive_float, check_positive_int
+from .._shared import ExperimentSettings
 
 __all__ = ["AUGMENTATION_KINDS", "AUGMENTATION_TASKS", "AugmentationsConfig"]
 
@@ -21,7 +21,7 @@ _MAX_MISMATCH = 0.05  # parameter counts within 5% of the zero-augmented model's
 
 
 @dataclass(frozen=True)
-class AugmentationsConfig:
+class AugmentationsConfig(ExperimentSettings):
     """Settings of ``anode-experiments augmentations``.
 
     Args:
@@ -104,12 +104,3 @@ class AugmentationsConfig:
             g1d_points=min(self.g1d_points, 4),
             quick=False,
         )
-
-    @property
-    def seed_list(self) -> list[int]:
-        """The seeds of the runs."""
-        return list(range(self.first_seed, self.first_seed + self.seeds))
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready copy of the configuration."""
-        return dataclasses.asdict(self)

@@ -26,6 +26,7 @@ from ..._cnf import AugmentedCNF
 from ..._validation import check_choice, check_positive_float, check_positive_int
 from ..._vector_fields import MLPVectorField
 from ...datasets._densities import DENSITIES
+from .._shared import ExperimentSettings
 
 __all__ = [
     "CNF_PROFILES",
@@ -51,7 +52,7 @@ FLOW_MATCHED = {"flow_matching": "cnf", "exact_flow_matching": "exact_augmented_
 
 
 @dataclass(frozen=True)
-class CNFConfig:
+class CNFConfig(ExperimentSettings):
     """Settings of ``anode-experiments cnf``.
 
     Args:
@@ -127,10 +128,6 @@ class CNFConfig:
         check_positive_float("lr", self.lr)
         check_positive_float("fm_lr", self.fm_lr)
         check_positive_float("tol", self.tol)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The settings as a JSON-ready dict."""
-        return dataclasses.asdict(self)
 
 
 #: Named settings of ``anode-experiments cnf --profile``; options given explicitly win.

@@ -21,6 +21,7 @@ from ..._validation import (
     check_positive_int,
 )
 from ...solve._defaults import BACKEND  # the toy experiments' backend
+from .._shared import ExperimentSettings
 
 __all__ = [
     "EXPERIMENTS",
@@ -34,7 +35,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class TrainingConfig:
+class TrainingConfig(ExperimentSettings):
     """Settings shared by every experiment.
 
     Args:
@@ -89,15 +90,6 @@ class TrainingConfig:
         check_positive_float("tol", self.tol)
         check_positive_int("resnet_blocks", self.resnet_blocks)
         check_positive_int("snapshots", self.snapshots)
-
-    @property
-    def seed_list(self) -> list[int]:
-        """The seeds of the runs."""
-        return list(range(self.first_seed, self.first_seed + self.seeds))
-
-    def to_dict(self) -> dict:
-        """A JSON-ready copy of the configuration."""
-        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
