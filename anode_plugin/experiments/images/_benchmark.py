@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 
 from ..._atomic import write_text_atomic
+from ..._reconstruction_tolerances import RECONSTRUCTION_THRESHOLD, TOLERANCE_LADDER
 from ..._tf32 import enable_tf32
 from ...lightning._quiet import quiet_lightning
-from ...testing._tolerances import _THRESHOLD, TOLERANCE_LADDER
 from ._config import ImageBenchmarkConfig
 from ._data import check_own_data, data_name, datamodule_factory
 from ._figures import save_figures
@@ -151,7 +151,7 @@ def run_image_benchmark(
     channels: int | None = None,
     reconstruction_samples: int | None = None,
     reconstruction_ladder: Sequence[float] = TOLERANCE_LADDER,
-    reconstruction_threshold: float = _THRESHOLD,
+    reconstruction_threshold: float = RECONSTRUCTION_THRESHOLD,
     channels_last: bool = True,
     backend: str = DEFAULT_BACKEND,
     profile: str | None = None,
