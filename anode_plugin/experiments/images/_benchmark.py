@@ -23,17 +23,13 @@ from ...lightning._quiet import quiet_lightning
 from ._config import ImageBenchmarkConfig
 from ._data import check_own_data, data_name, datamodule_factory
 from ._figures import save_figures
+from ._image_claims import image_claims
 from ._progress import EpochProgress, format_seconds
-from ._report import claims_report, image_claims, reconstruction_line, table
+from ._report import claims_report, reconstruction_line, table
 from ._run import run_one
-from ._setups import DEFAULT_BACKEND, IMAGE_SETUPS, MODELS, PROFILES, ImageSetup
+from ._setups import DEFAULT_BACKEND, MODELS
 
 __all__ = [
-    "IMAGE_SETUPS",
-    "MODELS",
-    "PROFILES",
-    "ImageBenchmarkConfig",
-    "ImageSetup",
     "run_benchmark",
     "run_image_benchmark",
 ]
