@@ -9,13 +9,7 @@ hypothesis strategies) and :mod:`anode_plugin.experiments` (the paper's reproduc
 
 from . import solve as solve  # the solve layer: anode_plugin.solve
 from ._augment import Augmenter
-from ._augmentations import (
-    AUGMENTATIONS,
-    InputLayer,
-    InputLayerAugmenter,
-    SecondOrderAugmenter,
-    SecondOrderField,
-)
+from ._augmentations import AUGMENTATIONS
 from ._cnf import CNF_AUGMENTATIONS, COUPLINGS, AugmentedCNF, ExactAugmentation, GaussianQ
 from ._errors import (
     AugmentIndexError,
@@ -27,8 +21,10 @@ from ._errors import (
     StateShapeError,
     StepSizeUnderflowError,
 )
+from ._input_layer import InputLayer, InputLayerAugmenter
 from ._model import BACKENDS, SENSITIVITIES, SOLVERS, AugmentedNeuralODE
 from ._nfe import ModelStats, NFERecord, StepRecord
+from ._second_order import SecondOrderAugmenter, SecondOrderField
 from ._vector_fields import ACTIVATIONS, ConvVectorField, MLPVectorField
 
 __version__ = "0.1.0"

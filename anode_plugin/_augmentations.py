@@ -24,12 +24,10 @@ from torch import Tensor, nn
 
 from ._augment import Augmenter
 from ._errors import AugmentIndexError
-from ._input_layer import InputLayer, InputLayerAugmenter
+from ._input_layer import InputLayerAugmenter
 from ._second_order import (
-    INITIAL_VELOCITIES,
     SecondOrderAugmenter,
     SecondOrderField,
-    users_field,
 )
 from ._validation import (
     caller_stacklevel,
@@ -38,18 +36,7 @@ from ._validation import (
     check_positive_int,
 )
 
-__all__ = [
-    "AUGMENTATIONS",
-    "INITIAL_VELOCITIES",
-    "PLACEMENTS",
-    "InputLayer",
-    "InputLayerAugmenter",
-    "SecondOrderAugmenter",
-    "SecondOrderField",
-    "build_augmentation",
-    "resolve_placement",
-    "users_field",
-]
+__all__ = ["AUGMENTATIONS", "PLACEMENTS", "build_augmentation", "resolve_placement"]
 
 #: The names ``AugmentedNeuralODE(augmentation=...)`` accepts (a module is accepted too).
 AUGMENTATIONS = ("zeros", "input_layer", "second_order")

@@ -9,9 +9,10 @@ from torch import Tensor, nn
 from torchdyn.core import NeuralODE
 from torchdyn.core.problems import ODEProblem
 
-from ._augmentations import build_augmentation, users_field
+from ._augmentations import build_augmentation
 from ._field_call import FieldCall
 from ._regularisers import RegularisedSolves
+from ._second_order import users_field
 from ._solved import flat_solve_options
 from ._torchdyn_compat import TorchdynCompatibility, default_backend_for
 from .solve import BACKEND_TYPES, Solve

@@ -16,9 +16,9 @@ from anode_plugin._command_line import (
     explain_parser_error,
     user_error_message,
 )
-from anode_plugin.experiments import _cli as experiments_cli
 from anode_plugin.experiments import main as experiments_main
 from anode_plugin.experiments.images import _cli as images_cli
+from anode_plugin.experiments.toy import _command as toy_command
 
 _HINT = "(ANODE_TRACEBACK=1 shows the whole traceback.)"
 
@@ -96,7 +96,7 @@ def test_the_output_folder_is_checked_before_any_training(capsys, files, monkeyp
     def never(*args, **kwargs):
         raise AssertionError("trained before the output folder was checked")
 
-    monkeypatch.setattr(experiments_cli, "run_experiment", never)
+    monkeypatch.setattr(toy_command, "run_experiment", never)
     monkeypatch.setattr(images_cli, "run_benchmark", never)
     folder = files["unwritable"]
     line = _short_answer(capsys, experiments_main, ["g1d", "--output_dir", folder])

@@ -96,18 +96,11 @@ def test_the_removed_module_paths_are_gone(module):
         importlib.import_module(module)
 
 
-def test_the_deprecated_toy_datamodules_are_members_of_the_family():
-    from anode_plugin.lightning import ToyClassificationDataModule, ToyRegressionDataModule
+def test_the_removed_toy_datamodule_names_are_gone():
+    import anode_plugin.lightning as lightning
 
-    with pytest.warns(DeprecationWarning, match="ConcentricSpheresDataModule"):
-        data = ToyClassificationDataModule(num_train=10, num_val=4, num_test=6, seed=3)
-    assert isinstance(data, ConcentricSpheresDataModule)
-    assert data.y.dtype == torch.int64 and data.y.tolist().count(0) == 5
-    assert (len(data.x_val), len(data.x_test)) == (4, 6)
-    with pytest.warns(DeprecationWarning, match="ReflectionDataModule"):
-        reflection = ToyRegressionDataModule(2, num_train=8, seed=1)
-    assert isinstance(reflection, ReflectionDataModule)
-    assert torch.equal(reflection.x, ReflectionDataModule(2, num_train=8, seed=1).x)
+    for name in ("ToyClassificationDataModule", "ToyRegressionDataModule"):
+        assert not hasattr(lightning, name)
 
 
 def test_labels_are_signed_or_class_indices_for_every_classification_set():

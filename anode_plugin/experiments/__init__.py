@@ -6,54 +6,59 @@ and :mod:`anode_plugin.experiments.images` (section 5.2: the conv model, its par
 matching and the benchmark behind ``anode-images``). ``anode-experiments augmentations``
 compares the augmentation kinds (zeros, input layer, second order) with NODE.
 ``anode-experiments cnf`` compares plain and augmented continuous normalizing flows.
+
+One package per experiment (``toy``, ``augmentations``, ``cnf``, ``images``) and
+``_shared`` for what they share (the worker pool, the claim record and margin rule, the
+configurations' common settings, the results record, the figures' style); ``_cli``
+builds the ``anode-experiments`` command from them. The names below are the public ones.
 """
 
-from ._augmentations import (
+from ._cli import build_parser, main
+from ._shared import ClaimCheck
+from .augmentations import (
     AUGMENTATION_KINDS,
     AUGMENTATION_TASKS,
     AugmentationsConfig,
+    check_augmentation_claims,
     damped_oscillator,
     match_hidden_dim,
     run_augmentations,
+    write_augmentations_outputs,
 )
-from ._augmentations_report import check_augmentation_claims, write_augmentations_outputs
-from ._claim_check import ClaimCheck
-from ._claims import CLAIMS, check_all
-from ._cli import build_parser, main, run_experiment, write_outputs
-from ._cnf import CNFConfig, match_cnf_hidden, run_cnf
-from ._cnf_report import write_cnf_outputs
-from ._cnf_summary import CNF_CLAIMS, cnf_claims
-from ._config import (
+from .cnf import CNF_CLAIMS, CNFConfig, cnf_claims, match_cnf_hidden, run_cnf, write_cnf_outputs
+from .images import conv_ode, count_image_parameters, match_num_filters
+from .toy import (
+    CLAIMS,
     EXPERIMENTS,
+    MODEL_NAMES,
     G1dConfig,
     GeneralisationConfig,
+    ResNet,
+    RunGroup,
+    RunSpec,
     SeparableConfig,
     SpheresConfig,
     ToyConfig,
     TrainingConfig,
-)
-from ._experiments import (
+    build_feature_map,
+    check_all,
     g1d_groups,
     generalisation_groups,
+    match_resnet_hidden_dim,
+    nfe_start_end,
+    render_report,
+    run_experiment,
     run_g1d,
     run_generalisation,
+    run_groups,
+    run_models,
     run_separable,
     run_spheres,
     separable_groups,
     spheres_groups,
+    write_outputs,
+    write_report,
 )
-from ._report import render_report, write_report
-from ._resnet import ResNet, match_resnet_hidden_dim
-from ._runner import (
-    MODEL_NAMES,
-    RunGroup,
-    RunSpec,
-    build_feature_map,
-    run_groups,
-    run_models,
-)
-from ._toy_claims import nfe_start_end
-from .images import conv_ode, count_image_parameters, match_num_filters
 
 __all__ = [
     "AUGMENTATION_KINDS",

@@ -11,9 +11,6 @@ from ._nfe_history import NFEHistory, NFEStep
 from ._ode_blocks import find_ode_blocks
 from ._reconstruction_check import ReconstructionCheck
 
-# Deprecated names, kept importable for one release (not in __all__).
-from ._toy_data import ToyClassificationDataModule, ToyRegressionDataModule  # noqa: F401
-
 __all__ = [
     "LOSSES",
     "ON_EXCEED",

@@ -14,9 +14,9 @@ from torch import Tensor
 from typing_extensions import override
 
 from .._model import AugmentedNeuralODE
+from .._reconstruction_tolerances import RECONSTRUCTION_THRESHOLD, check_ladder, check_threshold
 from .._validation import check_positive_int
-from ..testing._reconstruction import loosest_passing_tolerance, reconstruction_error
-from ..testing._tolerances import _THRESHOLD, _check_ladder, _check_threshold
+from ..testing import loosest_passing_tolerance, reconstruction_error
 from ._ode_blocks import find_ode_blocks
 
 __all__ = ["ReconstructionCheck"]
@@ -72,12 +72,12 @@ class ReconstructionCheck(Callback):
         self,
         num_samples: int = 64,
         ladder: Sequence[float] | None = None,
-        threshold: float = _THRESHOLD,
+        threshold: float = RECONSTRUCTION_THRESHOLD,
         prog_bar: bool = False,
     ) -> None:
         self.num_samples = check_positive_int("num_samples", num_samples)
-        self.ladder = None if ladder is None else _check_ladder(ladder)
-        self.threshold = _check_threshold(threshold)
+        self.ladder = None if ladder is None else check_ladder(ladder)
+        self.threshold = check_threshold(threshold)
         if not isinstance(prog_bar, bool):
             raise ValueError(f"`prog_bar` must be True or False, got {prog_bar!r}.")
         self.prog_bar = prog_bar

@@ -21,32 +21,32 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from ._checks import (
-    assert_augmentation_roundtrip,
-    assert_flow_properties,
-    assert_invertible,
-    assert_nfe_consistent,
-    assert_non_crossing,
-)
+from .._reconstruction_tolerances import TOLERANCE_LADDER
+from ._checks import assert_flow_properties
+from ._invertibility import assert_invertible
+from ._nfe_check import assert_nfe_consistent
+from ._non_crossing import assert_non_crossing
 from ._reconstruction import (
-    TOLERANCE_LADDER,
     ReconstructionReport,
     assert_reconstructs,
     loosest_passing_tolerance,
     reconstruction_error,
-    solver_tolerances,
 )
+from ._roundtrip import assert_augmentation_roundtrip
+from ._tolerances import solver_tolerances
 
-_STRATEGIES = (
-    "augmented_neural_odes",
-    "conv_vector_fields",
-    "images",
-    "mlp_vector_fields",
-    "model_inputs",
-    "vectors",
-)
+#: Each strategy and the module it lives in.
+_STRATEGIES = {
+    "augmented_neural_odes": "_model_strategies",
+    "conv_vector_fields": "_field_strategies",
+    "images": "_input_strategies",
+    "mlp_vector_fields": "_field_strategies",
+    "model_inputs": "_input_strategies",
+    "vectors": "_input_strategies",
+}
 
 __all__ = [
     "TOLERANCE_LADDER",
@@ -68,7 +68,7 @@ def __getattr__(name: str) -> Any:
     # Strategies import hypothesis, a test-only dependency: load them when first asked for.
     if name in _STRATEGIES:
         try:
-            from . import _strategies
+            module = importlib.import_module(f".{_STRATEGIES[name]}", __name__)
         except ModuleNotFoundError as error:
             if error.name != "hypothesis":
                 raise
@@ -76,7 +76,7 @@ def __getattr__(name: str) -> Any:
                 f"anode_plugin.testing.{name} needs hypothesis; install it with "
                 '`pip install "anode-plugin[test]"`.'
             ) from error
-        return getattr(_strategies, name)
+        return getattr(module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -17,13 +17,7 @@ from ._nfe_check import assert_nfe_consistent
 from ._non_crossing import assert_non_crossing
 from ._roundtrip import assert_augmentation_roundtrip
 
-__all__ = [
-    "assert_augmentation_roundtrip",
-    "assert_flow_properties",
-    "assert_invertible",
-    "assert_nfe_consistent",
-    "assert_non_crossing",
-]
+__all__ = ["assert_flow_properties"]
 
 
 def assert_flow_properties(

@@ -18,22 +18,20 @@ import torch
 from torch import Tensor
 
 from .._model import AugmentedNeuralODE
-from ._check_args import _check_batch, _check_model, _fmt
-from ._tolerances import (
-    _THRESHOLD,
+from .._reconstruction_tolerances import (
+    RECONSTRUCTION_THRESHOLD,
     TOLERANCE_LADDER,
-    _check_ladder,
-    _check_threshold,
-    solver_tolerances,
+    check_ladder,
+    check_threshold,
 )
+from ._check_args import _check_batch, _check_model, _fmt
+from ._tolerances import solver_tolerances
 
 __all__ = [
-    "TOLERANCE_LADDER",
     "ReconstructionReport",
     "assert_reconstructs",
     "loosest_passing_tolerance",
     "reconstruction_error",
-    "solver_tolerances",
 ]
 
 
@@ -72,9 +70,9 @@ class ReconstructionReport:
         """Index of the sample with the largest relative error."""
         return int(self.relative.argmax())
 
-    def passes(self, threshold: float = _THRESHOLD) -> bool:
+    def passes(self, threshold: float = RECONSTRUCTION_THRESHOLD) -> bool:
         """Whether every sample's relative error is below ``threshold``."""
-        return self.max < _check_threshold(threshold)
+        return self.max < check_threshold(threshold)
 
 
 def reconstruction_error(
@@ -139,7 +137,7 @@ def loosest_passing_tolerance(
     x: Tensor,
     *,
     ladder: Sequence[float] = TOLERANCE_LADDER,
-    threshold: float = _THRESHOLD,
+    threshold: float = RECONSTRUCTION_THRESHOLD,
 ) -> float | None:
     """The loosest tolerance of ``ladder`` at which every sample reconstructs.
 
@@ -173,8 +171,8 @@ def loosest_passing_tolerance(
     """
     model = _check_model("loosest_passing_tolerance", model)
     x = _check_batch("x", x)
-    ladder = _check_ladder(ladder)
-    threshold = _check_threshold(threshold)
+    ladder = check_ladder(ladder)
+    threshold = check_threshold(threshold)
     for tol in ladder:
         if reconstruction_error(model, x, atol=tol, rtol=tol).passes(threshold):
             return tol
@@ -185,7 +183,7 @@ def assert_reconstructs(
     model: AugmentedNeuralODE,
     x: Tensor,
     *,
-    threshold: float = _THRESHOLD,
+    threshold: float = RECONSTRUCTION_THRESHOLD,
     atol: float | None = None,
     rtol: float | None = None,
 ) -> None:
@@ -209,7 +207,7 @@ def assert_reconstructs(
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this check's
     model = _check_model("assert_reconstructs", model)
-    threshold = _check_threshold(threshold)
+    threshold = check_threshold(threshold)
     report, recovered = _reconstruct(model, _check_batch("x", x), atol, rtol)
     if report.passes(threshold):
         return

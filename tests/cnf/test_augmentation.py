@@ -46,9 +46,12 @@ A0_ATOL = {"torchdyn": 1e-7, "torchdiffeq": 6.6e-8, "torchode": 9e-8, "native": 
 # The round trip of random MLP flows (40 draws of the test's distribution, both CPU
 # capabilities): 1.7e-8 torchdyn, 8.1e-8 torchdiffeq, 4.5e-9 torchode, 3.1e-9 native;
 # the augmented entries' end, across a batch: 2.2e-16, 1.1e-16 (one solve for all),
-# 5.2e-10 torchode (each sample its own steps), 1.1e-16 native.
+# 5.2e-10 torchode (each sample its own steps), 1.1e-16 native, alone; in a full-suite
+# run once 7.3e-15: identical rows of a batched matmul round alike or not depending on
+# the buffers' alignment, which depends on what ran before in the process. The bound is
+# 10x that; a(T) that depended on the data would differ by far more (>= 1e-6).
 ROUND_TRIP_ATOL = {"torchdyn": 1.6e-7, "torchdiffeq": 8e-7, "torchode": 4.5e-8, "native": 3e-8}
-SPREAD_ATOL = {"torchdyn": 2e-15, "torchdiffeq": 1e-15, "torchode": 5e-9, "native": 1e-15}
+SPREAD_ATOL = {"torchdyn": 7.3e-14, "torchdiffeq": 7.3e-14, "torchode": 5e-9, "native": 7.3e-14}
 
 
 class JointLinear(nn.Module):

@@ -21,7 +21,11 @@ from anode_plugin.datasets import (
     shifted_sines,
     spheres_generalisation_split,
 )
-from anode_plugin.experiments._resnet import ResNet, match_resnet_hidden_dim, resnet_num_parameters
+from anode_plugin.experiments.toy._resnet import (
+    ResNet,
+    match_resnet_hidden_dim,
+    resnet_num_parameters,
+)
 
 R1, R2, R3 = 0.5, 1.0, 1.5
 

@@ -9,19 +9,18 @@ import pytest
 import torch
 
 from anode_plugin import AugmentedCNF, MLPVectorField
-from anode_plugin.experiments import main
-from anode_plugin.experiments._cli import build_parser
-from anode_plugin.experiments._cnf import (
+from anode_plugin.experiments import build_parser, main
+from anode_plugin.experiments.cnf import (
     CNF_PROFILES,
     DEFAULT_MODELS,
     MODELS,
     CNFConfig,
     build_flow,
+    cnf_claims,
+    cnf_config,
     match_cnf_hidden,
 )
-from anode_plugin.experiments._cnf_command import cnf_config
-from anode_plugin.experiments._cnf_summary import cnf_claims
-from anode_plugin.experiments._cnf_train import iw_bounds
+from anode_plugin.experiments.cnf._train import iw_bounds
 
 TINY = [
     "--densities",

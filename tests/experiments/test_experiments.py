@@ -24,8 +24,8 @@ from anode_plugin.experiments import (
     run_experiment,
     run_models,
 )
-from anode_plugin.experiments._pool import map_jobs
-from anode_plugin.experiments._toy_claims import (
+from anode_plugin.experiments._shared import map_jobs
+from anode_plugin.experiments.toy._claim_checks import (
     check_g1d,
     check_generalisation,
     check_nfe,

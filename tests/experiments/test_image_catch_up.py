@@ -12,7 +12,7 @@ from anode_plugin.experiments.images._catch_up import (
     smoothing_window,
     steps_to_reach,
 )
-from anode_plugin.experiments.images._report import image_claims
+from anode_plugin.experiments.images._image_claims import image_claims
 
 
 def test_moving_means_average_the_trailing_window():

@@ -16,7 +16,8 @@ from anode_plugin.experiments.images import (
     ImageBenchmarkConfig,
     run_image_benchmark,
 )
-from anode_plugin.experiments.images._report import claims_report, image_claims
+from anode_plugin.experiments.images._image_claims import image_claims
+from anode_plugin.experiments.images._report import claims_report
 from anode_plugin.experiments.images._run import per_epoch
 
 

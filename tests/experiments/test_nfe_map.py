@@ -9,7 +9,7 @@ import torch
 from matplotlib.figure import Figure
 
 from anode_plugin import AugmentedNeuralODE, MLPVectorField
-from anode_plugin.experiments._nfe_map import (
+from anode_plugin.experiments.toy._nfe_map import (
     GRID_SIZE_1D,
     GRID_SIZE_2D,
     input_grid,

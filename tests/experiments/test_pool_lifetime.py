@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(
 # Two workers, each sleeping far longer than the test waits: only their end can free them.
 SCRIPT = """
 import time
-from anode_plugin.experiments._pool import map_jobs
+from anode_plugin.experiments._shared import map_jobs
 print("started", flush=True)
 map_jobs(time.sleep, [600, 600], workers=2)
 """
@@ -114,7 +114,7 @@ def test_ctrl_c_ends_the_running_jobs_at_once(tmp_path):
 # Jobs that, like a worker inside Lightning's `fit`, only note a SIGTERM and run on.
 DEAF_SCRIPT = """
 import signal, time
-from anode_plugin.experiments._pool import map_jobs
+from anode_plugin.experiments._shared import map_jobs
 
 def deaf_sleep(seconds):
     signal.signal(signal.SIGTERM, lambda *args: None)

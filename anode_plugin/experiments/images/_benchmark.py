@@ -17,23 +17,19 @@ from pathlib import Path
 import torch
 
 from ..._atomic import write_text_atomic
+from ..._reconstruction_tolerances import RECONSTRUCTION_THRESHOLD, TOLERANCE_LADDER
 from ..._tf32 import enable_tf32
 from ...lightning._quiet import quiet_lightning
-from ...testing._tolerances import _THRESHOLD, TOLERANCE_LADDER
 from ._config import ImageBenchmarkConfig
 from ._data import check_own_data, data_name, datamodule_factory
 from ._figures import save_figures
+from ._image_claims import image_claims
 from ._progress import EpochProgress, format_seconds
-from ._report import claims_report, image_claims, reconstruction_line, table
+from ._report import claims_report, reconstruction_line, table
 from ._run import run_one
-from ._setups import DEFAULT_BACKEND, IMAGE_SETUPS, MODELS, PROFILES, ImageSetup
+from ._setups import DEFAULT_BACKEND, MODELS
 
 __all__ = [
-    "IMAGE_SETUPS",
-    "MODELS",
-    "PROFILES",
-    "ImageBenchmarkConfig",
-    "ImageSetup",
     "run_benchmark",
     "run_image_benchmark",
 ]
@@ -151,7 +147,7 @@ def run_image_benchmark(
     channels: int | None = None,
     reconstruction_samples: int | None = None,
     reconstruction_ladder: Sequence[float] = TOLERANCE_LADDER,
-    reconstruction_threshold: float = _THRESHOLD,
+    reconstruction_threshold: float = RECONSTRUCTION_THRESHOLD,
     channels_last: bool = True,
     backend: str = DEFAULT_BACKEND,
     profile: str | None = None,

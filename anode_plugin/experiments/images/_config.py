@@ -7,9 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..._model import BACKENDS
+from ..._reconstruction_tolerances import (
+    RECONSTRUCTION_THRESHOLD,
+    TOLERANCE_LADDER,
+    check_ladder,
+    check_threshold,
+)
 from ..._validation import check_choice, check_non_negative_int, check_positive_int
 from ...datasets._generic_images import check_image_channels
-from ...testing._tolerances import _THRESHOLD, TOLERANCE_LADDER, _check_ladder, _check_threshold
 from ._setups import DEFAULT_BACKEND, IMAGE_SETUPS, MODELS, PROFILES, ImageSetup, resolve_setup
 
 __all__ = ["ImageBenchmarkConfig"]
@@ -109,7 +114,7 @@ class ImageBenchmarkConfig:
     # The reconstruction check
     reconstruction_samples: int | None = None
     reconstruction_ladder: Sequence[float] = TOLERANCE_LADDER
-    reconstruction_threshold: float = _THRESHOLD
+    reconstruction_threshold: float = RECONSTRUCTION_THRESHOLD
     # How it runs
     channels_last: bool = True
     backend: str = DEFAULT_BACKEND
@@ -199,10 +204,8 @@ class ImageBenchmarkConfig:
             "samples": check_non_negative_int(
                 "reconstruction_samples", _RECONSTRUCTION_SAMPLES if samples is None else samples
             ),
-            "ladder": _check_ladder(self.reconstruction_ladder, "reconstruction_ladder"),
-            "threshold": _check_threshold(
-                self.reconstruction_threshold, "reconstruction_threshold"
-            ),
+            "ladder": check_ladder(self.reconstruction_ladder, "reconstruction_ladder"),
+            "threshold": check_threshold(self.reconstruction_threshold, "reconstruction_threshold"),
         }
 
     def setup(self) -> ImageSetup:

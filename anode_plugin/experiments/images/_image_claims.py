@@ -11,7 +11,7 @@ import math
 import statistics
 from typing import Any
 
-from .._claim_check import MIN_SEEDS, ClaimCheck, margin_verdict, too_few_seeds
+from .._shared import MIN_SEEDS, ClaimCheck, margin_verdict, too_few_seeds
 from ._catch_up import add_catch_up
 from ._setups import MODELS
 

@@ -10,13 +10,13 @@ import statistics
 from typing import Any
 
 from ..._summary import mean_std
-from .._claim_check import ClaimCheck
+from .._shared import ClaimCheck
 from ._anchors import anchor_lines
 from ._catch_up import catch_up_lines
 from ._image_claims import image_claims
 from ._setups import DEFAULT_BACKEND, MODELS, ImageSetup
 
-__all__ = ["claims_report", "image_claims", "reconstruction_line", "table"]
+__all__ = ["claims_report", "reconstruction_line", "table"]
 
 
 def reconstruction_line(run: dict[str, Any]) -> str:
