@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from ._errors import StateShapeError
 from ._validation import check_bool, check_choice, check_positive_int
 
-__all__ = ["ACTIVATIONS", "ConvVectorField", "MLPVectorField"]
+__all__ = ["ACTIVATIONS", "ConvVectorField", "MLPVectorField", "activation_module"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -28,7 +28,7 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
-def _activation(name: str) -> nn.Module:
+def activation_module(name: str) -> nn.Module:
     return ACTIVATIONS[check_choice("activation", name, ACTIVATIONS)]()
 
 
@@ -69,7 +69,7 @@ class MLPVectorField(nn.Module):
         self.fc1 = nn.Linear(self.dim + int(self.time_dependent), self.hidden_dim)
         self.fc2 = nn.Linear(self.hidden_dim, self.hidden_dim)
         self.fc3 = nn.Linear(self.hidden_dim, self.out_dim)
-        self.activation = _activation(activation)
+        self.activation = activation_module(activation)
 
     def forward(self, t: Tensor, x: Tensor, args: Any = None) -> Tensor:
         if x.ndim != 2 or x.shape[1] != self.dim:
@@ -183,7 +183,7 @@ class ConvVectorField(nn.Module):
         self.conv1 = conv(self.channels + extra, self.num_filters, kernel_size=1)
         self.conv2 = conv(self.num_filters + extra, self.num_filters, kernel_size=3, padding=1)
         self.conv3 = conv(self.num_filters + extra, self.out_channels, kernel_size=1)
-        self.activation = _activation(activation)
+        self.activation = activation_module(activation)
 
     def forward(self, t: Tensor, x: Tensor, args: Any = None) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.channels:

@@ -14,7 +14,6 @@ from .._validation import check_choice, check_positive_int
 from ._checksums import verify_files
 from ._idx import describe_idx
 from ._image_sources import (
-    check_image_channels,
     check_source_options,
     count_classes,
     folder_sets,
@@ -24,7 +23,7 @@ from ._image_sources import (
 )
 from ._images import ImageDataModule
 
-__all__ = ["IMAGE_SOURCES", "GenericImageDataModule", "check_image_channels"]
+__all__ = ["IMAGE_SOURCES", "GenericImageDataModule"]
 
 # source -> what `data_dir` holds for it.
 IMAGE_SOURCES: dict[str, str] = {

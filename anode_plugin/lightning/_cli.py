@@ -24,6 +24,7 @@ from typing_extensions import override
 from .._command_line import ExplainedParserErrors, check_output_folder, run_command
 from .._tf32 import enable_tf32
 from ._atomic_logger import AtomicCSVLogger
+from ._channels_last import ChannelsLast
 from ._failure_guard import FailureGuard
 
 __all__ = ["ANODECLI", "main"]
@@ -181,8 +182,6 @@ def main(args: Sequence[str] | None = None) -> None:
 
 
 def _run_cli(args: Sequence[str] | None) -> None:
-    from ._channels_last import ChannelsLast
-
     ANODECLI(
         pl.LightningModule,
         pl.LightningDataModule,

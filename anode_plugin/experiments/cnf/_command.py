@@ -11,6 +11,7 @@ from jsonargparse import ArgumentParser
 
 from .._shared import environment, results_record, summary_verdict
 from ._config import CNF_PROFILES, CNFConfig
+from ._report import write_cnf_outputs
 from ._run import run_cnf
 
 __all__ = ["add_profile_argument", "cnf_command", "cnf_config", "cnf_report_command"]
@@ -41,8 +42,6 @@ def cnf_config(namespace: Any, argv: Sequence[str]) -> CNFConfig:
 
 def cnf_report_command(results: dict[str, Any], output_dir: str) -> int:
     """Write the outputs of finished runs and print the claims; exit status 0."""
-    from ._report import write_cnf_outputs
-
     files = write_cnf_outputs(results, output_dir)
     print(f"\nWrote {len(files)} files to {output_dir}: {', '.join(files)}")
     for claim in results["claims"]:

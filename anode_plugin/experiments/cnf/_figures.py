@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from ..._atomic import save_figure
+from ...datasets._densities import density_samples
 
 __all__ = ["COLOURS", "LABELS", "SHORT", "models_in", "save_cnf_figures"]
 
@@ -54,8 +55,6 @@ def save_cnf_figures(results: dict[str, Any], output_dir: str) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import torch
-
-    from ...datasets._densities import density_samples
 
     runs, config = results["runs"], results["config"]
     first = config["first_seed"]

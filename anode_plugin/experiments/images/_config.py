@@ -14,7 +14,7 @@ from ..._reconstruction_tolerances import (
     check_threshold,
 )
 from ..._validation import check_choice, check_non_negative_int, check_positive_int
-from ...datasets._generic_images import check_image_channels
+from ...datasets._image_sources import check_image_channels
 from ._setups import DEFAULT_BACKEND, IMAGE_SETUPS, MODELS, PROFILES, ImageSetup, resolve_setup
 
 __all__ = ["ImageBenchmarkConfig"]

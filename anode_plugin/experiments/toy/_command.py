@@ -15,6 +15,7 @@ from .._shared import environment, print_claims, results_record
 from ._claims import check_all
 from ._config import EXPERIMENTS, ToyConfig, TrainingConfig
 from ._experiments import g1d_groups, generalisation_groups, separable_groups, spheres_groups
+from ._figures import save_figures
 from ._report import write_report
 from ._runner import RunGroup, run_groups
 
@@ -54,13 +55,6 @@ def run_experiment(name: str, config: TrainingConfig, *, workers: int = 1) -> di
 
 def write_outputs(results: dict[str, Any], output_dir: str) -> list[str]:
     """Write ``results.json``, the PNG figures and ``report.md``; returns the file names."""
-    try:
-        from ._figures import save_figures
-    except ImportError as error:  # matplotlib is an optional dependency
-        raise ImportError(
-            "anode-experiments draws its figures with matplotlib: install it with "
-            '`pip install "anode-plugin[examples]"`.'
-        ) from error
     os.makedirs(output_dir, exist_ok=True)
     results["claims"] = [check.as_dict() for check in check_all(results)]
     write_text_atomic(os.path.join(output_dir, "results.json"), json.dumps(results))

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from ..._validation import check_non_negative_int, check_positive_int
-from ..._vector_fields import _activation
+from ..._vector_fields import activation_module
 
 __all__ = ["ResNet", "match_resnet_hidden_dim", "resnet_num_parameters"]
 
@@ -22,9 +22,9 @@ class _ResidualBlock(nn.Module):
         super().__init__()
         self.mlp = nn.Sequential(
             nn.Linear(dim, hidden_dim),
-            _activation(activation),
+            activation_module(activation),
             nn.Linear(hidden_dim, hidden_dim),
-            _activation(activation),
+            activation_module(activation),
             nn.Linear(hidden_dim, dim),
         )
 

@@ -1,5 +1,5 @@
-"""The layout of ``experiments/`` and ``testing/``: small modules, no import circle, and
-no private name imported from another package (what two packages share is public)."""
+"""The package's layout: small modules, and no private name imported from another
+package (what two packages share is public). No import circle: ``test_imports.py``."""
 
 from __future__ import annotations
 
@@ -11,9 +11,6 @@ import pytest
 import anode_plugin
 
 ROOT = pathlib.Path(anode_plugin.__file__).parent
-CHECKED = ("experiments", "testing")
-#: Private names of modules outside this layout's scope that it still imports.
-KNOWN = {("anode_plugin.experiments.toy._resnet", "anode_plugin._vector_fields", "_activation")}
 
 
 def _module_name(path: pathlib.Path) -> str:
@@ -26,7 +23,7 @@ def _package(path: pathlib.Path) -> str:
     return name if path.name == "__init__.py" else name.rpartition(".")[0]
 
 
-MODULES = {_module_name(p): p for part in CHECKED for p in sorted((ROOT / part).rglob("*.py"))}
+MODULES = {_module_name(p): p for p in sorted(ROOT.rglob("*.py"))}
 
 
 def _imports(path: pathlib.Path) -> list[tuple[str, list[str]]]:
@@ -62,29 +59,4 @@ def test_no_private_name_crosses_a_package():
                 private = imported.startswith("_") and not imported.startswith("__")
                 if private and target_package != _package(path) and not submodule.exists():
                     crossing.add((name, target, imported))
-    assert crossing == KNOWN
-
-
-def test_there_is_no_import_circle():
-    graph: dict[str, set[str]] = {}
-    for name, path in MODULES.items():
-        edges = set()
-        for target, names in _imports(path):
-            edges |= {f"{target}.{n}" for n in names if f"{target}.{n}" in MODULES}
-            if target in MODULES:
-                edges.add(target)
-        # A package's own __init__ importing its modules is no circle.
-        graph[name] = {t for t in edges if t != name and not name.startswith(t + ".")}
-    done: set[str] = set()
-
-    def visit(node: str, path: list[str]) -> None:
-        if node in path:
-            raise AssertionError(" -> ".join([*path[path.index(node) :], node]))
-        if node in done:
-            return
-        for target in graph.get(node, ()):
-            visit(target, [*path, node])
-        done.add(node)
-
-    for name in graph:
-        visit(name, [])
+    assert crossing == set()
