@@ -85,9 +85,12 @@ class TorchdynCompatibility(SolvedModel):
         return field.modules() if isinstance(field, nn.Module) else ()
 
     # ------------------------------------------------------------------ states
-    def _augmented(self, x: Tensor) -> Tensor:
-        """The ODE's initial state of a checked tensor input: augmented, after the loss
-        column when there is one."""
+    def _initial_state(self, x: Tensor | dict[str, Tensor]) -> Tensor | dict[str, Tensor]:
+        """The ODE's initial state of an input ``x``: augmented, after the integral loss's
+        column when there is one (a dict state goes as it is)."""
+        if isinstance(x, dict):
+            return self._dict_state("x", x)
+        x = self._check_state("x", x)
         if not self._loss_column:
             return self.augmenter(x)
         if x.ndim != 2 or x.shape[1] < 2:
@@ -97,12 +100,6 @@ class TorchdynCompatibility(SolvedModel):
                 f"the state; got shape {tuple(x.shape)}."
             )
         return torch.cat([x[:, :1], self.augmenter(x[:, 1:])], 1)
-
-    def _initial_state(self, x: Tensor | dict[str, Tensor]) -> Tensor | dict[str, Tensor]:
-        """The ODE's initial state of an input ``x`` (a dict state goes as it is)."""
-        if isinstance(x, dict):
-            return self._dict_state("x", x)
-        return self._augmented(self._check_state("x", x))
 
     def _ode_state(self, name: str, x: Tensor | dict[str, Tensor]) -> Tensor | dict[str, Tensor]:
         """``x`` checked as an initial state of the ODE itself (already augmented)."""
