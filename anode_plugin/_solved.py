@@ -4,6 +4,7 @@ one integration. ``AugmentedNeuralODE`` and ``AugmentedCNF`` build on it."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,24 +15,13 @@ from ._nfe import ModelStats, SolveStatistics
 from ._validation import check_positive_int, check_state, check_t_span, state_leaf
 from .solve import ErrorNorm, Solve, SolveAttributes, resolve_solve
 from .solve._evaluations import Limits
+from .solve._options import solve_from_options
 
 __all__ = ["FLAT_SOLVE_OPTIONS", "SolvedModel", "flat_solve_options"]
 
-#: The flat keyword arguments a model turns into its :class:`Solve` (their defaults are
-#: ``solve_from_options``'s); ``interpolator`` is torchdyn's and the ODE model's alone.
-FLAT_SOLVE_OPTIONS = (
-    "backend",
-    "solver",
-    "atol",
-    "rtol",
-    "sensitivity",
-    "solver_adjoint",
-    "atol_adjoint",
-    "rtol_adjoint",
-    "seminorm",
-    "solver_options",
-    "interpolator",
-)
+#: The flat keyword arguments a model turns into its :class:`Solve`: the parameters of
+#: ``solve_from_options``, declared (with their defaults) there alone.
+FLAT_SOLVE_OPTIONS = tuple(inspect.signature(solve_from_options).parameters)
 
 
 def flat_solve_options(arguments: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,8 +17,9 @@ DEFAULTS = {
 }
 
 
-def test_the_declared_options_are_the_solves():
-    assert set(FLAT_SOLVE_OPTIONS) == set(DEFAULTS)
+def test_the_options_are_the_solves_and_include_the_backend():
+    assert tuple(DEFAULTS) == FLAT_SOLVE_OPTIONS
+    assert {"backend", "solver", "sensitivity", "seminorm"} <= set(FLAT_SOLVE_OPTIONS)
 
 
 @pytest.mark.parametrize(
