@@ -102,10 +102,38 @@ def test_bad_flow_matching_options_are_refused(kwargs, match):
         flow.flow_matching_loss(torch.randn(4, 2), **kwargs)
 
 
-def test_an_empty_batch_is_refused():
+def test_an_empty_batch_or_another_size_is_refused():
     flow = AugmentedCNF(MLPVectorField(2, 8), 2, 0)
-    with pytest.raises(ValueError, match="at least one sample"):
+    with pytest.raises(
+        ValueError, match=r"^`x` must hold at least one sample, got an empty batch\.$"
+    ):
         flow.flow_matching_loss(torch.zeros(0, 2))
+    with pytest.raises(ValueError, match=r"^`x` must have shape \[batch, 2\], got \(4, 3\)\.$"):
+        flow.flow_matching_loss(torch.randn(4, 3))
+
+
+def test_the_time_scale_is_the_whole_span_and_sigma_defaults_to_the_ot_path():
+    # The velocity is regressed in t's units over t_span[-1] - t_span[0], whatever lies
+    # between: a field twice as fast over half the span gives the same loss, exactly
+    # (the same draws: a constant field c over (0, 2) predicts 2c, as 2c over (0, 1)).
+    c = torch.tensor([0.3, -0.5], dtype=torch.float64)
+    x = torch.randn(64, 2, dtype=torch.float64)
+
+    def loss(field: nn.Module, t_span: tuple[float, ...], **options) -> Tensor:
+        flow = AugmentedCNF(field, 2, 0, t_span=t_span).double()
+        torch.manual_seed(1)
+        return flow.flow_matching_loss(x, **options).detach()
+
+    two = loss(Affine(c), (0.0, 2.0))
+    assert torch.equal(loss(Affine(c), (0.0, 1.0, 2.0)), two)
+    assert torch.equal(loss(Affine(2 * c), (0.0, 1.0)), two)
+    assert not torch.equal(loss(Affine(c), (0.0, 1.0)), two)
+    # sigma moves the points off the path (not the conditional velocity): seen by a
+    # field that depends on the state.
+    w = 0.5 * torch.eye(2, dtype=torch.float64)
+    ot_path = loss(Affine(c, w), (0.0, 2.0))
+    assert torch.equal(loss(Affine(c, w), (0.0, 2.0), sigma=0.0), ot_path)
+    assert not torch.equal(loss(Affine(c, w), (0.0, 2.0), sigma=0.5), ot_path)
 
 
 def _held_out_nll(flow: AugmentedCNF, x: Tensor) -> float:
@@ -141,7 +169,7 @@ def test_without_torchcfm_flow_matching_names_the_extra_that_installs_it(monkeyp
     with pytest.raises(
         ImportError,
         match=r"Flow matching needs torchcfm, which the package installs only on request: "
-        r"pip install 'anode-plugin\[flow-matching\]'",
+        r"pip install 'anode-plugin\[flow-matching\]' \(it brings POT, pandas and absl-py\)\.",
     ):
         flow.flow_matching_loss(torch.randn(4, 2))
     flow.log_prob(torch.randn(4, 2))  # the rest of the flow needs none of it
