@@ -4,14 +4,14 @@ data set by name, or tensors in memory."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, ClassVar, cast
 
 from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
 from .._validation import check_choice, check_positive_int
-from ._checksums import verify_files
 from ._idx import describe_idx
 from ._image_sources import (
     check_source_options,
@@ -198,15 +198,8 @@ class GenericImageDataModule(ImageDataModule):
         for train in (True, False):
             self._torchvision_set(train, download=True)
 
-    def verify(self) -> None:
-        if self.checksums:
-            verify_files(
-                self.data_dir,
-                self.checksums,
-                dataset=self.name,
-                remedy=self._remedy(),
-                describe=describe_idx if self.source == "idx" else None,
-            )
+    def _describe_file(self) -> Callable[[Path], str | None] | None:
+        return describe_idx if self.source == "idx" else None
 
     def setup(self, stage: str | None = None) -> None:
         super().setup(stage)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import ClassVar
 
@@ -134,6 +134,10 @@ class ImageDataModule(pl.LightningDataModule, ABC):
             f"download=True)) or put the files under {self.data_dir}."
         )
 
+    def _describe_file(self) -> Callable[[Path], str | None] | None:
+        """What a file that fails its checksum holds, for the error; ``None``: not read."""
+        return None
+
     # ------------------------------------------------------------------ Lightning hooks
     def prepare_data(self) -> None:
         if self.download:
@@ -142,7 +146,13 @@ class ImageDataModule(pl.LightningDataModule, ABC):
     def verify(self) -> None:
         """Check every file this DataModule reads against its MD5 (see ``checksums``)."""
         if self.checksums:
-            verify_files(self.data_dir, self.checksums, dataset=self.name, remedy=self._remedy())
+            verify_files(
+                self.data_dir,
+                self.checksums,
+                dataset=self.name,
+                remedy=self._remedy(),
+                describe=self._describe_file(),
+            )
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:

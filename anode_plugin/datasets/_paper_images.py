@@ -8,6 +8,7 @@ its published MD5 before it is read.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,6 @@ from scipy.io import loadmat
 from torch.utils.data import Dataset
 from torchvision import datasets as tv_datasets
 
-from ._checksums import verify_files
 from ._idx import describe_idx, read_idx
 from ._images import ImageDataModule, UInt8ImageDataset
 
@@ -41,15 +41,8 @@ class MNISTDataModule(ImageDataModule):
         for train in (True, False):
             tv_datasets.MNIST(str(self.data_dir), train=train, download=True)
 
-    def verify(self) -> None:
-        if self.checksums:
-            verify_files(
-                self.data_dir,
-                self.checksums,
-                dataset=self.name,
-                remedy=self._remedy(),
-                describe=describe_idx,
-            )
+    def _describe_file(self) -> Callable[[Path], str | None]:
+        return describe_idx
 
     def _read(self, stem: str) -> np.ndarray:
         path = self.data_dir / "MNIST" / "raw" / stem

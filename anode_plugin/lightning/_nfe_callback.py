@@ -15,10 +15,12 @@ from ..solve import PerSampleStats
 from ._nfe_history import NFEHistory, NFEStep
 from ._ode_blocks import MeteredCallback
 
-__all__ = ["NFECallback"]
+__all__ = ["NFECallback", "step_loss"]
 
 
-def _step_loss(outputs: Any) -> float:
+def step_loss(outputs: Any) -> float:
+    """The loss of a training step's ``outputs`` (a tensor or ``{"loss": tensor}``); NaN
+    when they hold none."""
     if isinstance(outputs, Tensor):
         return float(outputs.detach())
     if isinstance(outputs, dict) and isinstance(outputs.get("loss"), Tensor):
@@ -103,7 +105,7 @@ class NFECallback(MeteredCallback):
             record.forward,
             record.backward,
             record.total,
-            _step_loss(outputs),
+            step_loss(outputs),
             steps.accepted,
             steps.rejected,
         ]

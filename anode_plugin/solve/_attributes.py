@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from torch import nn
 
@@ -23,6 +24,11 @@ class SolveAttributes:
 
     solve: Solve
 
+    def _rebuild(self, part: str, **changes: Any) -> None:
+        """Replace the solve's ``part`` (``"backend"`` or ``"gradient"``) by a copy with
+        ``changes``; the copy's constructor checks them."""
+        self.solve = replace(self.solve, **{part: replace(getattr(self.solve, part), **changes)})
+
     @property
     def backend(self) -> str:
         """The backend's name."""
@@ -36,7 +42,7 @@ class SolveAttributes:
 
     @solver.setter
     def solver(self, value: str | nn.Module) -> None:
-        self.solve = replace(self.solve, backend=replace(self.solve.backend, solver=value))
+        self._rebuild("backend", solver=value)
 
     @property
     def atol(self) -> float:
@@ -45,7 +51,7 @@ class SolveAttributes:
 
     @atol.setter
     def atol(self, value: float) -> None:
-        self.solve = replace(self.solve, backend=replace(self.solve.backend, atol=value))
+        self._rebuild("backend", atol=value)
 
     @property
     def rtol(self) -> float:
@@ -54,7 +60,7 @@ class SolveAttributes:
 
     @rtol.setter
     def rtol(self, value: float) -> None:
-        self.solve = replace(self.solve, backend=replace(self.solve.backend, rtol=value))
+        self._rebuild("backend", rtol=value)
 
     @property
     def sensitivity(self) -> str:
@@ -90,7 +96,7 @@ class SolveAttributes:
 
     @atol_adjoint.setter
     def atol_adjoint(self, value: float) -> None:
-        self.solve = replace(self.solve, gradient=replace(self.solve.gradient, atol=value))
+        self._rebuild("gradient", atol=value)
 
     @property
     def rtol_adjoint(self) -> float | None:
@@ -99,7 +105,7 @@ class SolveAttributes:
 
     @rtol_adjoint.setter
     def rtol_adjoint(self, value: float) -> None:
-        self.solve = replace(self.solve, gradient=replace(self.solve.gradient, rtol=value))
+        self._rebuild("gradient", rtol=value)
 
     @property
     def seminorm(self) -> bool | None:

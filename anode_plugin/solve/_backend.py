@@ -99,6 +99,14 @@ class Backend(ABC):
         extras (``solver_options``, ``interpolator``) that are not ``None``."""
         return cls(solver, atol, rtol, **options)
 
+    def _check_tensor_state(self, z0: Any) -> None:
+        """Refuse torchdyn's dict states in a backend without :attr:`DICT_STATES`."""
+        if not isinstance(z0, Tensor):
+            raise TypeError(
+                f"backend={self.name!r} integrates tensor states, got a {type(z0).__name__}; "
+                "torchdyn's dict states need backend='torchdyn'."
+            )
+
     @abstractmethod
     def integrate(
         self,

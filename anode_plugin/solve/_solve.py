@@ -28,10 +28,15 @@ Gradient = Autograd | Adjoint | InterpolatedAdjoint
 GRADIENT_TYPES = (Autograd, Adjoint, InterpolatedAdjoint)
 
 
-def _name_of(value: object) -> str:
+def _not_an_instance(argument: str, expected: str, value: object) -> TypeError:
+    """The error for a ``Solve`` argument that is not an instance (often the class itself)."""
     if isinstance(value, type):
-        return value.__name__
-    return f"{type(value).__name__} {value!r}" if isinstance(value, str) else type(value).__name__
+        got = f"the class {value.__name__}"
+    elif isinstance(value, str):
+        got = f"a {type(value).__name__} {value!r}"
+    else:
+        got = f"a {type(value).__name__}"
+    return TypeError(f"`{argument}` must be {expected}, got {got}.")
 
 
 @dataclass(frozen=True)
@@ -54,19 +59,13 @@ class Solve:
 
     def __post_init__(self) -> None:
         if not isinstance(self.backend, Backend):
-            kind = "the class" if isinstance(self.backend, type) else "a"
-            raise TypeError(
-                f"`backend` must be a Backend instance, e.g. one of "
-                f"{[t.__name__ + '()' for t in BACKEND_TYPES.values()]}, "
-                f"got {kind} {_name_of(self.backend)}."
-            )
+            backends = [t.__name__ + "()" for t in BACKEND_TYPES.values()]
+            expected = f"a Backend instance, e.g. one of {backends}"
+            raise _not_an_instance("backend", expected, self.backend)
         if not isinstance(self.gradient, GRADIENT_TYPES):
-            kind = "the class" if isinstance(self.gradient, type) else "a"
-            raise TypeError(
-                f"`gradient` must be a gradient method instance, one of "
-                f"{[t.__name__ + '(...)' for t in GRADIENT_TYPES]}, got {kind} "
-                f"{_name_of(self.gradient)}."
-            )
+            gradients = [t.__name__ + "(...)" for t in GRADIENT_TYPES]
+            expected = f"a gradient method instance, one of {gradients}"
+            raise _not_an_instance("gradient", expected, self.gradient)
         check_choice("sensitivity", self.gradient.sensitivity, self.backend.SENSITIVITIES)
         solver = self.gradient.solver if isinstance(self.gradient, AbstractAdjoint) else None
         if isinstance(solver, str):

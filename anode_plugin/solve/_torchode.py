@@ -81,11 +81,7 @@ class TorchodeBackend(Backend):
         atol: float | None = None,
         rtol: float | None = None,
     ) -> Solution:
-        if not isinstance(z0, Tensor):
-            raise TypeError(
-                f"backend='torchode' integrates tensor states, got a {type(z0).__name__}; "
-                "torchdyn's dict states need backend='torchdyn'."
-            )
+        self._check_tensor_state(z0)
         import torchode
 
         counted = self.counter(field, t, limits)

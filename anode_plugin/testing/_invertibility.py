@@ -60,11 +60,10 @@ def assert_invertible(
     if not bool(bad.any()):
         _check_lifted_inverse(lifted, back[-1], atol, rtol)  # x is back: is the rest?
         return
-    per_sample = error.reshape(x.shape[0], -1).nan_to_num(float("inf")).amax(dim=1)
-    worst = int(per_sample.argmax())
+    largest, worst = _worst_sample(error)
     raise AssertionError(
         f"The flow is not invertible within atol={atol:g}, rtol={rtol:g}: "
-        f"inverse(features(x)) differs from x by up to {_fmt(float(per_sample[worst]))} "
+        f"inverse(features(x)) differs from x by up to {_fmt(largest)} "
         f"({int(bad.reshape(x.shape[0], -1).any(dim=1).sum())} of {x.shape[0]} samples off).\n"
         f"  worst sample: x[{worst}] = {_fmt(x[worst])}\n"
         f"  features(x[{worst}]) = {_fmt(features[worst])}\n"
@@ -74,17 +73,23 @@ def assert_invertible(
     )
 
 
+def _worst_sample(error: Tensor) -> tuple[float, int]:
+    """The largest error of any sample and that sample's index (NaN counts as infinite)."""
+    per_sample = error.reshape(error.shape[0], -1).nan_to_num(float("inf")).amax(dim=1)
+    worst = int(per_sample.argmax())
+    return float(per_sample[worst]), worst
+
+
 def _check_lifted_inverse(lifted: Tensor, back: Tensor, atol: float, rtol: float) -> None:
     """The augmented initial state against the features integrated back to the start."""
     error = (back - lifted).abs()
     if bool((error <= atol + rtol * lifted.abs()).all()):
         return
-    per_sample = error.reshape(lifted.shape[0], -1).nan_to_num(float("inf")).amax(dim=1)
-    worst = int(per_sample.argmax())
+    largest, worst = _worst_sample(error)
     raise AssertionError(
         f"The flow is not invertible in the augmented space within atol={atol:g}, "
         f"rtol={rtol:g}: the features integrated back differ from augmenter(x) by up to "
-        f"{_fmt(float(per_sample[worst]))}.\n"
+        f"{_fmt(largest)}.\n"
         f"  augmenter(x)[{worst}] = {_fmt(lifted[worst])}\n"
         f"  integrated back: {_fmt(back[worst])}"
     )

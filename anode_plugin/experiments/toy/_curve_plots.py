@@ -54,37 +54,52 @@ def band(ax, curves: np.ndarray, label: str, color: str) -> None:
         ax.fill_between(epochs, curves.min(0), curves.max(0), color=color, alpha=0.2, lw=0)
 
 
-def loss_figure(results: dict[str, Any]) -> Figure:
-    """Training loss per epoch, mean and min-max over seeds, one panel per experiment."""
+def _panels(results: dict[str, Any]) -> tuple[Figure, list[tuple[Any, str, dict[str, Any]]]]:
+    """A figure with one panel per experiment, and each panel's axes, key and results."""
     experiments = results["experiments"]
     fig, axes = grid(len(experiments))
-    for ax, (key, exp) in zip(axes, experiments.items(), strict=True):
+    return fig, [(ax, key, exp) for ax, (key, exp) in zip(axes, experiments.items(), strict=True)]
+
+
+def _band_figure(
+    results: dict[str, Any], history: str, ylabel: str, title: str, **scale: str
+) -> Figure:
+    """Each model's per-epoch ``history``, mean and min-max over seeds, a panel per experiment."""
+    fig, panels = _panels(results)
+    for ax, key, exp in panels:
         for name, model in exp["models"].items():
-            band(ax, curves(model["runs"], "loss_history"), name, COLORS.get(name, "k"))
-        ax.set(title=key, xlabel="epoch", ylabel="training loss (SmoothL1)", yscale="log")
+            band(ax, curves(model["runs"], history), name, COLORS.get(name, "k"))
+        ax.set(title=key, xlabel="epoch", ylabel=ylabel, **scale)
         ax.legend(fontsize=8)
-    fig.suptitle("Training loss: mean over seeds, band = min-max")
+    fig.suptitle(title)
     return fig
+
+
+def loss_figure(results: dict[str, Any]) -> Figure:
+    """Training loss per epoch, mean and min-max over seeds, one panel per experiment."""
+    return _band_figure(
+        results,
+        "loss_history",
+        "training loss (SmoothL1)",
+        "Training loss: mean over seeds, band = min-max",
+        yscale="log",
+    )
 
 
 def nfe_figure(results: dict[str, Any]) -> Figure:
     """Forward NFE per training step, averaged per epoch, for the ODE models."""
-    experiments = results["experiments"]
-    fig, axes = grid(len(experiments))
-    for ax, (key, exp) in zip(axes, experiments.items(), strict=True):
-        for name, model in exp["models"].items():
-            band(ax, curves(model["runs"], "nfe_forward"), name, COLORS.get(name, "k"))
-        ax.set(title=key, xlabel="epoch", ylabel="forward NFE per step")
-        ax.legend(fontsize=8)
-    fig.suptitle("Forward NFE during training: mean over seeds, band = min-max")
-    return fig
+    return _band_figure(
+        results,
+        "nfe_forward",
+        "forward NFE per step",
+        "Forward NFE during training: mean over seeds, band = min-max",
+    )
 
 
 def nfe_vs_loss_figure(results: dict[str, Any]) -> Figure:
     """Epoch-mean forward NFE against epoch-mean loss (each point one epoch of one seed)."""
-    experiments = results["experiments"]
-    fig, axes = grid(len(experiments))
-    for ax, (key, exp) in zip(axes, experiments.items(), strict=True):
+    fig, panels = _panels(results)
+    for ax, key, exp in panels:
         for name, model in exp["models"].items():
             nfe = curves(model["runs"], "nfe_forward")
             loss = curves(model["runs"], "loss_history")

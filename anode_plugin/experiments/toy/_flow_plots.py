@@ -68,12 +68,18 @@ def _scatter_states(ax, points: np.ndarray, colors: list[str], *, three_d: bool)
         ax.scatter(points[:, 0], points[:, 1], c=colors, s=4)
 
 
+def _planar_grid(results: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The 2-D experiments (the rows) and the first one's models (the columns)."""
+    keys = [k for k, e in results["experiments"].items() if e.get("dim") == 2]
+    names = list(results["experiments"][keys[0]]["models"]) if keys else []
+    return keys, names
+
+
 def trajectories_2d_figure(results: dict[str, Any]) -> Figure | None:
     """Learned 2-D flows: trajectories from input to features (3-D when augmented)."""
-    keys = [k for k, e in results["experiments"].items() if e.get("dim") == 2]
+    keys, names = _planar_grid(results)
     if not keys:
         return None
-    names = list(results["experiments"][keys[0]]["models"])
     fig = Figure(figsize=(3.8 * len(names), 3.4 * len(keys)), layout="constrained")
     for row, key in enumerate(keys):
         exp = results["experiments"][key]
@@ -126,10 +132,9 @@ def feature_evolution_figure(exp: dict[str, Any], title: str) -> Figure:
 
 def output_maps_figure(results: dict[str, Any]) -> Figure | None:
     """Prediction ``g(x)`` over the input plane (Figure 9), with the training points."""
-    keys = [k for k, e in results["experiments"].items() if e.get("dim") == 2]
+    keys, names = _planar_grid(results)
     if not keys:
         return None
-    names = list(results["experiments"][keys[0]]["models"])
     fig = Figure(figsize=(3.6 * len(names), 3.2 * len(keys)), layout="constrained")
     for row, key in enumerate(keys):
         exp = results["experiments"][key]

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from typing_extensions import override
 
 from ..._model import AugmentedNeuralODE
+from ...lightning._nfe_callback import step_loss
 
 __all__ = ["TrainingRecorder"]
 
@@ -71,8 +72,7 @@ class TrainingRecorder(Callback):
         *args: Any,
         **kwargs: Any,
     ) -> None:
-        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        self.losses.append(float(loss))
+        self.losses.append(step_loss(outputs))
         step = len(self.losses)
         if step in self.snapshot_steps and step > 0:
             self._snapshot(step)

@@ -100,11 +100,7 @@ class NativeBackend(Backend):
         atol: float | None = None,
         rtol: float | None = None,
     ) -> Solution:
-        if not isinstance(z0, Tensor):
-            raise TypeError(
-                f"backend='native' integrates tensor states, got a {type(z0).__name__}; "
-                "torchdyn's dict states need backend='torchdyn'."
-            )
+        self._check_tensor_state(z0)
         name = self.solver if solver is None else solver
         tableau = TABLEAUS[check_choice("solver", name, self.SOLVERS)]
         times = _times(t)
