@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import lightning.pytorch as pl
@@ -19,12 +20,13 @@ __all__ = ["NFECallback", "step_loss"]
 
 
 def step_loss(outputs: Any) -> float:
-    """The loss of a training step's ``outputs`` (a tensor or ``{"loss": tensor}``); NaN
-    when they hold none."""
-    if isinstance(outputs, Tensor):
-        return float(outputs.detach())
-    if isinstance(outputs, dict) and isinstance(outputs.get("loss"), Tensor):
-        return float(outputs["loss"].detach())
+    """The loss of a training step's ``outputs`` (a tensor or a number, alone or as
+    ``{"loss": ...}``); NaN when they hold none (a skipped step returns ``None``)."""
+    loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+    if isinstance(loss, Tensor):
+        return float(loss.detach())
+    if isinstance(loss, numbers.Real) and not isinstance(loss, bool):
+        return float(loss)
     return math.nan
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import pickle
 
 import lightning.pytorch as pl
@@ -19,6 +20,7 @@ from torchdyn.nn import Augmenter as TorchdynAugmenter
 import anode_plugin
 from anode_plugin import AugmentedNeuralODE, MLPVectorField, NFERecord
 from anode_plugin.lightning import ANODEModule, NFEBudget, NFECallback, NFEHistory, NFEStep
+from anode_plugin.lightning._nfe_callback import step_loss
 
 STEP_KEYS = {"nfe/forward", "nfe/backward", "nfe/total"}
 
@@ -317,3 +319,21 @@ def test_per_sample_figures_of_joint_backends_are_the_batch_figures(tmp_path):
     figures = nfe.per_sample_history[0]
     assert figures["max"] == float(forward.max())
     assert figures["mean"] == pytest.approx(float(forward.mean()))
+
+
+@pytest.mark.parametrize(
+    ("outputs", "expected"),
+    [
+        (torch.tensor(0.25), 0.25),
+        ({"loss": torch.tensor(1.5)}, 1.5),
+        (2.5, 2.5),
+        ({"loss": 0.75}, 0.75),
+    ],
+)
+def test_a_steps_loss_is_read_from_a_tensor_or_a_number(outputs, expected):
+    assert step_loss(outputs) == expected
+
+
+@pytest.mark.parametrize("outputs", [None, {}, {"loss": None}, True])
+def test_a_step_without_a_loss_reads_as_nan(outputs):
+    assert math.isnan(step_loss(outputs))

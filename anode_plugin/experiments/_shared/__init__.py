@@ -15,7 +15,7 @@ from ._claim_check import (
 )
 from ._plot_style import COLORS, POINT_COLORS, grid, point_colors
 from ._pool import map_jobs, usable_cores
-from ._results import environment, print_claims, read_results, results_record
+from ._results import environment, print_claims, read_results, results_record, timed
 from ._settings import ExperimentSettings
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "results_record",
     "seed_stats",
     "summary_verdict",
+    "timed",
     "too_few_seeds",
     "usable_cores",
     "verdict_words",

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import torch
 
 from ... import __version__
 from ._claim_check import summary_verdict
 
-__all__ = ["environment", "print_claims", "read_results", "results_record"]
+__all__ = ["environment", "print_claims", "read_results", "results_record", "timed"]
+
+T = TypeVar("T")
 
 
 def environment(**fields: Any) -> dict[str, Any]:
@@ -82,3 +85,10 @@ def read_results(path: str) -> dict[str, Any]:
             "'experiment' key); it must be a results.json that anode-experiments wrote."
         )
     return results
+
+
+def timed(run: Callable[[], T]) -> tuple[T, float]:
+    """``run()``'s result and its wall time in seconds (the results record's ``wall_time_s``)."""
+    start = time.perf_counter()
+    result = run()
+    return result, time.perf_counter() - start

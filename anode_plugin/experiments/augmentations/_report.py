@@ -12,13 +12,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from ..._atomic import write_text_atomic
 from ..._summary import format_mean_std
-from .._shared import ClaimCheck, claims_table, environment, print_claims, results_record
+from .._shared import ClaimCheck, claims_table, environment, print_claims, results_record, timed
 from ._claims import (
     check_augmentation_claims,
     late_nfe,
@@ -114,13 +113,12 @@ def augmentations_command(namespace: Any, argv: Sequence[str]) -> int:
     """
     values = {f.name: namespace[f.name] for f in dataclasses.fields(AugmentationsConfig)}
     config = AugmentationsConfig(**values)
-    start = time.perf_counter()
-    results = run_augmentations(config, workers=namespace.workers)
+    results, seconds = timed(lambda: run_augmentations(config, workers=namespace.workers))
     document = results_record(
         "augmentations",
         argv,
         config,
-        time.perf_counter() - start,
+        seconds,
         environment(workers=namespace.workers, cpu_count=os.cpu_count()),
         results=results,
     )

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from jsonargparse import ArgumentParser
 
-from .._shared import environment, results_record, summary_verdict
+from .._shared import environment, results_record, summary_verdict, timed
 from ._config import CNF_PROFILES, CNFConfig
 from ._report import write_cnf_outputs
 from ._run import run_cnf
@@ -53,13 +52,12 @@ def cnf_report_command(results: dict[str, Any], output_dir: str) -> int:
 def cnf_command(namespace: Any, argv: Sequence[str]) -> int:
     """Run ``anode-experiments cnf`` from its parsed options; exit status 0."""
     config = cnf_config(namespace, argv)
-    start = time.perf_counter()
-    runs = run_cnf(config, workers=namespace.workers)
+    runs, seconds = timed(lambda: run_cnf(config, workers=namespace.workers))
     results = results_record(
         "cnf",
         argv,
         config,
-        time.perf_counter() - start,
+        seconds,
         environment(cpu_threads=config.num_threads, workers=namespace.workers),
         runs=runs,
     )

@@ -68,19 +68,25 @@ def _scatter_states(ax, points: np.ndarray, colors: list[str], *, three_d: bool)
         ax.scatter(points[:, 0], points[:, 1], c=colors, s=4)
 
 
-def _planar_grid(results: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """The 2-D experiments (the rows) and the first one's models (the columns)."""
+def _planar_grid(
+    results: dict[str, Any], panel: tuple[float, float]
+) -> tuple[Figure, list[str], list[str]] | None:
+    """A figure of ``panel``-sized (width, height) panels: the 2-D experiments (the
+    rows) by the first one's models (the columns); ``None`` without a 2-D experiment."""
     keys = [k for k, e in results["experiments"].items() if e.get("dim") == 2]
-    names = list(results["experiments"][keys[0]]["models"]) if keys else []
-    return keys, names
+    if not keys:
+        return None
+    names = list(results["experiments"][keys[0]]["models"])
+    size = (panel[0] * len(names), panel[1] * len(keys))
+    return Figure(figsize=size, layout="constrained"), keys, names
 
 
 def trajectories_2d_figure(results: dict[str, Any]) -> Figure | None:
     """Learned 2-D flows: trajectories from input to features (3-D when augmented)."""
-    keys, names = _planar_grid(results)
-    if not keys:
+    grid = _planar_grid(results, (3.8, 3.4))
+    if grid is None:
         return None
-    fig = Figure(figsize=(3.8 * len(names), 3.4 * len(keys)), layout="constrained")
+    fig, keys, names = grid
     for row, key in enumerate(keys):
         exp = results["experiments"][key]
         colors = point_colors(exp["viz_labels"])
@@ -132,10 +138,10 @@ def feature_evolution_figure(exp: dict[str, Any], title: str) -> Figure:
 
 def output_maps_figure(results: dict[str, Any]) -> Figure | None:
     """Prediction ``g(x)`` over the input plane (Figure 9), with the training points."""
-    keys, names = _planar_grid(results)
-    if not keys:
+    grid = _planar_grid(results, (3.6, 3.2))
+    if grid is None:
         return None
-    fig = Figure(figsize=(3.6 * len(names), 3.2 * len(keys)), layout="constrained")
+    fig, keys, names = grid
     for row, key in enumerate(keys):
         exp = results["experiments"][key]
         inputs = np.asarray(exp["viz_inputs"])
