@@ -81,29 +81,6 @@ def build_augmentation(
         placement_alias, ode_order = order, 1
     else:
         placement_alias, ode_order = None, check_positive_int("order", order)
-    kind, augmenter, field = _build(
-        augmentation,
-        vector_field,
-        augment_idx,
-        augment_dims,
-        placement,
-        placement_alias,
-        initial_velocity,
-        ode_order,
-    )
-    return kind, augmenter, field, ode_order
-
-
-def _build(
-    augmentation: str | nn.Module,
-    vector_field: Callable[..., Tensor],
-    augment_idx: int,
-    augment_dims: int,
-    placement: str | None,
-    order: str | None,
-    initial_velocity: str | nn.Module,
-    ode_order: int,
-) -> tuple[str, Augmenter, Callable[..., Tensor]]:
     augment_dims = check_non_negative_int("augment_dims", augment_dims)
     if isinstance(augment_idx, int) and not isinstance(augment_idx, bool) and augment_idx == 0:
         # The model's input is a batch: dimension 0 indexes the samples.
@@ -112,7 +89,7 @@ def _build(
             "augmenting it would add samples, not dimensions. Use 1 for the features of "
             "vectors and the channels of images (or a negative index from the end)."
         )
-    placement = resolve_placement(placement, order)
+    placement = resolve_placement(placement, placement_alias)
     if isinstance(augmentation, nn.Module):
         kind = "input_layer"
     elif isinstance(augmentation, str) and augmentation in AUGMENTATIONS:
@@ -138,9 +115,9 @@ def _build(
                 "second-order model use augmentation='second_order' with order=1."
             )
         field = SecondOrderField(vector_field, augment_idx, ode_order, f"order={ode_order}")
-        return kind, Augmenter(augment_idx, 0), field  # nothing added: no placement
+        return kind, Augmenter(augment_idx, 0), field, ode_order  # nothing added: no placement
     if kind == "zeros":
-        return kind, Augmenter(augment_idx, augment_dims, order=placement), vector_field
+        return kind, Augmenter(augment_idx, augment_dims, order=placement), vector_field, ode_order
     if kind == "input_layer":
         if augment_dims == 0:
             raise ValueError(
@@ -148,6 +125,7 @@ def _build(
                 "needs augment_dims >= 1, got 0."
             )
         layer = augmentation if isinstance(augmentation, nn.Module) else None
-        return kind, InputLayerAugmenter(augment_idx, augment_dims, layer, placement), vector_field
+        augmenter = InputLayerAugmenter(augment_idx, augment_dims, layer, placement)
+        return kind, augmenter, vector_field, ode_order
     augmenter = SecondOrderAugmenter(augment_idx, augment_dims, placement, initial_velocity)
-    return kind, augmenter, SecondOrderField(vector_field, augment_idx)
+    return kind, augmenter, SecondOrderField(vector_field, augment_idx), ode_order

@@ -181,8 +181,8 @@ class AugmentedNeuralODE(TorchdynCompatibility, RegularisedSolves, NeuralODE):
         self.vf.args = args  # the solvers call f(t, z): the field hands them on
         if regularise and self.regularisers:
             return self._regularised_solve(z0, t)
-        if isinstance(z0, Tensor) and z0.numel() == 0:  # dopri5 would loop forever
-            return z0.unsqueeze(0).repeat(len(t), *(1,) * z0.ndim)
+        if isinstance(z0, Tensor) and z0.numel() == 0:
+            return self._at_rest(z0, t)
         field, integral_loss = self._loss_field() if regularise else (self.vf, None)
         solve = self._dict_solve() if isinstance(z0, dict) else self.solve
         return self._integrate(field, z0, t, solve=solve, integral_loss=integral_loss)

@@ -24,12 +24,14 @@ TOLERANCE_LADDER: tuple[float, ...] = (1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
 RECONSTRUCTION_THRESHOLD = 1e-2
 
 
+def _positive_finite(value: object) -> bool:
+    """Whether ``value`` is an int or float (not a bool) in ``(0, inf)``."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value < math.inf
+
+
 def check_threshold(threshold: object, name: str = "threshold") -> float:
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, (int, float))
-        or not 0 < threshold < math.inf
-    ):
+    """``threshold`` as a float: a positive finite number; else a ``ValueError``."""
+    if not _positive_finite(threshold):
         raise ValueError(
             f"`{name}` must be a positive finite number (the largest relative error "
             f"||x_rec - x|| / ||x|| per sample), got {threshold!r}."
@@ -38,24 +40,23 @@ def check_threshold(threshold: object, name: str = "threshold") -> float:
 
 
 def check_optional_tolerance(name: str, value: object) -> float | None:
+    """``value`` as a float, or ``None``: a positive finite number; else a ``ValueError``."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+    if not _positive_finite(value):
         raise ValueError(f"`{name}` must be None or a positive number, got {value!r}.")
     return float(value)
 
 
 def check_ladder(ladder: object, name: str = "ladder") -> tuple[float, ...]:
+    """``ladder`` as a tuple of floats: positive, finite, strictly decreasing."""
     try:
         values = tuple(ladder)  # type: ignore[arg-type]
     except TypeError:
         values = None
     if (
         not values
-        or any(
-            isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf
-            for v in values
-        )
+        or not all(_positive_finite(v) for v in values)
         or any(a <= b for a, b in itertools.pairwise(values))
     ):
         raise ValueError(

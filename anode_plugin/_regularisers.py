@@ -191,7 +191,7 @@ class RegularisedSolves(SolvedModel):
         """The states at ``t`` from ``z0``, the regularisers' integrals kept aside."""
         if z0.numel() == 0:  # nothing to solve: the integrals of no sample
             self._regularisation = {n: z0.new_zeros(z0.shape[0]) for n in self.regularisers}
-            return z0.unsqueeze(0).repeat(len(t), *(1,) * z0.ndim)
+            return self._at_rest(z0, t)
         field = RegularisedField(self.vf, self.regularisers, self.jacobian_probe)
         # The integrals are out of step-size control: the steps are the plain ODE's.
         sol = self._integrate(field, field.start(z0), t, norm=ErrorNorm(field.entries))

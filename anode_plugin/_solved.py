@@ -4,7 +4,6 @@ one integration. ``AugmentedNeuralODE`` and ``AugmentedCNF`` build on it."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,13 +14,13 @@ from ._nfe import ModelStats, SolveStatistics
 from ._validation import check_positive_int, check_state, check_t_span, state_leaf
 from .solve import ErrorNorm, Solve, SolveAttributes, resolve_solve
 from .solve._evaluations import Limits
-from .solve._options import solve_from_options
+from .solve._options import SOLVE_OPTION_DEFAULTS
 
 __all__ = ["FLAT_SOLVE_OPTIONS", "SolvedModel", "flat_solve_options"]
 
 #: The flat keyword arguments a model turns into its :class:`Solve`: the parameters of
 #: ``solve_from_options``, declared (with their defaults) there alone.
-FLAT_SOLVE_OPTIONS = tuple(inspect.signature(solve_from_options).parameters)
+FLAT_SOLVE_OPTIONS = tuple(SOLVE_OPTION_DEFAULTS)
 
 
 def flat_solve_options(arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -75,6 +74,12 @@ class SolvedModel(SolveAttributes, SolveStatistics):
         like = state_leaf(like)
         t = self.t_span if t_span is None else check_t_span(t_span)
         return t.to(device=like.device, dtype=like.dtype)
+
+    @staticmethod
+    def _at_rest(z0: Tensor, t: Tensor) -> Tensor:
+        """The solution from a state with no entries (an empty batch): ``z0`` at every time
+        of ``t``, ``[len(t), *z0.shape]``, without a solve (dopri5 would loop forever)."""
+        return z0.unsqueeze(0).repeat(len(t), *(1,) * z0.ndim)
 
     def _limits(self) -> Limits:
         field = self.vf.field

@@ -55,6 +55,8 @@ class TorchdynCompatibility(SolvedModel):
     integral_loss: Callable[[Tensor, Tensor], Tensor] | None
     regularisers: tuple[str, ...]
     _backend_defaulted: bool
+    #: The model's solve of an ODE state: the states at ``t``, ``[len(t), *z0.shape]``.
+    _solve: Callable[..., Any]
 
     @property
     def controlled(self) -> bool:
@@ -188,10 +190,6 @@ class TorchdynCompatibility(SolvedModel):
         if isinstance(sol, dict):
             return t[rows], {key: value[rows] for key, value in sol.items()}
         return t[rows], sol[rows]
-
-    def _solve(self, z0: Any, t: Tensor, args: Any, *, regularise: bool = True) -> Any:
-        """The states at ``t`` of the solve from ``z0`` (the model defines it)."""
-        raise NotImplementedError
 
     def odeint(
         self,

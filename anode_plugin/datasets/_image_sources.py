@@ -54,12 +54,7 @@ def idx_sets(data_dir: Path) -> tuple[Dataset, Dataset]:
             )
         if not np.issubdtype(labels.dtype, np.integer):
             raise ValueError(f"{labels_path} holds {labels.dtype} labels, not integers.")
-        sets.append(
-            UInt8ImageDataset(
-                torch.from_numpy(images).unsqueeze(1).contiguous(),
-                torch.from_numpy(labels.astype(np.int64)),
-            )
-        )
+        sets.append(UInt8ImageDataset.from_idx(images, labels))
     return sets[0], sets[1]
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset
@@ -44,6 +45,15 @@ class UInt8ImageDataset(Dataset):
             )
         self.images = images
         self.labels = labels.long()
+
+    @classmethod
+    def from_idx(cls, images: np.ndarray, labels: np.ndarray) -> UInt8ImageDataset:
+        """The data set of IDX arrays: grey images ``[n, h, w]`` (one channel added) and
+        integer labels ``[n]``."""
+        return cls(
+            torch.from_numpy(images).unsqueeze(1).contiguous(),
+            torch.from_numpy(labels.astype(np.int64)),
+        )
 
     def __len__(self) -> int:
         return int(self.images.shape[0])

@@ -62,12 +62,7 @@ class MNISTDataModule(ImageDataModule):
                     "your own IDX data use GenericImageDataModule(source='idx', "
                     "data_dir=FOLDER)."
                 )
-            sets.append(
-                UInt8ImageDataset(
-                    torch.from_numpy(images).unsqueeze(1).contiguous(),
-                    torch.from_numpy(labels.astype(np.int64)),
-                )
-            )
+            sets.append(UInt8ImageDataset.from_idx(images, labels))
         return sets[0], sets[1]
 
 

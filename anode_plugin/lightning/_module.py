@@ -26,6 +26,7 @@ from ._task_loss import (
     check_weight,
     regularised_blocks,
     task_loss,
+    unpack_batch,
 )
 
 __all__ = ["LOSSES", "TASKS", "ANODEModule"]
@@ -183,21 +184,12 @@ class ANODEModule(ReadableCheckpoints, pl.LightningModule):
                 self(x.to(self.device))
 
     # ------------------------------------------------------------------ loss
-    @staticmethod
-    def _unpack(batch: Any) -> tuple[Tensor, Tensor]:
-        if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
-            raise ValueError(
-                f"ANODEModule expects batches `(x, y)`, got {type(batch).__name__}"
-                f"{f' of length {len(batch)}' if isinstance(batch, (tuple, list)) else ''}."
-            )
-        return batch[0], batch[1]
-
     def _loss(self, out: Tensor, y: Tensor) -> tuple[Tensor, Tensor | None]:
         """The loss, and the targets prepared for the accuracy (``None`` for regression)."""
         return task_loss(self.task, self.loss_name, out, y, self.num_outputs)
 
     def _evaluate(self, batch: Any, stage: str) -> Tensor:
-        x, y = self._unpack(batch)
+        x, y = unpack_batch(batch)
         out = self(x)
         loss, targets = self._loss(out, y)
         size = x.shape[0]
@@ -211,7 +203,7 @@ class ANODEModule(ReadableCheckpoints, pl.LightningModule):
     # ------------------------------------------------------------------ steps
     @override
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
-        x, y = self._unpack(batch)
+        x, y = unpack_batch(batch)
         loss, _ = self._loss(self(x), y)
         self.log(
             "train/loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=x.shape[0]
@@ -237,7 +229,7 @@ class ANODEModule(ReadableCheckpoints, pl.LightningModule):
 
     @override
     def predict_step(self, batch: Any, batch_idx: int) -> Tensor:
-        x = self._unpack(batch)[0] if isinstance(batch, (tuple, list)) else batch
+        x = unpack_batch(batch)[0] if isinstance(batch, (tuple, list)) else batch
         return self(x)
 
     @override

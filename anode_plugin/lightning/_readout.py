@@ -11,6 +11,7 @@ from torch.nn.modules.lazy import LazyModuleMixin
 from torchdyn.nn import Augmenter as TorchdynAugmenter
 
 from .._augment import Augmenter
+from ._task_loss import unpack_batch
 
 __all__ = [
     "augmenter_path",
@@ -96,5 +97,4 @@ def first_example(module: nn.Module, datamodule: Any, stage: str) -> Tensor | No
     if datamodule is None or stage not in _DATALOADER_OF_STAGE:
         return None
     batch = next(iter(getattr(datamodule, _DATALOADER_OF_STAGE[stage])()))
-    x, _ = module._unpack(batch)
-    return x[:1]
+    return unpack_batch(batch)[0][:1]

@@ -4,6 +4,7 @@ loss of the task."""
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +19,7 @@ __all__ = [
     "regression_targets",
     "regularised_blocks",
     "task_loss",
+    "unpack_batch",
 ]
 
 TASKS = ("classification", "regression")
@@ -97,3 +99,13 @@ def check_regulariser_weight(ode: nn.Module, name: str, weight: object) -> float
             f"regulariser; build it with AugmentedNeuralODE(..., regularisers=({name!r},))."
         )
     return checked
+
+
+def unpack_batch(batch: Any) -> tuple[Tensor, Tensor]:
+    """A batch's ``(x, y)``; a clear error for anything else."""
+    if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+        raise ValueError(
+            f"ANODEModule expects batches `(x, y)`, got {type(batch).__name__}"
+            f"{f' of length {len(batch)}' if isinstance(batch, (tuple, list)) else ''}."
+        )
+    return batch[0], batch[1]

@@ -15,7 +15,13 @@ from ._interpolated import InterpolatedAdjoint
 from ._registry import BACKEND_TYPES, backends_taking
 from ._solve import Gradient, Solve
 
-__all__ = ["default_backend", "gradient_of", "resolve_solve", "solve_from_options"]
+__all__ = [
+    "SOLVE_OPTION_DEFAULTS",
+    "default_backend",
+    "gradient_of",
+    "resolve_solve",
+    "solve_from_options",
+]
 
 
 def _needs(capability: str) -> str:
@@ -101,7 +107,7 @@ def gradient_of(sensitivity: str, adjoint: dict[str, Any], seminorm: bool | None
 
 
 #: The flat options' defaults, read from :func:`solve_from_options` itself.
-_DEFAULTS = {
+SOLVE_OPTION_DEFAULTS: dict[str, Any] = {
     name: parameter.default
     for name, parameter in inspect.signature(solve_from_options).parameters.items()
 }
@@ -113,7 +119,7 @@ def resolve_solve(solve: Solve | None, **options: Any) -> Solve:
         return solve_from_options(**options)
     if not isinstance(solve, Solve):
         raise TypeError(f"`solve` must be an anode_plugin.solve.Solve, got {solve!r}.")
-    changed = [k for k, v in options.items() if not _same(v, _DEFAULTS[k])]
+    changed = [k for k, v in options.items() if not _same(v, SOLVE_OPTION_DEFAULTS[k])]
     if changed:
         raise ValueError(
             "Pass either `solve` or the flat solver options, not both; got `solve` and "

@@ -51,10 +51,12 @@ def results_record(
 
 
 def print_claims(results: dict[str, Any], output_dir: str, files: Sequence[str]) -> None:
-    """Print the files written and one line per claim with its verdict."""
+    """Print the files written and one line per claim with its verdict (and its data
+    set, where claims are per data set)."""
     print(f"\nWrote {len(files)} files to {output_dir}: {', '.join(files)}")
     for claim in results["claims"]:
-        print(f"  [{summary_verdict(claim)}] {claim['key']}: {claim['measured']}")
+        where = f" ({claim['density']})" if "density" in claim else ""
+        print(f"  [{summary_verdict(claim)}] {claim['key']}{where}: {claim['measured']}")
 
 
 def read_results(path: str) -> dict[str, Any]:

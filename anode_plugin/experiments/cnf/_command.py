@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from jsonargparse import ArgumentParser
 
-from .._shared import environment, results_record, summary_verdict, timed
+from .._shared import environment, print_claims, results_record, timed
 from ._config import CNF_PROFILES, CNFConfig
 from ._report import write_cnf_outputs
 from ._run import run_cnf
@@ -42,10 +42,7 @@ def cnf_config(namespace: Any, argv: Sequence[str]) -> CNFConfig:
 def cnf_report_command(results: dict[str, Any], output_dir: str) -> int:
     """Write the outputs of finished runs and print the claims; exit status 0."""
     files = write_cnf_outputs(results, output_dir)
-    print(f"\nWrote {len(files)} files to {output_dir}: {', '.join(files)}")
-    for claim in results["claims"]:
-        verdict = summary_verdict(claim)
-        print(f"  [{verdict}] {claim['key']} ({claim['density']}): {claim['measured']}")
+    print_claims(results, output_dir, files)
     return 0
 
 

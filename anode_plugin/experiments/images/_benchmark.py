@@ -112,14 +112,15 @@ def run_benchmark(config: ImageBenchmarkConfig) -> Path:
         "setup": {k: v for k, v in asdict(setup).items() if k != "datamodule"},
     }
     both = {r["model"] for r in runs} == set(MODELS)
-    claims = [c.as_dict() for c in image_claims(runs)] if both else []
-    saved = {"settings": settings, "runs": runs, "claims": claims}
+    checks = image_claims(runs) if both else []
+    saved = {"settings": settings, "runs": runs, "claims": [c.as_dict() for c in checks]}
     write_text_atomic(folder / "runs.json", json.dumps(saved, indent=1))
     path = folder / "table.md"
     write_text_atomic(path, table(label, setup, runs, reconstruction))
     save_figures(label, runs, folder / "figures.png")
     if both:
-        write_text_atomic(folder / "claims.md", claims_report(label, setup, runs, settings))
+        report = claims_report(label, setup, runs, settings, checks)
+        write_text_atomic(folder / "claims.md", report)
     return path
 
 

@@ -8,9 +8,8 @@ its smoothed training loss first reaches it are the figures the claims compare.
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 __all__ = [
@@ -31,21 +30,23 @@ def smoothing_window(steps: int) -> int:
     return max(1, min(50, steps // 10))
 
 
+def _moving_means(losses: Sequence[float], window: int) -> Iterator[float]:
+    # Each window summed afresh (at most 50 terms): a NaN or infinite loss spoils only
+    # the windows that hold it, where a running sum would stay NaN for good.
+    for step in range(1, len(losses) + 1):
+        yield math.fsum(losses[max(0, step - window) : step]) / min(step, window)
+
+
 def moving_means(losses: Sequence[float], window: int) -> list[float]:
     """The trailing ``window``-step mean of ``losses`` at each iteration (over the steps
     so far before ``window`` of them)."""
-    # Each window summed afresh (at most 50 terms): a NaN or infinite loss spoils only
-    # the windows that hold it, where a running sum would stay NaN for good.
-    return [
-        math.fsum(losses[max(0, step - window) : step]) / min(step, window)
-        for step in range(1, len(losses) + 1)
-    ]
+    return list(_moving_means(losses, window))
 
 
 def steps_to_reach(losses: Sequence[float], target: float, window: int) -> int | None:
     """The first iteration (1-based) whose trailing ``window``-step mean loss is at most
     ``target``; ``None`` if the run never gets there."""
-    for step, mean in enumerate(moving_means(losses, window), start=1):
+    for step, mean in enumerate(_moving_means(losses, window), start=1):
         if mean <= target:
             return step
     return None
@@ -66,21 +67,25 @@ def add_catch_up(runs: list[dict[str, Any]]) -> None:
         node = nodes.get(run["seed"])
         if node is None or "history" not in run or not node.get("history", {}).get("loss"):
             continue
-        window = smoothing_window(len(node["history"]["loss"]))
-        target = moving_means(node["history"]["loss"], window)[-1]
+        node_losses = node["history"]["loss"]
+        window = smoothing_window(len(node_losses))
+        # The NODE's last moving mean, computed as every other one.
+        target = math.fsum(node_losses[-window:]) / min(len(node_losses), window)
         if not math.isfinite(target):  # the NODE ended on a NaN loss: no target to reach
             run.update(node_final_loss=None, steps_to_node_loss=None, nfe_to_node_loss=None)
             continue
         step = steps_to_reach(run["history"]["loss"], target, window)
-        cumulative = list(itertools.accumulate(run["history"]["nfe_forward"]))
         run["node_final_loss"] = target
         run["steps_to_node_loss"] = step
-        run["nfe_to_node_loss"] = None if step is None else cumulative[step - 1]
+        run["nfe_to_node_loss"] = (
+            None if step is None else sum(run["history"]["nfe_forward"][:step])
+        )
 
 
 def catch_up_lines(runs: list[dict[str, Any]]) -> list[str]:
     """Markdown: per seed, the NODE's final loss and each model's iterations and forward
     NFE to reach it (empty when the runs kept no history)."""
+    add_catch_up(runs)
     by_seed = {(r["model"], r["seed"]): r for r in runs if "steps_to_node_loss" in r}
     seeds = [s for s in dict.fromkeys(r["seed"] for r in runs) if ("anode", s) in by_seed]
     seeds = [s for s in seeds if ("node", s) in by_seed]

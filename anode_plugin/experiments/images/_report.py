@@ -103,9 +103,14 @@ def _claim_lines(checks: list[ClaimCheck]) -> list[str]:
 
 
 def claims_report(
-    dataset: str, setup: ImageSetup, runs: list[dict[str, Any]], settings: dict[str, Any]
+    dataset: str,
+    setup: ImageSetup,
+    runs: list[dict[str, Any]],
+    settings: dict[str, Any],
+    checks: list[ClaimCheck] | None = None,
 ) -> str:
-    """Markdown: Table 1's row pair, the per-seed figures, NFE by epoch and the claims."""
+    """Markdown: Table 1's row pair, the per-seed figures, NFE by epoch and the claims
+    (``checks``, or :func:`image_claims` of the runs when not given)."""
     seeds = list(dict.fromkeys(r["seed"] for r in runs))
     epochs = max(len(r["nfe_forward_per_epoch"]) for r in runs)
     length = f"{epochs} epoch(s)"
@@ -155,7 +160,7 @@ def claims_report(
         "standard deviation of the per-seed margins): a tie does not hold. How many seeds "
         "agree is stated.",
         "",
-        *_claim_lines(image_claims(runs)),
+        *_claim_lines(image_claims(runs) if checks is None else checks),
         "",
         *catch_up_lines(runs),
         # The published figures are of the paper's own data only.

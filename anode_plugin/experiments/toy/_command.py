@@ -6,12 +6,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..._atomic import write_text_atomic
-from .._shared import environment, print_claims, results_record
+from .._shared import environment, print_claims, results_record, timed
 from ._claims import check_all
 from ._config import EXPERIMENTS, ToyConfig, TrainingConfig
 from ._experiments import g1d_groups, generalisation_groups, separable_groups, spheres_groups
@@ -81,13 +80,12 @@ def toy_command(name: str, namespace: Any, argv: Sequence[str]) -> int:
         argv: the command line, recorded in ``results.json``.
     """
     config = _config_from(namespace, ToyConfig if name == "toy" else EXPERIMENTS[name])
-    start = time.perf_counter()
-    experiments = run_experiment(name, config, workers=namespace.workers)
+    experiments, seconds = timed(lambda: run_experiment(name, config, workers=namespace.workers))
     results = results_record(
         name,
         argv,
         config,
-        time.perf_counter() - start,
+        seconds,
         environment(cpu_threads=config.num_threads, workers=namespace.workers),
         experiments=experiments,
     )
