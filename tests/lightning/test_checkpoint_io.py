@@ -75,8 +75,8 @@ def test_a_whole_checkpoint_and_a_missing_one_keep_their_own_answers(tmp_path):
         io.load_checkpoint(tmp_path / "missing.ckpt")
 
 
-def test_reloading_a_python_built_module_without_its_block_says_how(tmp_path):
-    # Python said only "__init__() missing 1 required positional argument: 'ode'".
+def _python_built_checkpoint(tmp_path):
+    """An ANODEModule built in Python (its block is no hyperparameter), and its checkpoint."""
     import lightning.pytorch as pl
 
     ode = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1)
@@ -85,6 +85,12 @@ def test_reloading_a_python_built_module_without_its_block_says_how(tmp_path):
     trainer.strategy.connect(module)
     path = tmp_path / "python.ckpt"
     trainer.save_checkpoint(path)
+    return module, path
+
+
+def test_reloading_a_python_built_module_without_its_block_says_how(tmp_path):
+    # Python said only "__init__() missing 1 required positional argument: 'ode'".
+    module, path = _python_built_checkpoint(tmp_path)
     with pytest.raises(TypeError) as info:
         ANODEModule.load_from_checkpoint(path)
     assert str(info.value) == (
@@ -99,8 +105,6 @@ def test_reloading_a_python_built_module_without_its_block_says_how(tmp_path):
 
 
 def test_a_missing_argument_of_another_call_is_not_blamed_on_the_checkpoint(tmp_path):
-    import lightning.pytorch as pl
-
     def needs(value):
         return value
 
@@ -109,12 +113,7 @@ def test_a_missing_argument_of_another_call_is_not_blamed_on_the_checkpoint(tmp_
             super().__init__(ode, **kwargs)
             needs()  # a TypeError about `value`, raised inside __init__, not about `ode`
 
-    ode = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1)
-    module = ANODEModule(ode, num_outputs=2, feature_dim=3)
-    trainer = pl.Trainer(logger=False, enable_checkpointing=False, max_epochs=0)
-    trainer.strategy.connect(module)
-    path = tmp_path / "python.ckpt"
-    trainer.save_checkpoint(path)
+    _, path = _python_built_checkpoint(tmp_path)
     again = AugmentedNeuralODE(MLPVectorField(3), augment_dims=1)
     with pytest.raises(TypeError, match=r"^.*needs\(\) missing 1 required positional argument"):
         Needy.load_from_checkpoint(path, ode=again)
